@@ -1,0 +1,88 @@
+"""K5 opportunity-win ratio: SQL to customer by the contact's owner, deal win rate by the deal's owner.
+
+The article gives no figure for this KPI; it is shown without a benchmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from kpi.contact import ContactKpis
+from kpi.facts import DealFact
+from kpi.periods import Calendar
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, median, ratio, roll_up
+
+KPI = "K5"
+
+
+@dataclass(slots=True)
+class WinCell:
+    """Partial K5 counts of one owner and month (or of one key while rolling up)."""
+
+    sqls: int = 0
+    days: list[int] = field(default_factory=list)
+    won: int = 0
+    lost: int = 0
+
+    def merge(self, other: WinCell) -> None:
+        """Add `other` into this cell."""
+        self.sqls += other.sqls
+        self.days.extend(other.days)
+        self.won += other.won
+        self.lost += other.lost
+
+    def finish(self) -> Values:
+        """The K5 metrics."""
+        return {
+            "sqls": self.sqls,
+            "customers": len(self.days),
+            "sql_to_customer_ratio": ratio(len(self.days), self.sqls),
+            "median_days_sql_to_customer": median(self.days),
+            "deals_won": self.won,
+            "deals_lost": self.lost,
+            "deal_win_rate": ratio(self.won, self.won + self.lost),
+        }
+
+
+def aggregate_winrate(
+    contacts: Iterable[ContactKpis],
+    deals: Iterable[DealFact],
+    scopes: Scopes,
+    calendar: Calendar,
+    *,
+    only: Collection[AggregateKey] | None = None,
+) -> dict[AggregateKey, Values]:
+    """K5 per owner, team and portal, per month and all time (or only the keys in `only`).
+
+    SQL side: qualifying contacts with an SQL date, in the month of that date, by contact owner; `customers`
+    are those whose customer date is at or after the SQL date (`kpi_days_sql_to_customer` set), and the median
+    is over their whole days. Deal side: closed deals by deal owner in the month of `closedate`; a closed deal
+    without a close date counts in "all" only; open deals and deals whose outcome is unknown are not counted.
+    """
+    cells: dict[Cell, WinCell] = {}
+    period = calendar.period
+    for c in contacts:
+        if c.sql_date is None:
+            continue
+        cell = _cell(cells, (Scopes.owner_key(c.owner_id), period(c.sql_date)))
+        cell.sqls += 1
+        if c.days_sql_to_customer is not None:
+            cell.days.append(c.days_sql_to_customer)
+    for deal in deals:
+        if deal.won is None:
+            continue
+        month = None if deal.closedate is None else period(deal.closedate)
+        cell = _cell(cells, (Scopes.owner_key(deal.owner_id), month))
+        if deal.won:
+            cell.won += 1
+        else:
+            cell.lost += 1
+    return roll_up(KPI, cells, scopes, WinCell, only)
+
+
+def _cell(cells: dict[Cell, WinCell], key: Cell) -> WinCell:
+    cell = cells.get(key)
+    if cell is None:
+        cell = cells[key] = WinCell()
+    return cell

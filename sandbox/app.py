@@ -1,0 +1,178 @@
+"""The request pipeline behind the HTTP server: auth, faults, rate limits, routing, error bodies and stats.
+
+It is independent of the socket layer: `handle()` takes a method, target, Authorization header and body and
+returns an `Outcome` (status, bytes, headers, or "drop the connection").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sandbox.config import SandboxOptions
+from sandbox.errors import ApiError, correlation_id, missing_scopes, rate_limit_body, unauthorized, validation
+from sandbox.faults import FaultInjector
+from sandbox.limits import RateLimiter, Verdict
+from sandbox.objtypes import ObjectType
+from sandbox.portal import Portal
+from sandbox.routing import Request, Route, Router
+from sandbox.stats import Stats
+
+SERVER_ERROR_BODIES = {500: ("INTERNAL_ERROR", "internal error"), 502: ("BAD_GATEWAY", "Bad Gateway"),
+                       503: ("SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
+                       504: ("GATEWAY_TIMEOUT", "Gateway Timeout")}
+
+
+@dataclass
+class Outcome:
+    """What the server sends: a status with body and headers, optionally late or truncated, or nothing."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    delay_s: float = 0.0
+
+
+def json_outcome(status: int, body: Any, headers: dict[str, str] | None = None) -> Outcome:
+    """Serialise a JSON body (204 has none)."""
+    data = b"" if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
+    return Outcome(status, data, headers or {})
+
+
+class SandboxApp:
+    """Everything a request needs: the portal, settings, limiter, faults, stats and both route tables."""
+
+    def __init__(self, portal: Portal, options: SandboxOptions) -> None:
+        from sandbox import legacy, operator, routes_assoc, routes_meta, routes_objects, routes_schemas
+
+        self.portal = portal
+        self.options = options
+        self.settings = options.settings
+        self.portal.index_lag_ms = self.settings.index_lag_ms
+        self.stats = Stats()
+        self.limiter = RateLimiter(self.settings)
+        self.faults = FaultInjector(options.faults)
+        self.router = Router()
+        for module in (routes_objects, routes_assoc, routes_meta, routes_schemas, legacy):
+            module.register(self.router)
+        self.operator = Router()
+        operator.register(self.operator)
+
+    # -- helpers for handlers ---------------------------------------------------------------------------------
+
+    def object_type(self, name: str) -> ObjectType:
+        """Resolve a path's object type: 403 for custom objects when they are disabled, 400 when unknown."""
+        ot = self.portal.resolve(name)
+        if ot is not None and not ot.custom:
+            return ot
+        if not self.settings.custom_objects:
+            raise missing_scopes("crm.objects.custom.read")
+        if ot is None:
+            raise validation(f"Unable to infer object type from: {name}")
+        return ot
+
+    def partial_failures(self, n: int) -> set[int]:
+        """Batch-write inputs that an injected partial failure makes fail."""
+        failing = self.faults.partial_failures(n)
+        if failing:
+            self.stats.fault("partial")
+        return failing
+
+    # -- pipeline ---------------------------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, authorization: str | None, body: bytes) -> Outcome:
+        """Answer one HTTP request."""
+        req = Request.parse(method, target, body, {"authorization": authorization or ""})
+        if req.path.startswith("/_sandbox/"):
+            return self._operator(req)
+        route, params, path_known = self.router.match(req.method, req.path)
+        req.params = params
+        outcome = self._answer(route, path_known, req)
+        template = f"{method} {route.template}" if route else f"{method} (unmatched)"
+        ot = self.portal.resolve(params["type"]) if "type" in params else None
+        self.stats.record(template, "drop" if outcome.drop else outcome.status, ot.name if ot else None)
+        return outcome
+
+    def _authenticate(self, req: Request) -> None:
+        header = req.headers["authorization"]
+        if header == f"Bearer {self.options.token}":
+            return
+        limited = self.options.limited_token
+        if limited and header == f"Bearer {limited}":
+            raise missing_scopes(_scope_for(req))
+        raise unauthorized()
+
+    def _answer(self, route: Route | None, path_known: bool, req: Request) -> Outcome:
+        fault: str | None = None
+        verdict = Verdict()
+        try:
+            self._authenticate(req)
+            if route is None:
+                raise ApiError(405 if path_known else 404, "OBJECT_NOT_FOUND" if not path_known else "VALIDATION_ERROR",
+                               f"Unable to route {req.method} {req.path}")
+            fault = self.faults.decide()
+            if fault:
+                self.stats.fault(fault)
+            injected = self._inject(fault)
+            if injected is not None:
+                return injected
+            verdict = self.limiter.check(route.kind == "search")
+            if verdict.policy:
+                return self._rate_limited(verdict)
+            response = route.handler(self, req)
+            outcome = json_outcome(response.status, response.body, {**verdict.headers, **response.headers})
+        except ApiError as err:
+            outcome = json_outcome(err.status, err.body(), {**verdict.headers, **err.headers})
+        if fault == "slow":
+            outcome.delay_s = self.faults.config.slow_ms / 1000
+        elif fault == "malformed" and outcome.body:
+            outcome.body = outcome.body[: max(1, len(outcome.body) // 2)]
+        return outcome
+
+    def _inject(self, fault: str | None) -> Outcome | None:
+        if fault == "drop":
+            return Outcome(0, drop=True)
+        if fault == "429":
+            headers = {"Retry-After": "1"} if self.faults.config.retry_after else {}
+            return json_outcome(429, rate_limit_body("TEN_SECONDLY_ROLLING"), headers)
+        if fault == "5xx":
+            status = self.faults.server_error()
+            category, message = SERVER_ERROR_BODIES[status]
+            return json_outcome(status, {"status": "error", "message": message, "correlationId": correlation_id(),
+                                         "category": category})
+        return None
+
+    def _rate_limited(self, verdict: Verdict) -> Outcome:
+        assert verdict.policy is not None
+        headers = dict(verdict.headers)
+        if self.settings.retry_after and verdict.retry_after_s is not None:
+            headers["Retry-After"] = str(verdict.retry_after_s)
+        return json_outcome(429, rate_limit_body(verdict.policy), headers)
+
+    def _operator(self, req: Request) -> Outcome:
+        route, params, path_known = self.operator.match(req.method, req.path)
+        if route is None:
+            return json_outcome(405 if path_known else 404, {"error": f"no operator route {req.method} {req.path}"})
+        req.params = params
+        try:
+            response = route.handler(self, req)
+        except (ValueError, TypeError, KeyError) as exc:
+            return json_outcome(400, {"error": str(exc)})
+        except ApiError as err:
+            return json_outcome(err.status, err.body())
+        return json_outcome(response.status, response.body, response.headers)
+
+
+def _scope_for(req: Request) -> str:
+    """The granular scope HubSpot would name for this call."""
+    access = "read" if req.method == "GET" or req.path.endswith(("/search", "/batch/read")) else "write"
+    if "type" in req.params:
+        return f"crm.objects.{req.params['type']}.{access}"
+    for part, scope in (("/owners", "crm.objects.owners.read"), ("/schemas", "crm.schemas.custom.read"),
+                        ("/properties", f"crm.schemas.contacts.{access}")):
+        if part in req.path:
+            return scope
+    return f"crm.objects.contacts.{access}"

@@ -1,0 +1,83 @@
+"""Seeded fault injection for API routes: 429s, 5xx, slow answers, dropped connections, malformed bodies, and
+partial failures inside batch writes. Operator routes are never affected."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SERVER_ERRORS = (500, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Shares (0..1) of API requests that get each fault; `rate_partial` is per batch-write input."""
+
+    rate_429: float = 0.0
+    retry_after: bool = False
+    rate_5xx: float = 0.0
+    rate_drop: float = 0.0
+    rate_slow: float = 0.0
+    slow_ms: int = 200
+    rate_malformed: float = 0.0
+    rate_partial: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultConfig:
+        """Build from the operator API's JSON; ValueError on unknown keys or out-of-range shares."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {sorted(unknown)}")
+        config = cls(**data)
+        shares = [config.rate_429, config.rate_5xx, config.rate_drop, config.rate_slow, config.rate_malformed]
+        if any(not 0 <= s <= 1 for s in [*shares, config.rate_partial]) or sum(shares) > 1:
+            raise ValueError("fault shares must be between 0 and 1 and sum to at most 1")
+        return config
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return asdict(self)
+
+
+class FaultInjector:
+    """Decides, per request, which fault (if any) to inject."""
+
+    def __init__(self, config: FaultConfig) -> None:
+        self._lock = threading.Lock()
+        self.configure(config)
+
+    def configure(self, config: FaultConfig) -> None:
+        """Replace the configuration and re-seed."""
+        with self._lock:
+            self.config = config
+            self._rng = random.Random(config.seed)
+
+    def decide(self) -> str | None:
+        """One of "drop", "429", "5xx", "slow", "malformed", or None."""
+        c = self.config
+        if not (c.rate_drop or c.rate_429 or c.rate_5xx or c.rate_slow or c.rate_malformed):
+            return None
+        with self._lock:
+            roll = self._rng.random()
+        for kind, share in (("drop", c.rate_drop), ("429", c.rate_429), ("5xx", c.rate_5xx),
+                            ("slow", c.rate_slow), ("malformed", c.rate_malformed)):
+            if roll < share:
+                return kind
+            roll -= share
+        return None
+
+    def server_error(self) -> int:
+        """Which 5xx to answer."""
+        with self._lock:
+            return self._rng.choice(SERVER_ERRORS)
+
+    def partial_failures(self, n: int) -> set[int]:
+        """Indexes of batch-write inputs that fail (and are not applied)."""
+        if not self.config.rate_partial:
+            return set()
+        with self._lock:
+            return {i for i in range(n) if self._rng.random() < self.config.rate_partial}

@@ -1,0 +1,139 @@
+"""Start a sandbox in-process for tests, the demo and benchmarks: `with run_sandbox(seed=1) as sb: ...`.
+
+The returned `RunningSandbox` has the base URL and token for the HubSpot client, direct access to the portal,
+and a small stdlib-only client for the operator API.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sandbox.app import SandboxApp
+from sandbox.config import SandboxOptions, Settings
+from sandbox.faults import FaultConfig
+from sandbox.generate import GenerateOptions, generate
+from sandbox.operator import describe
+from sandbox.portal import Portal
+from sandbox.server import ServerThread
+
+BIG_SIZES = ("medium", "large")
+
+
+class RunningSandbox:
+    """A sandbox serving on `base_url`, with an operator client."""
+
+    def __init__(self, app: SandboxApp, server: ServerThread) -> None:
+        self.app = app
+        self.server = server
+        self.base_url = server.url
+        self.token = app.options.token
+        self.portal = app.portal
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = orjson.dumps(body) if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method,  # noqa: S310 - local URL
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - local URL
+            return orjson.loads(response.read())
+
+    def stats(self) -> dict[str, Any]:
+        """GET /_sandbox/stats."""
+        return dict(self._call("GET", "/_sandbox/stats"))
+
+    def reset_stats(self) -> None:
+        """POST /_sandbox/stats/reset."""
+        self._call("POST", "/_sandbox/stats/reset")
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        """PUT /_sandbox/faults (replaces; no arguments disables all faults)."""
+        return dict(self._call("PUT", "/_sandbox/faults", faults))
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """PUT /_sandbox/settings with `changes` (GET when none)."""
+        if not changes:
+            return dict(self._call("GET", "/_sandbox/settings"))
+        return dict(self._call("PUT", "/_sandbox/settings", changes))
+
+    def simulate(self, minutes: float = 60, seed: int = 0) -> dict[str, Any]:
+        """POST /_sandbox/simulate."""
+        return dict(self._call("POST", "/_sandbox/simulate", {"minutes": minutes, "seed": seed}))
+
+    def bulk_import(self, object_type: str = "contacts", count: int = 1_000, mode: str = "create"
+                    ) -> dict[str, Any]:
+        """POST /_sandbox/bulk-import."""
+        return dict(self._call("POST", "/_sandbox/bulk-import",
+                               {"object": object_type, "count": count, "mode": mode}))
+
+    def export(self, object_type: str) -> list[dict[str, Any]]:
+        """GET /_sandbox/export/{type}: the ground truth, archived records included."""
+        return list(self._call("GET", f"/_sandbox/export/{object_type}"))
+
+    def describe(self) -> str:
+        """A short human summary of what this sandbox serves (for the demo)."""
+        return describe(self.app, self.base_url)
+
+    def summary(self) -> dict[str, Any]:
+        """GET /_sandbox/portal."""
+        return dict(self._call("GET", "/_sandbox/portal"))
+
+
+def build_options(**options: Any) -> SandboxOptions:
+    """SandboxOptions from keyword arguments; settings keys (e.g. `index_lag_ms`) and fault keys
+    (e.g. `rate_429`, `fault_seed`) may be given flat. `seed` is the portal's seed."""
+    settings_keys = set(Settings.__dataclass_fields__)
+    fault_keys = set(FaultConfig.__dataclass_fields__) - {"retry_after", "seed"}
+    settings = {k: options.pop(k) for k in list(options) if k in settings_keys}
+    faults = {k: options.pop(k) for k in list(options) if k in fault_keys}
+    if options.get("fault_seed") is not None:
+        faults["seed"] = options["fault_seed"]
+    options.pop("fault_seed", None)
+    base = SandboxOptions(**options)
+    if settings:
+        merged = replace(base.settings)
+        merged.update(settings)
+        base.settings = merged
+    if faults:
+        base.faults = FaultConfig.from_json({**base.faults.to_json(), **faults})
+    return base
+
+
+def build_app(options: SandboxOptions, data_dir: Path | None = None) -> SandboxApp:
+    """Generate the portal described by `options` and wrap it in an app (no server yet)."""
+    path = None
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / f"portal-{options.size}-{options.seed}.sqlite3"
+        path.unlink(missing_ok=True)
+    portal = Portal(path, options.settings.index_lag_ms)
+    generate(portal, GenerateOptions(options.seed, options.size, options.contacts, options.engagements,
+                                     options.anchor_ms))
+    return SandboxApp(portal, options)
+
+
+@contextmanager
+def run_sandbox(**options: Any) -> Iterator[RunningSandbox]:
+    """Generate a portal, serve it on a free port in a background thread, and stop it on exit.
+
+    Options are `SandboxOptions` fields plus flat settings/fault keys, e.g.
+    `run_sandbox(seed=7, contacts=300, index_lag_ms=0, throttle=True, daily_limit=5, rate_429=0.1)`.
+    Medium and large portals go to a temporary file unless `data_dir` is given.
+    """
+    opts = build_options(**options)
+    with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp:
+        data_dir = opts.data_dir or (Path(tmp) if opts.size in BIG_SIZES else None)
+        app = build_app(opts, data_dir)
+        server = ServerThread(app, opts.host, opts.port)
+        server.start()
+        try:
+            yield RunningSandbox(app, server)
+        finally:
+            server.stop()
+            app.portal.close()

@@ -1,0 +1,1 @@
+"""Everything that faces HubSpot and runs the service: client adapter, pull, write-back, scheduler, CLI."""

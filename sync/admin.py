@@ -1,0 +1,207 @@
+"""The admin HTTP API and page (FastAPI), served by `kpi-sync run` next to the scheduler.
+
+Open: `/healthz` (liveness), `/readyz` (readiness, for probes: says ready or not and a reason, no data),
+`/metrics` (Prometheus), `/openapi.json`, and the page shell `/`. Everything else needs
+`Authorization: Bearer $KPI_SYNC_ADMIN_TOKEN`, compared in constant time: a missing or wrong token is 401; with no
+token configured those endpoints answer 403 "disabled" - never open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import Annotated, Any, Protocol
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Security, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from sync import runs
+from sync.admin_page import render_panel, shell
+from sync.config import Settings
+from sync.constants import OBJECT_TYPES
+from sync.cycle import CycleOptions
+from sync.health import readiness
+from sync.metrics import CONTENT_TYPE, Metrics
+from sync.status import recent_run_views, run_view, status_document
+
+PERIOD = re.compile(r"^(all|\d{4}-(0[1-9]|1[0-2]))$")
+NO_STORE = {"Cache-Control": "no-store"}
+# Module level: FastAPI resolves the dependency's (string) annotations in the module's namespace.
+BEARER = HTTPBearer(auto_error=False, description="KPI_SYNC_ADMIN_TOKEN")
+PAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **NO_STORE}
+
+
+class WorkerHandle(Protocol):
+    """What the API needs from the running worker (`sync.scheduler.Worker`)."""
+
+    metrics: Metrics
+
+    def request_resync(self, options: CycleOptions) -> dict[str, Any]:
+        """Start or queue a manual cycle."""
+
+    def state(self) -> dict[str, Any]:
+        """Running, pending, paused, next run."""
+
+
+class ResyncBody(BaseModel):
+    """A manual resync: every object incrementally by default."""
+
+    full: bool = Field(default=False, description="Reload the objects in full (list endpoints) instead of searching")
+    objects: list[str] | None = Field(default=None, description=f"Subset of {', '.join(OBJECT_TYPES)}; default all")
+
+
+class ResyncAccepted(BaseModel):
+    """What happened to a resync request."""
+
+    state: str = Field(description="started (runs now), queued (runs after the running cycle) or stopping")
+    request: dict[str, Any] | None
+    running: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None
+    paused_until: str | None = None
+    next_run_at: str | None = None
+
+
+def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None = None) -> FastAPI:
+    """The admin app over `engine`; `worker` is None where no scheduler runs (resync then answers 503)."""
+    app = FastAPI(
+        title="kpi-sync admin API",
+        version="1",
+        description=__doc__,
+        docs_url=None,  # Swagger UI would load scripts from a CDN; the OpenAPI document is at /openapi.json
+        redoc_url=None,
+    )
+    metrics = worker.metrics if worker is not None else Metrics()
+    guard = Depends(_guard(settings))
+    _open_routes(app, engine, metrics)
+    _admin_routes(app, engine, settings, worker, guard)
+
+    @app.exception_handler(SQLAlchemyError)
+    def database_down(_: Any, exc: SQLAlchemyError) -> JSONResponse:
+        return JSONResponse({"detail": f"database error ({type(exc).__name__})"}, status_code=503)
+
+    return app
+
+
+def _guard(settings: Settings) -> Any:
+    configured = settings.kpi_sync_admin_token
+    expected = configured.get_secret_value().encode() if configured is not None else b""
+
+    def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> None:
+        if not expected.strip():
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "admin API disabled: set KPI_SYNC_ADMIN_TOKEN to enable it")
+        given = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    return require_admin
+
+
+def _open_routes(app: FastAPI, engine: Engine, metrics: Metrics) -> None:
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process serves requests")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: database reachable and the last cycle did not fail (503 otherwise)",
+        responses={503: {"description": "Not ready; `reason` says why"}},
+    )
+    def readyz() -> JSONResponse:
+        ready = readiness(engine)
+        code = status.HTTP_200_OK if ready.ready else status.HTTP_503_SERVICE_UNAVAILABLE
+        return JSONResponse({"ready": ready.ready, "reason": ready.reason}, status_code=code, headers=NO_STORE)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def page() -> HTMLResponse:
+        html, policy = shell()
+        return HTMLResponse(html, headers={**PAGE_HEADERS, "Content-Security-Policy": policy})
+
+
+def _admin_routes(app: FastAPI, engine: Engine, settings: Settings, worker: WorkerHandle | None, guard: Any) -> None:
+    @app.post(
+        "/resync",
+        tags=["admin"],
+        dependencies=[guard],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=ResyncAccepted,
+        summary="Run a cycle now, or queue it once behind the running one",
+    )
+    def resync(
+        body: Annotated[ResyncBody | None, Body()] = None,
+        full: Annotated[bool | None, Query(description="Overrides the body's `full`")] = None,
+        objects: Annotated[list[str] | None, Query(description="Overrides the body's objects")] = None,
+        trigger: Annotated[str, Query(pattern="^(api|page|cli)$")] = "api",
+    ) -> dict[str, Any]:
+        options = _resync_options(body or ResyncBody(), full, objects, trigger)
+        if worker is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no worker runs in this process")
+        answer = worker.request_resync(options)
+        if answer.get("state") == "stopping":
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the worker is shutting down")
+        return answer
+
+    @app.get("/runs", tags=["admin"], dependencies=[guard], summary="Run history, newest first")
+    def list_runs(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
+        return recent_run_views(engine, limit)
+
+    @app.get(
+        "/runs/{run_id}",
+        tags=["admin"],
+        dependencies=[guard],
+        summary="One run",
+        responses={404: {"description": "No such run"}},
+    )
+    def one_run(run_id: int) -> dict[str, Any]:
+        found = runs.get_run(engine, run_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+        return run_view(found)
+
+    @app.get("/status", tags=["admin"], dependencies=[guard], summary="Last cycle, cursors, API budget, next run")
+    def service_status() -> dict[str, Any]:
+        return status_document(engine, settings, worker.state() if worker else None)
+
+    @app.get("/kpis", tags=["admin"], dependencies=[guard], summary="The KPI report (per owner, team and portal)")
+    def kpis(period: Annotated[str, Query(pattern=PERIOD.pattern, description="YYYY-MM or all")] = "all") -> Any:
+        return _report(engine, period)
+
+    @app.get("/ui/panel", tags=["admin"], dependencies=[guard], response_class=HTMLResponse, summary="Page panel")
+    def panel() -> HTMLResponse:
+        document = status_document(engine, settings, worker.state() if worker else None)
+        report = _report(engine, "all")
+        html = render_panel(document, recent_run_views(engine, 20), report)
+        return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+def _report(engine: Engine, period: str) -> Any:
+    # Imported here: sync.report pulls in matplotlib (for charts), seconds of start-up the worker need not pay.
+    from sync.report import kpi_report
+
+    return json.loads(kpi_report(engine, period, "json"))
+
+
+def _resync_options(body: ResyncBody, full: bool | None, objects: list[str] | None, trigger: str) -> CycleOptions:
+    chosen = objects if objects is not None else body.objects
+    names = [p.strip() for item in chosen or [] for p in item.split(",") if p.strip()]
+    unknown = sorted(set(names) - set(OBJECT_TYPES))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown object(s) {unknown}; choose from {list(OBJECT_TYPES)}"
+        )
+    return CycleOptions(
+        trigger=trigger,
+        full=body.full if full is None else full,
+        objects=tuple(dict.fromkeys(names)) or None,
+    )

@@ -1,0 +1,136 @@
+"""The admin page: a public shell (no data) and a server-rendered panel that the shell fetches with the token.
+
+The shell at `/` holds no service data; its script asks for the admin token with `prompt()`, keeps it in a
+variable, fetches `/ui/panel` (status, run history, KPI overview per rep with the benchmarks) and swaps the HTML in.
+Every value in the panel is escaped here, on the server; the inline script and style are pinned by hash in the
+Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from html import escape
+from importlib import resources
+from typing import Any
+
+from kpi.report import TABLE_COLUMNS, is_ratio
+
+RUN_COLUMNS = ("id", "kind", "trigger", "outcome", "started", "duration", "API calls", "pulled", "written", "error")
+
+
+@cache
+def shell() -> tuple[str, str]:
+    """The page shell and its Content-Security-Policy."""
+    page = resources.files("sync").joinpath("templates/admin.html").read_text(encoding="utf-8")
+    hashes = [_sha256(block) for block in re.findall(r"<(?:script|style)>(.*?)</(?:script|style)>", page, re.S)]
+    sources = " ".join(f"'{h}'" for h in hashes)
+    policy = (
+        f"default-src 'none'; script-src {sources}; style-src {sources}; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return page, policy
+
+
+def _sha256(block: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+
+
+def render_panel(status: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], report: Mapping[str, Any]) -> str:
+    """The panel's HTML from the status document, run views and the JSON KPI report."""
+    return "\n".join([_status(status), _runs(runs), _kpis(report)])
+
+
+def _status(status: Mapping[str, Any]) -> str:
+    worker = status.get("worker") or {}
+    budget = status.get("api_budget") or {}
+    schedule = status.get("schedule") or {}
+    last = status.get("last_run") or {}
+    rows = [
+        ("ready", "yes" if status.get("ready") else f"no: {status.get('ready_reason', '')}"),
+        ("running", _request(worker.get("running")) if worker else "no worker in this process"),
+        ("queued", _request(worker.get("pending"))),
+        ("paused until (daily limit)", worker.get("paused_until") or "-"),
+        ("next scheduled run", schedule.get("next_run_at") or "-"),
+        ("interval / reconcile", f"{schedule.get('interval_minutes')} min / cron {schedule.get('reconcile_cron')}"),
+        ("last run", f"#{last.get('id')} {last.get('kind')} {last.get('outcome')}" if last else "none yet"),
+        ("API calls today", f"{budget.get('used_today', 0)} of {budget.get('daily_budget', '?')}"),
+    ]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    cursors = _table(
+        ("object", "phase", "read up to", "updated"),
+        [
+            (c.get("object_type"), c.get("phase"), c.get("high_water_iso") or "-", c.get("updated_at_iso") or "-")
+            for c in status.get("cursors") or []
+        ],
+    )
+    return f'<section id="status"><h2>Sync status</h2><table>{body}</table><h3>Cursors</h3>{cursors}</section>'
+
+
+def _request(request: Mapping[str, Any] | None) -> str:
+    if not request:
+        return "-"
+    objects = ",".join(request.get("objects") or []) or "all objects"
+    return f"{request.get('kind')} ({request.get('trigger')}, {objects})"
+
+
+def _runs(runs: Sequence[Mapping[str, Any]]) -> str:
+    header = "".join(f"<th>{escape(c)}</th>" for c in RUN_COLUMNS)
+    rows = []
+    for run in runs:
+        outcome = str(run.get("outcome"))
+        cells = [
+            _td(run.get("id"), num=True),
+            _td(run.get("kind")),
+            _td(run.get("trigger")),
+            f'<td class="{escape(outcome)}">{escape(outcome)}</td>',
+            _td(run.get("started_at_iso")),
+            _td(f"{run['duration_s']:.1f} s" if run.get("duration_s") is not None else "", num=True),
+            _td(run.get("api_calls"), num=True),
+            _td(run.get("pulled"), num=True),
+            _td(run.get("written"), num=True),
+            _td((run.get("error") or "")[:200]),
+        ]
+        rows.append(f'<tr data-run-id="{escape(str(run.get("id")))}">{"".join(cells)}</tr>')
+    body = "".join(rows) or f'<tr><td colspan="{len(RUN_COLUMNS)}">no runs yet</td></tr>'
+    return f'<section id="runs"><h2>Run history</h2><table><tr>{header}</tr>{body}</table></section>'
+
+
+def _kpis(report: Mapping[str, Any]) -> str:
+    period = report.get("period", "all")
+    parts = [f'<section id="kpis"><h2>KPIs per rep ({escape("all time" if period == "all" else str(period))})</h2>']
+    for kpi, entry in (report.get("kpis") or {}).items():
+        columns = TABLE_COLUMNS.get(kpi, ())
+        rows = [r for r in entry.get("rows") or [] if r.get("scope") in ("owner", "portal")]
+        table_rows = [(r.get("name"), *(_value(c, (r.get("values") or {}).get(c)) for c in columns)) for r in rows]
+        parts.append(f"<h3>{escape(kpi)} {escape(str(entry.get('title', '')))}</h3>")
+        parts.append(f'<p class="muted">benchmark: {escape(entry.get("benchmark") or "none in the article")}</p>')
+        parts.append(_table(("rep", *(c.replace("_", " ") for c in columns)), table_rows, numeric_from=1))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _value(metric: str, value: object) -> str:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if is_ratio(metric):
+        return f"{value * 100:.1f} %"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]], *, numeric_from: int | None = None) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = [_td(v, num=numeric_from is not None and i >= numeric_from) for i, v in enumerate(row)]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    content = "".join(body) or f'<tr><td colspan="{len(header)}">no data</td></tr>'
+    return f"<table><tr>{head}</tr>{content}</table>"
+
+
+def _td(value: object, *, num: bool = False) -> str:
+    text = "" if value is None else str(value)
+    return f'<td class="num">{escape(text)}</td>' if num else f"<td>{escape(text)}</td>"

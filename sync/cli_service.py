@@ -1,0 +1,276 @@
+"""The service's commands: `run` (the worker), `resync`, `status` and `check`; attached to `sync.cli.main`.
+
+Each builds Settings once and passes them down. Exit codes: 0 ok, 1 failed (or unhealthy, for `check`), 2 bad
+configuration or usage, 3 stopped early. `check` uses only 0 and 1, since Docker reserves 2 in health checks.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
+
+import click
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.engine import make_engine, open_store
+from sync.config import Settings, load_settings
+from sync.constants import OBJECT_TYPES
+from sync.cycle import CycleOptions, run_cycle
+from sync.errors import ConfigError
+from sync.health import readiness
+from sync.lock import cycle_lock
+from sync.logs import configure_logging
+from sync.status import recent_run_views, status_document
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 0, 1, 2, 3
+REQUEST_TIMEOUT_SECONDS = 15
+
+log = structlog.get_logger(__name__)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _settings(*, config_exit: int = EXIT_CONFIG) -> Settings:
+    """Settings from the environment, logging configured with the secrets to scrub; one line and exit on error."""
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        _fail(f"configuration error: {err}", config_exit)
+    secrets = [settings.hubspot_access_token, settings.kpi_sync_admin_token]
+    configure_logging(settings.log_level, settings.log_format, secrets=[s.get_secret_value() for s in secrets if s])
+    return settings
+
+
+def _store(settings: Settings) -> Engine:
+    try:
+        return open_store(settings.database_url)
+    except SQLAlchemyError as err:
+        _fail(f"database error: cannot open DATABASE_URL ({type(err).__name__})", EXIT_FAILED)
+
+
+def _require_token(settings: Settings) -> None:
+    try:
+        settings.token()
+    except ConfigError as err:
+        _fail(f"configuration error: {err}", EXIT_CONFIG)
+
+
+def parse_objects(value: str) -> tuple[str, ...] | None:
+    """`contacts,deals` -> ("contacts", "deals"); empty -> None (all); unknown names are a usage error."""
+    names = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+    unknown = [n for n in names if n not in OBJECT_TYPES]
+    if unknown:
+        raise click.BadParameter(f"unknown object(s) {', '.join(unknown)}; choose from {', '.join(OBJECT_TYPES)}")
+    return names or None
+
+
+# -- run ------------------------------------------------------------------------------------------------------------
+@click.command()
+def run() -> None:
+    """Run the worker: cycles on SYNC_INTERVAL_MINUTES, the reconcile on RECONCILE_CRON, and the admin API.
+
+    SIGTERM or SIGINT stops it gracefully: the running cycle commits its page and returns, then the scheduler and the
+    admin API shut down.
+    """
+    from sync.admin import create_app
+    from sync.admin_server import AdminServer
+    from sync.scheduler import Worker
+
+    settings = _settings()
+    _require_token(settings)
+    engine = _store(settings)
+    worker = Worker(engine, settings)
+    try:
+        server = AdminServer(create_app(engine, settings, worker), settings.admin_host, settings.admin_port)
+    except OSError as err:
+        _fail(f"admin API: cannot listen on {settings.admin_host}:{settings.admin_port} ({err.strerror})", EXIT_FAILED)
+    _on_signals(worker.request_stop)
+    log.info("admin_api", enabled=settings.kpi_sync_admin_token is not None, host=settings.admin_host)
+    server.start()
+    worker.start()
+    try:
+        worker.wait()
+    finally:
+        worker.shutdown()
+        server.stop()
+        engine.dispose()
+
+
+def _on_signals(stop: Any) -> None:
+    def handle(signum: int, _: FrameType | None) -> None:
+        log.info("worker_stopping", signal=signal.Signals(signum).name)
+        stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handle)
+
+
+# -- resync ---------------------------------------------------------------------------------------------------------
+@click.command()
+@click.option("--full", is_flag=True, help="Reload the objects in full (list endpoints) instead of searching.")
+@click.option("--objects", default="", help="Comma-separated object types, e.g. contacts,deals (default: all).")
+@click.option("--local", is_flag=True, help="Run the cycle in this process (under the cycle lock), not in the worker.")
+def resync(full: bool, objects: str, local: bool) -> None:
+    """Ask the running worker for a cycle now (queued once if one runs), or run it here with --local."""
+    chosen = parse_objects(objects)
+    settings = _settings()
+    if local:
+        sys.exit(_resync_local(settings, CycleOptions(trigger="cli", full=full, objects=chosen)))
+    sys.exit(_resync_remote(settings, full, chosen))
+
+
+def _resync_local(settings: Settings, options: CycleOptions) -> int:
+    _require_token(settings)
+    engine = _store(settings)
+    with cycle_lock(engine) as acquired:
+        if not acquired:
+            click.echo("busy: another cycle is running; retry later, or resync through the worker", err=True)
+            return EXIT_FAILED
+        summary = run_cycle(engine, settings, options)
+    click.echo(f"run {summary.run_id}: {summary.outcome} ({summary.api_calls} API calls)")
+    if summary.error:
+        click.echo(f"{summary.outcome}: {summary.error}", err=True)
+    return {"ok": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+
+
+def admin_base_url(settings: Settings) -> str:
+    """Where the worker's admin API listens: ADMIN_URL, else ADMIN_HOST:ADMIN_PORT (a wildcard host is local)."""
+    if settings.admin_url:
+        return settings.admin_url
+    host = "127.0.0.1" if settings.admin_host in ("0.0.0.0", "::", "") else settings.admin_host  # noqa: S104
+    return f"http://{host}:{settings.admin_port}"
+
+
+def _resync_remote(settings: Settings, full: bool, objects: Sequence[str] | None) -> int:
+    if settings.kpi_sync_admin_token is None:
+        _fail("configuration error: KPI_SYNC_ADMIN_TOKEN: not set (needed to reach the worker; or use --local)", 2)
+    base = admin_base_url(settings)
+    body = json.dumps({"full": full, "objects": list(objects) if objects else None}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the URL is validated as http(s) by Settings
+        f"{base}/resync?trigger=cli",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {settings.kpi_sync_admin_token.get_secret_value()}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        code = EXIT_CONFIG if err.code in (401, 403) else EXIT_FAILED
+        _fail(f"the worker refused the resync: HTTP {err.code} {_detail(err)}", code)
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        _fail(f"worker not reachable at {base} ({reason}); is `kpi-sync run` running? (or use --local)", EXIT_FAILED)
+    queued = " behind the running cycle" if answer.get("state") == "queued" else ""
+    click.echo(f"resync {answer.get('state')}{queued}")
+    return EXIT_OK
+
+
+def _detail(err: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(err.read()).get("detail", ""))
+    except (ValueError, AttributeError, OSError):
+        return ""
+
+
+# -- status ---------------------------------------------------------------------------------------------------------
+@click.command()
+@click.option("--limit", default=15, show_default=True, help="How many runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status document (as GET /status) as JSON.")
+def status(limit: int, as_json: bool) -> None:
+    """Print the run history, the pull cursors and today's API spend."""
+    settings = _settings()
+    engine = _store(settings)
+    document = status_document(engine, settings, None)
+    history = recent_run_views(engine, limit)
+    if as_json:
+        click.echo(json.dumps({**document, "runs": history}, indent=2, default=str))
+        return
+    click.echo(render_status(document, history))
+
+
+def render_status(document: dict[str, Any], history: Sequence[dict[str, Any]]) -> str:
+    """The status as aligned text tables."""
+    runs_table = _aligned(
+        ("id", "kind", "trigger", "outcome", "started (UTC)", "secs", "api", "pulled", "written", "error"),
+        [
+            (
+                r["id"],
+                r["kind"],
+                r["trigger"],
+                r["outcome"],
+                (r["started_at_iso"] or "")[:19],
+                "" if r["duration_s"] is None else f"{r['duration_s']:.1f}",
+                r["api_calls"],
+                r["pulled"],
+                r["written"],
+                (r.get("error") or "")[:60],
+            )
+            for r in history
+        ],
+    )
+    cursors = _aligned(
+        ("object", "phase", "read up to (UTC)", "updated (UTC)"),
+        [
+            (c["object_type"], c["phase"], (c["high_water_iso"] or "-")[:19], (c["updated_at_iso"] or "-")[:19])
+            for c in document["cursors"]
+        ],
+    )
+    budget = document["api_budget"]
+    ready = "ready" if document["ready"] else f"not ready: {document['ready_reason']}"
+    return "\n".join(
+        [
+            "Runs",
+            runs_table,
+            "",
+            "Cursors",
+            cursors,
+            "",
+            f"API calls today: {budget['used_today']} of {budget['daily_budget']} (since {budget['day_started_at']})",
+            ready,
+        ]
+    )
+
+
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(v) for v in header], *[["" if v is None else str(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines if rows else [*lines, "(none)"])
+
+
+# -- check ----------------------------------------------------------------------------------------------------------
+@click.command()
+def check() -> None:
+    """Health check for containers: exit 0 when the database answers and the last cycle did not fail, else 1."""
+    settings = _settings(config_exit=EXIT_FAILED)
+    try:
+        engine = make_engine(settings.database_url)  # no migration: a probe must not change the schema
+    except SQLAlchemyError as err:
+        _fail(f"unhealthy: database unreachable ({type(err).__name__})", EXIT_FAILED)
+    try:
+        ready = readiness(engine)
+    finally:
+        engine.dispose()
+    if not ready.ready:
+        detail = f": {ready.detail[:200]}" if ready.detail else ""
+        _fail(f"unhealthy: {ready.reason}{detail}", EXIT_FAILED)
+    click.echo("ok")
+
+
+COMMANDS: list[click.Command] = [run, resync, status, check]

@@ -1,0 +1,407 @@
+"""The one place that knows hubspot-api-client: calls, raw JSON pages, rate limiting, retries, error mapping.
+
+Every request goes through `HubSpotClient._call`: the limiter slot, a timeout, the raw body read through the SDK
+(`_preload_content=False`, ~20x cheaper than model deserialization), header bookkeeping, and translation of every
+SDK/urllib3 failure into our error types. One retry layer (tenacity) sits on top; the SDK's urllib3 retry is off.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+import urllib3
+from hubspot import HubSpot
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from sync.config import Settings
+from sync.constants import GENERAL_WINDOW_S, LIST_PAGE_SIZE
+from sync.errors import (
+    AuthError,
+    DailyLimitError,
+    KpiSyncError,
+    MalformedResponseError,
+    RateLimitedError,
+    RequestError,
+    RetriableError,
+)
+from sync.ratelimit import RateLimiter, next_utc_midnight
+
+log = structlog.get_logger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of raw HubSpot objects and the cursor of the next page (None on the last)."""
+
+    results: list[dict[str, Any]]
+    after: str | None
+    total: int | None = None
+
+
+@dataclass
+class ApiStats:
+    """What the client spent and suffered: calls by kind, HTTP statuses, faults by kind, retries."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+
+    @property
+    def total(self) -> int:
+        """All requests sent, retries included."""
+        return sum(self.calls.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form for run history and logs."""
+        return {
+            "total": self.total,
+            "calls": dict(self.calls),
+            "statuses": dict(self.statuses),
+            "faults": dict(self.faults),
+            "retries": self.retries,
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Outcome of a batch write: ids HubSpot accepted, and per-input errors (id -> category/message)."""
+
+    accepted: list[dict[str, Any]]
+    errors: dict[str, str]
+    unattributed_errors: int = 0
+
+
+def _body_of(exc: Any) -> dict[str, Any]:
+    raw = getattr(exc, "body", None)
+    if raw is None:
+        resp = getattr(exc, "http_resp", None)
+        raw = getattr(resp, "data", None)
+    try:
+        parsed = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _headers_of(exc: Any) -> Mapping[str, str]:
+    headers = getattr(exc, "headers", None)
+    return dict(headers) if headers else {}
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def translate(exc: BaseException, *, search: bool = False, window_s: float = GENERAL_WINDOW_S) -> KpiSyncError:
+    """Map an SDK or urllib3 exception to our error types. Messages never contain headers, tokens or bodies."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status > 0:
+        return _translate_status(status, _body_of(exc), _headers_of(exc), search=search, window_s=window_s)
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return RetriableError("HubSpot did not answer in time", status=None)
+    if isinstance(exc, urllib3.exceptions.ProtocolError | urllib3.exceptions.NewConnectionError | ConnectionError):
+        return RetriableError(f"connection to HubSpot failed ({type(exc).__name__})")
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        return RetriableError(f"HTTP transport error ({type(exc).__name__})")
+    if isinstance(exc, orjson.JSONDecodeError | ValueError | TypeError):
+        return MalformedResponseError("HubSpot sent a body that is not the JSON we expect")
+    return RetriableError(f"unexpected client failure ({type(exc).__name__})")
+
+
+def _translate_status(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str], *, search: bool, window_s: float
+) -> KpiSyncError:
+    category = str(body.get("category") or body.get("errorType") or "")
+    message = str(body.get("message") or "")[:200]
+    if status == 401:
+        return AuthError(f"HubSpot rejected HUBSPOT_ACCESS_TOKEN (401 {category}): check or rotate the token")
+    if status == 403:
+        scopes = _required_scopes(body)
+        hint = f"; required scopes: {', '.join(scopes)}" if scopes else ""
+        return AuthError(f"HUBSPOT_ACCESS_TOKEN lacks a permission (403 {category}){hint}")
+    if status == 429:
+        policy = str(body.get("policyName") or "")
+        wait = _retry_after(headers)
+        if policy == "DAILY":
+            resume = time.time() + wait if wait else next_utc_midnight(time.time())
+            return DailyLimitError("HubSpot's daily API limit is reached", resume_at=resume)
+        fallback = window_s / 10.0 if search else window_s
+        return RateLimitedError(
+            f"rate limited ({policy or 'unknown policy'})",
+            status=429,
+            wait_seconds=wait if wait is not None else fallback,
+        )
+    if status >= 500 or status in (423, 477):
+        return RetriableError(f"HubSpot answered {status}", status=status, wait_seconds=_retry_after(headers))
+    return RequestError(
+        f"HubSpot refused the request ({status} {category}): {message}", status=status, category=category or None
+    )
+
+
+def _required_scopes(body: Mapping[str, Any]) -> list[str]:
+    scopes: list[str] = []
+    for err in body.get("errors") or []:
+        if isinstance(err, dict):
+            for values in (err.get("context") or {}).values():
+                if isinstance(values, list):
+                    scopes.extend(str(v) for v in values)
+    return scopes
+
+
+class HubSpotClient:
+    """Typed, rate-limited, retried access to the HubSpot endpoints kpi-sync uses."""
+
+    def __init__(
+        self, settings: Settings, limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        sdk = HubSpot(access_token=settings.token(), host=settings.hubspot_base_url, retry=False)
+        # Each attribute access on the SDK builds a new ApiClient and pool: take every API object once.
+        self._objects = sdk.crm.objects.basic_api
+        self._search = sdk.crm.objects.search_api
+        self._batch = sdk.crm.objects.batch_api
+        self._owners = sdk.crm.owners.owners_api
+        self._pipelines = sdk.crm.pipelines.pipelines_api
+        self._assoc = sdk.crm.associations.v4.batch_api
+        self._properties = sdk.crm.properties.core_api
+        self._groups = sdk.crm.properties.groups_api
+        self._schemas = sdk.crm.schemas.core_api
+        self._timeout = (CONNECT_TIMEOUT_S, settings.hubspot_timeout_seconds)
+        self.limiter = limiter or RateLimiter(
+            settings.hubspot_rate_limit_per_10s, settings.hubspot_search_per_second, settings.hubspot_daily_budget
+        )
+        self._max_attempts = settings.hubspot_max_retries + 1
+        self._sleep = sleep
+        self.stats = ApiStats()
+
+    # -- transport ---------------------------------------------------------------------------------------------
+    def _call(
+        self, kind: str, method: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any
+    ) -> tuple[int, Any]:
+        """One request with retries; returns (status, parsed JSON)."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetriableError),
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._count_retry,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._once(kind, method, *args, search=search, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, kind: str, method: Callable[..., Any], *args: Any, search: bool, **kwargs: Any) -> tuple[int, Any]:
+        self.limiter.acquire(search=search)
+        self.stats.calls[kind] += 1
+        window = self.limiter.window_seconds(search)
+        try:
+            resp = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+            raw = resp.data
+            headers = dict(resp.headers)
+            status = int(resp.status)
+            resp.release_conn()
+        except Exception as exc:  # every SDK/urllib3 failure becomes one of ours, right here
+            err = translate(exc, search=search, window_s=window)
+            self._record_failure(err, exc)
+            if isinstance(err, RateLimitedError):
+                self.limiter.pause(err.wait_seconds or window, search=search)
+            raise err from exc
+        self.stats.statuses[str(status)] += 1
+        self.limiter.observe(headers)
+        try:
+            return status, orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError as exc:
+            self.stats.faults["malformed"] += 1
+            raise MalformedResponseError("HubSpot sent a truncated or invalid JSON body") from exc
+
+    def _record_failure(self, err: KpiSyncError, exc: BaseException) -> None:
+        status = getattr(exc, "status", None)
+        if isinstance(status, int) and status > 0:
+            self.stats.statuses[str(status)] += 1
+            if status == 429:
+                self.stats.faults["429"] += 1
+            elif status >= 500:
+                self.stats.faults["5xx"] += 1
+        elif isinstance(err, RetriableError):
+            kind = "timeout" if "in time" in str(err) else "connection"
+            self.stats.faults[kind] += 1
+
+    @staticmethod
+    def _wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "wait_seconds", None)
+        backoff = min(30.0, 0.25 * 2 ** (state.attempt_number - 1)) * (0.5 + random.random())
+        return max(float(asked), 0.05) if asked is not None else backoff
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.debug("hubspot_retry", attempt=state.attempt_number, error=str(exc))
+
+    # -- reads -------------------------------------------------------------------------------------------------
+    def list_page(
+        self,
+        object_type: str,
+        properties: Sequence[str],
+        associations: Sequence[str] = (),
+        after: str | None = None,
+        archived: bool = False,
+    ) -> Page:
+        """One page (100) of the list endpoint, associations inline where asked."""
+        kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE, "properties": list(properties), "archived": archived}
+        if associations:
+            kwargs["associations"] = list(associations)
+        if after:
+            kwargs["after"] = after
+        _, body = self._call(f"list:{object_type}", self._objects.get_page, object_type, **kwargs)
+        return _page(body)
+
+    def search_page(self, object_type: str, body: Mapping[str, Any]) -> Page:
+        """One page of a search request."""
+        _, parsed = self._call(f"search:{object_type}", self._search.do_search, object_type, dict(body), search=True)
+        page = _page(parsed)
+        total = parsed.get("total")
+        return Page(page.results, page.after, int(total) if isinstance(total, int) else None)
+
+    def association_batch(
+        self, from_type: str, to_type: str, inputs: Sequence[tuple[str, str | None]]
+    ) -> list[tuple[str, list[str], str | None]]:
+        """v4 batch read: for each (id, after) input, (id, linked ids, next cursor or None). No links = empty."""
+        payload = {"inputs": [{"id": i, "after": a} if a else {"id": i} for i, a in inputs]}
+        _, body = self._call(f"assoc:{from_type}->{to_type}", self._assoc.get_page, from_type, to_type, payload)
+        out = []
+        for result in _list(body, "results"):
+            source = str(_dict(result.get("from")).get("id", ""))
+            linked = [str(t["toObjectId"]) for t in result.get("to") or [] if isinstance(t, dict) and "toObjectId" in t]
+            after = _dict(_dict(result.get("paging")).get("next")).get("after")
+            out.append((source, linked, str(after) if after else None))
+        return out
+
+    def owners(self, archived: bool) -> Iterator[dict[str, Any]]:
+        """Every owner (active or archived), across pages."""
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500, "archived": archived}
+            if after:
+                kwargs["after"] = after
+            _, body = self._call("owners", self._owners.get_page, **kwargs)
+            page = _page(body)
+            yield from page.results
+            if not page.after:
+                return
+            after = page.after
+
+    def pipelines(self, object_type: str = "deals") -> list[dict[str, Any]]:
+        """All pipelines of an object type with their stages."""
+        _, body = self._call("pipelines", self._pipelines.get_all, object_type)
+        return _list(body, "results")
+
+    # -- writes and schema -------------------------------------------------------------------------------------
+    def batch_update(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:
+        """Batch update of up to 100 records; a 207 yields per-input errors instead of an exception."""
+        _, body = self._call(f"update:{object_type}", self._batch.update, object_type, {"inputs": list(inputs)})
+        return _batch_result(body)
+
+    def batch_upsert(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:
+        """Batch upsert (by a unique id property) of up to 100 records."""
+        _, body = self._call(f"upsert:{object_type}", self._batch.upsert, object_type, {"inputs": list(inputs)})
+        return _batch_result(body)
+
+    def property_groups(self, object_type: str) -> list[dict[str, Any]]:
+        """Property groups of an object type."""
+        _, body = self._call("properties", self._groups.get_all, object_type)
+        return _list(body, "results")
+
+    def create_property_group(self, object_type: str, group: Mapping[str, Any]) -> bool:
+        """Create a group; False when it already exists (409)."""
+        return self._create("properties", self._groups.create, object_type, dict(group))
+
+    def properties(self, object_type: str) -> list[dict[str, Any]]:
+        """Property definitions of an object type."""
+        _, body = self._call("properties", self._properties.get_all, object_type)
+        return _list(body, "results")
+
+    def create_property(self, object_type: str, definition: Mapping[str, Any]) -> bool:
+        """Create a property; False when it already exists (409)."""
+        return self._create("properties", self._properties.create, object_type, dict(definition))
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """Custom object schemas; AuthError when the portal has no custom objects (403)."""
+        _, body = self._call("schemas", self._schemas.get_all)
+        return _list(body, "results")
+
+    def create_schema(self, schema: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create a custom object schema; None when it already exists (409)."""
+        try:
+            _, body = self._call("schemas", self._schemas.create, dict(schema))
+        except RequestError as err:
+            if err.status == 409:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
+    def _create(self, kind: str, method: Callable[..., Any], *args: Any) -> bool:
+        try:
+            self._call(kind, method, *args)
+        except RequestError as err:
+            if err.status == 409:
+                return False
+            raise
+        return True
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(body: Any, key: str) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get(key, []), list):
+        raise MalformedResponseError(f"HubSpot response lacks a '{key}' list")
+    return [item for item in body.get(key, []) if isinstance(item, dict)]
+
+
+def _page(body: Any) -> Page:
+    results = _list(body, "results")
+    after = _dict(_dict(body.get("paging")).get("next")).get("after")
+    return Page(results, str(after) if after not in (None, "") else None)
+
+
+def _batch_result(body: Any) -> BatchResult:
+    accepted = _list(body, "results")
+    errors: dict[str, str] = {}
+    unattributed = 0
+    for err in _list(body, "errors") if isinstance(body, dict) and "errors" in body else []:
+        ids = _error_ids(err)
+        if not ids:
+            unattributed += 1
+        for i in ids:
+            errors[i] = str(err.get("category") or "ERROR")
+    return BatchResult(accepted, errors, unattributed)
+
+
+def _error_ids(err: Mapping[str, Any]) -> list[str]:
+    context = _dict(err.get("context"))
+    ids = context.get("ids") or context.get("id") or []
+    if isinstance(ids, str):
+        ids = [ids]
+    found = [str(i) for i in ids if i is not None] if isinstance(ids, list) else []
+    if err.get("id"):
+        found.append(str(err["id"]))
+    return found

@@ -1,0 +1,165 @@
+"""One cycle: pull -> KPI recompute -> write-back, recorded in the run history with one summary log line.
+
+Errors end the cycle by what to do next: fatal ones (token, scope, config) fail it with a message a person can act
+on; a DAILY limit stops it cleanly with the time it can resume; a graceful stop returns after the page in flight.
+Whatever happens, every committed page stays committed and the next cycle resumes from the cursors.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage import repo
+from sync import runs
+from sync.client import HubSpotClient
+from sync.config import Settings
+from sync.constants import OBJECT_TYPES
+from sync.errors import DailyLimitError, KpiSyncError
+from sync.pull import Interrupted, Puller
+from sync.push import PushStats, write_back, write_snapshots
+from sync.recompute import kpi_config, refresh
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class CycleOptions:
+    """What one cycle does: which objects, whether to reload them in full or reconcile, whether to write."""
+
+    trigger: str = "cli"
+    full: bool = False
+    objects: tuple[str, ...] | None = None
+    reconcile: bool = False
+    dry_run: bool = False
+    recompute_all: bool = False
+
+
+@dataclass
+class RunSummary:
+    """How a cycle ended."""
+
+    run_id: int
+    outcome: str  # ok | failed | stopped
+    counts: dict[str, Any] = field(default_factory=dict)
+    api_calls: int = 0
+    error: str | None = None
+    resume_at_ms: int | None = None
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_cycle(
+    engine: Engine,
+    settings: Settings,
+    options: CycleOptions,
+    *,
+    stop: threading.Event | None = None,
+    client: HubSpotClient | None = None,
+) -> RunSummary:
+    """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says)."""
+    started = runs.now_ms()
+    runs.fail_abandoned(engine)
+    kind = "reconcile" if options.reconcile else ("resync" if options.full else "sync")
+    run_id = runs.open_run(engine, kind, options.trigger, started)
+    structlog.contextvars.bind_contextvars(run_id=run_id)
+    summary = RunSummary(run_id, "ok")
+    clock = time.monotonic()
+    try:
+        client = client or HubSpotClient(settings)
+        _cycle(engine, settings, options, client, started=started, stop=stop, summary=summary)
+    except Interrupted:
+        summary.outcome = "stopped"
+        summary.error = "stopped on request after the last committed page"
+    except DailyLimitError as err:
+        summary.outcome, summary.error = "stopped", str(err)
+        summary.resume_at_ms = int(err.resume_at * 1000)
+    except KpiSyncError as err:
+        summary.outcome, summary.error = "failed", str(err)
+    except SQLAlchemyError as err:
+        summary.outcome = "failed"
+        summary.error = f"database error: {type(err).__name__}: {str(err.orig if hasattr(err, 'orig') else err)[:200]}"
+    finally:
+        if client is not None:
+            summary.api_calls = client.stats.total
+            summary.counts["api"] = client.stats.as_dict()
+            summary.counts["rate_limit_wait_s"] = round(client.limiter.waited_seconds, 2)
+        summary.counts["duration_s"] = round(time.monotonic() - clock, 3)
+        _close(engine, summary)
+        structlog.contextvars.unbind_contextvars("run_id")
+    return summary
+
+
+def _cycle(
+    engine: Engine,
+    settings: Settings,
+    options: CycleOptions,
+    client: HubSpotClient,
+    *,
+    started: int,
+    stop: threading.Event | None,
+    summary: RunSummary,
+) -> None:
+    objects = options.objects or OBJECT_TYPES
+    if options.full:
+        with engine.begin() as conn:
+            repo.reset_cursors(conn, objects)
+    puller = Puller(engine, client, settings, started, stop)
+    try:
+        puller.run(objects, reconcile=options.reconcile)
+    finally:
+        summary.counts["pull"] = puller.stats.as_dict()
+    kpis = refresh(engine, kpi_config(settings), runs.now_ms(), full=options.recompute_all)
+    summary.counts["kpis"] = kpis.as_dict()
+    if not settings.writeback_enabled:
+        return
+    push = PushStats()
+    try:
+        write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push)
+        summary.preview = push.preview
+        if settings.writeback_snapshots and not options.dry_run:
+            write_snapshots(engine, client, runs.now_ms(), push)
+    finally:
+        summary.counts["push"] = push.as_dict()
+        if options.dry_run:
+            summary.counts["push"]["would_write_contacts"] = len(push.preview)
+
+
+def _close(engine: Engine, summary: RunSummary) -> None:
+    pull = summary.counts.get("pull", {})
+    push = summary.counts.get("push", {})
+    kpis = summary.counts.get("kpis", {})
+    event = log.info if summary.outcome == "ok" else log.warning
+    event(
+        "cycle_finished",
+        outcome=summary.outcome,
+        fetched=sum(pull.get("fetched", {}).values()),
+        changed=sum(pull.get("changed", {}).values()),
+        archived=sum(pull.get("archived", {}).values()),
+        skipped=pull.get("skipped_records", 0),
+        invalid_values=sum(pull.get("invalid_values", {}).values()),
+        recomputed=kpis.get("contacts", 0),
+        written=push.get("contacts_written", 0),
+        write_calls=push.get("write_calls", 0),
+        api_calls=summary.api_calls,
+        faults=summary.counts.get("api", {}).get("faults", {}),
+        duration_s=summary.counts.get("duration_s"),
+        error=summary.error,
+    )
+    try:
+        runs.close_run(
+            engine,
+            summary.run_id,
+            summary.outcome,
+            counts=summary.counts,
+            api_calls=summary.api_calls,
+            error=summary.error,
+            resume_at=summary.resume_at_ms,
+        )
+    except SQLAlchemyError:
+        log.error("run_not_recorded", reason="database unreachable; the next run will close this one as failed")

@@ -1,0 +1,358 @@
+"""Pulling HubSpot into the store: list passes (first load, reconcile) and incremental search windows.
+
+Every page and its cursor commit in one transaction, so a killed process resumes with at most one page re-read.
+Incremental search pages by a keyset on `hs_object_id` inside a fixed window [lo, hi) of the modification
+property: no offset is ever used, so neither the 10,000-result cap nor thousands of records sharing one
+millisecond can lose a record or loop. The window's upper bound is the run's start; records changed during the
+run are read next time, and each window starts `overlap` earlier to absorb search-index lag.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, or_, select
+
+from storage import repo
+from storage import tables as t
+from sync.client import HubSpotClient
+from sync.config import Settings
+from sync.constants import (
+    ASSOC_BATCH_READ_SIZE,
+    ENGAGEMENT_TYPES,
+    MODIFIED_PROPERTY,
+    OBJECT_TYPES,
+    PROPERTIES,
+    SEARCH_PAGE_SIZE,
+    SINGULAR,
+)
+from sync.records import ParseStats, parse_page
+
+log = structlog.get_logger(__name__)
+
+OWNER_REFRESH_MS = 3_600_000  # owners and pipelines change rarely: refresh hourly, and on every list pass
+
+
+class Interrupted(Exception):  # noqa: N818 - a signal, not an error
+    """A graceful stop was requested; the last page committed and the cursor says where to resume."""
+
+
+@dataclass
+class PullStats:
+    """What a pull did, per object type."""
+
+    pages: Counter[str] = field(default_factory=Counter)
+    fetched: Counter[str] = field(default_factory=Counter)
+    changed: Counter[str] = field(default_factory=Counter)
+    archived: Counter[str] = field(default_factory=Counter)
+    relinked: Counter[str] = field(default_factory=Counter)
+    dirty_contacts: int = 0
+    dirty_deals: int = 0
+    parse: ParseStats = field(default_factory=ParseStats)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form for run history and the summary log line."""
+        return {
+            "pages": dict(self.pages),
+            "fetched": dict(self.fetched),
+            "changed": dict(self.changed),
+            "archived": dict(self.archived),
+            "relinked": dict(self.relinked),
+            "dirty_contacts": self.dirty_contacts,
+            "dirty_deals": self.dirty_deals,
+            "skipped_records": self.parse.skipped_records,
+            "invalid_values": dict(self.parse.invalid_values),
+        }
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one HubSpot object type maps onto the store."""
+
+    object_type: str
+    model: type[Any]
+    fields: tuple[str, ...]
+    link_model: type[Any] | None
+    link_cols: tuple[str, ...]
+
+    @property
+    def kind(self) -> str | None:
+        """The engagement type stored in `engagements.type`, None for contacts and deals."""
+        return SINGULAR.get(self.object_type)
+
+    def key(self, record_id: int) -> tuple[Any, ...]:
+        """Primary key of a record of this type."""
+        return (self.kind, record_id) if self.kind else (record_id,)
+
+
+def spec_for(object_type: str) -> Spec:
+    """The store mapping of an object type."""
+    if object_type == "contacts":
+        return Spec(object_type, t.Contact, repo.CONTACT_FIELDS, None, ())
+    if object_type == "deals":
+        return Spec(object_type, t.Deal, repo.DEAL_FIELDS, t.DealContact, ("deal_id",))
+    if object_type in ENGAGEMENT_TYPES:
+        return Spec(
+            object_type, t.Engagement, repo.ENGAGEMENT_FIELDS, t.EngagementContact, ("engagement_type", "engagement_id")
+        )
+    raise ValueError(f"unknown object type {object_type!r}")
+
+
+class Puller:
+    """Runs the pull of a cycle: owners and pipelines, then each object type (list pass or incremental)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: HubSpotClient,
+        settings: Settings,
+        run_start_ms: int,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.engine, self.client, self.settings = engine, client, settings
+        self.run_start_ms = run_start_ms
+        self.stop = stop or threading.Event()
+        self.stats = PullStats()
+
+    # -- entry points ------------------------------------------------------------------------------------------
+    def run(self, objects: Sequence[str] = OBJECT_TYPES, reconcile: bool = False) -> PullStats:
+        """Pull everything asked for; a reconcile (or a first run) lists every record to catch deletions."""
+        with self.engine.begin() as conn:
+            cursors = {o: repo.get_cursor(conn, o) for o in objects}
+            refreshed = (repo.get_state(conn, "owners_refreshed") or {}).get("at", 0)
+        listing = reconcile or any(c["phase"] == "full" or c["list_after"] for c in cursors.values())
+        if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
+            self.pull_owners_and_pipelines()
+        for object_type in objects:
+            cursor = cursors[object_type]
+            if reconcile and cursor["list_started_at"] is None:
+                cursor["list_started_at"] = self.run_start_ms
+            if cursor["phase"] == "full" or cursor["list_after"] or cursor["list_started_at"]:
+                self.list_pass(spec_for(object_type), cursor)
+            self.incremental(spec_for(object_type), cursor)
+        return self.stats
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Interrupted
+
+    # -- owners and pipelines ----------------------------------------------------------------------------------
+    def pull_owners_and_pipelines(self) -> None:
+        """Owners (active and archived, so old activity resolves) and deal pipeline stages."""
+        rows = [_owner_row(o, archived=False) for o in self.client.owners(archived=False)]
+        rows += [_owner_row(o, archived=True) for o in self.client.owners(archived=True)]
+        stages = [
+            _stage_row(p, s)
+            for p in self.client.pipelines("deals")
+            for s in p.get("stages") or []
+            if isinstance(s, dict)
+        ]
+        with self.engine.begin() as conn:
+            repo.upsert(conn, repo.table(t.Owner), [r for r in rows if r["id"]])
+            repo.upsert(conn, repo.table(t.DealStage), [s for s in stages if s["stage_id"]])
+            repo.set_state(conn, "owners_refreshed", {"at": self.run_start_ms})
+        self.stats.fetched["owners"] += len(rows)
+
+    # -- list pass ---------------------------------------------------------------------------------------------
+    def list_pass(self, spec: Spec, cursor: dict[str, Any]) -> None:
+        """Read every record through the list endpoint, then flag what was not seen as archived."""
+        started = cursor["list_started_at"] or self.run_start_ms
+        cursor["list_started_at"] = started
+        properties = self._properties(spec.object_type)
+        associations = ["contacts"] if spec.link_model else []
+        while True:
+            self._check_stop()
+            page = self.client.list_page(spec.object_type, properties, associations, after=cursor["list_after"])
+            parsed = parse_page(
+                spec.object_type,
+                page.results,
+                self.stats.parse,
+                self.settings.extra_properties(spec.object_type),
+                with_links=bool(associations),
+            )
+            links = dict(parsed.links)
+            links.update(self._read_links(spec, parsed.incomplete_links))
+            for row in parsed.rows:
+                row["seen_at"] = started
+            with self.engine.begin() as conn:
+                self._apply(conn, spec, parsed.rows, links if associations else None)
+                cursor["list_after"] = page.after
+                self._save(conn, cursor)
+            self.stats.pages[f"list:{spec.object_type}"] += 1
+            if page.after is None:
+                break
+        with self.engine.begin() as conn:
+            self._archive_unseen(conn, spec, started)
+            if cursor["phase"] == "full":
+                cursor["high_water"] = started
+            cursor.update(phase="incremental", list_after=None, list_started_at=None, last_reconciled_at=started)
+            self._save(conn, cursor)
+
+    def _archive_unseen(self, conn: Connection, spec: Spec, started: int) -> None:
+        tbl = repo.table(spec.model)
+        stmt = select(*[tbl.c[c] for c in (["type", "id"] if spec.kind else ["id"])]).where(
+            tbl.c.archived.is_(False),
+            or_(tbl.c.seen_at.is_(None), tbl.c.seen_at < started),
+            or_(tbl.c.modified_at.is_(None), tbl.c.modified_at < started),
+        )
+        if spec.kind:
+            stmt = stmt.where(tbl.c.type == spec.kind)
+        gone = [tuple(r) for r in conn.execute(stmt)]
+        self._archive(conn, spec, gone)
+
+    def _archive(self, conn: Connection, spec: Spec, keys: list[tuple[Any, ...]]) -> None:
+        flipped = repo.set_archived(conn, spec.model, ["type", "id"] if spec.kind else ["id"], keys, True)
+        if not flipped:
+            return
+        self.stats.archived[spec.object_type] += len(flipped)
+        if spec.object_type == "contacts":
+            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, [k[0] for k in flipped], self.run_start_ms)
+        elif spec.object_type == "deals":
+            self.stats.dirty_deals += repo.mark_dirty_deals(conn, [k[0] for k in flipped], self.run_start_ms)
+        else:
+            assert spec.link_model is not None
+            linked = repo.linked_contacts(conn, spec.link_model, spec.link_cols, flipped)
+            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, linked, self.run_start_ms)
+
+    # -- incremental -------------------------------------------------------------------------------------------
+    def incremental(self, spec: Spec, cursor: dict[str, Any]) -> None:
+        """Search every window between the high-water mark (minus the overlap) and the run's start."""
+        overlap_ms = self.settings.sync_overlap_seconds * 1000
+        span_ms = self.settings.sync_window_hours * 3_600_000
+        while True:
+            if cursor["window_lo"] is None:
+                lo = max(0, int(cursor["high_water"] or 0) - overlap_ms)
+                if lo >= self.run_start_ms:
+                    return
+                cursor.update(window_lo=lo, window_hi=min(self.run_start_ms, lo + span_ms), key_id=0)
+            done = self._search_window(spec, cursor)
+            if not done:
+                continue
+            hi = cursor["window_hi"]
+            with self.engine.begin() as conn:
+                cursor.update(high_water=hi, window_lo=None, window_hi=None, key_id=None)
+                self._save(conn, cursor)
+            if hi >= self.run_start_ms:
+                return
+            cursor["high_water"] = hi + overlap_ms  # consecutive windows of one run join without overlap
+
+    def _search_window(self, spec: Spec, cursor: dict[str, Any]) -> bool:
+        """One search page of the current window; True when the window is exhausted."""
+        self._check_stop()
+        modified = MODIFIED_PROPERTY[spec.object_type]
+        body = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": modified, "operator": "GTE", "value": str(cursor["window_lo"])},
+                        {"propertyName": modified, "operator": "LT", "value": str(cursor["window_hi"])},
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(cursor["key_id"] or 0)},
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": self._properties(spec.object_type),
+            "limit": SEARCH_PAGE_SIZE,
+        }
+        page = self.client.search_page(spec.object_type, body)
+        parsed = parse_page(
+            spec.object_type, page.results, self.stats.parse, self.settings.extra_properties(spec.object_type)
+        )
+        links = self._read_links(spec, [r["id"] for r in parsed.rows]) if spec.link_model else None
+        ids = [int(r["id"]) for r in page.results if str(r.get("id", "")).isdigit()]
+        with self.engine.begin() as conn:
+            self._apply(conn, spec, parsed.rows, links)
+            if ids:
+                cursor["key_id"] = max(ids)
+            self._save(conn, cursor)
+        self.stats.pages[f"search:{spec.object_type}"] += 1
+        return page.after is None or not ids
+
+    # -- shared ------------------------------------------------------------------------------------------------
+    def _properties(self, object_type: str) -> list[str]:
+        return list(dict.fromkeys((*PROPERTIES[object_type], *self.settings.extra_properties(object_type))))
+
+    def _read_links(self, spec: Spec, record_ids: list[int]) -> dict[int, set[int]]:
+        """Complete contact links of records through v4 batch reads, following each record's paging."""
+        links: dict[int, set[int]] = {i: set() for i in record_ids}
+        pending: list[tuple[str, str | None]] = [(str(i), None) for i in record_ids]
+        while pending:
+            self._check_stop()
+            batch, pending = pending[:ASSOC_BATCH_READ_SIZE], pending[ASSOC_BATCH_READ_SIZE:]
+            for source, linked, after in self.client.association_batch(spec.object_type, "contacts", batch):
+                if not source.isdigit() or int(source) not in links:
+                    continue
+                links[int(source)].update(int(x) for x in linked if x.isdigit())
+                if after:
+                    pending.append((source, after))
+        return links
+
+    def _apply(
+        self, conn: Connection, spec: Spec, rows: list[dict[str, Any]], links: dict[int, set[int]] | None
+    ) -> None:
+        """Upsert one page; mark contacts (and deals) whose KPI inputs changed."""
+        if spec.kind:
+            rows = [{**r, "type": spec.kind} for r in rows]
+        changed = repo.upsert_changed(conn, spec.model, rows, spec.fields)
+        self.stats.fetched[spec.object_type] += len(rows)
+        self.stats.changed[spec.object_type] += len(changed)
+        changed_ids = [int(new["id"]) for _, new in changed]
+        if spec.object_type == "contacts":
+            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, changed_ids, self.run_start_ms)
+            return
+        assert spec.link_model is not None
+        changed_keys = [spec.key(i) for i in changed_ids]
+        affected = repo.linked_contacts(conn, spec.link_model, spec.link_cols, changed_keys)
+        diffs = repo.replace_links(
+            conn, spec.link_model, spec.link_cols, {spec.key(i): ids for i, ids in (links or {}).items()}
+        )
+        self.stats.relinked[spec.object_type] += len(diffs)
+        for old, new in diffs.values():
+            affected |= old ^ new
+        affected |= repo.linked_contacts(conn, spec.link_model, spec.link_cols, changed_keys)
+        if spec.object_type == "deals":
+            deals = set(changed_ids) | {k[0] for k in diffs}
+            self.stats.dirty_deals += repo.mark_dirty_deals(conn, deals, self.run_start_ms)
+        else:
+            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, affected, self.run_start_ms)
+
+    def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
+        cursor["updated_at"] = self.run_start_ms
+        repo.save_cursor(conn, cursor)
+
+
+def _owner_row(owner: dict[str, Any], archived: bool) -> dict[str, Any]:
+    teams = [tm for tm in owner.get("teams") or [] if isinstance(tm, dict)]
+    teams.sort(key=lambda tm: not tm.get("primary", False))  # the primary team first
+    user = owner.get("userId") if owner.get("userId") is not None else owner.get("userIdIncludingInactive")
+    return {
+        "id": str(owner.get("id") or ""),
+        "email": owner.get("email"),
+        "first_name": owner.get("firstName"),
+        "last_name": owner.get("lastName"),
+        "user_id": int(user) if isinstance(user, int) else None,
+        "archived": archived or bool(owner.get("archived")),
+        "team_ids": [str(tm.get("id")) for tm in teams],
+        "team_names": [str(tm.get("name") or "") for tm in teams],
+    }
+
+
+def _stage_row(pipeline: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    raw_meta = stage.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    try:
+        probability: float | None = float(meta["probability"])
+    except (KeyError, TypeError, ValueError):
+        probability = None
+    return {
+        "pipeline_id": str(pipeline.get("id") or ""),
+        "stage_id": str(stage.get("id") or ""),
+        "label": str(stage.get("label") or ""),
+        "is_closed": str(meta.get("isClosed", "false")).lower() == "true",
+        "probability": probability,
+    }

@@ -1,0 +1,280 @@
+"""Write-back: the KPI values into HubSpot, only what changed, never marking written what HubSpot did not accept.
+
+A ledger (`writeback_ledger`) holds the last value HubSpot accepted per contact and property; each cycle sends the
+difference between the computed values and the ledger in batch updates of 100 contacts. A 207's failed contacts
+stay pending and are retried next cycle. Per-owner monthly KPIs go to a `sales_kpi_snapshot` custom object where
+the portal has custom objects.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, select, update
+
+from storage import repo
+from storage import tables as t
+from sync.client import HubSpotClient
+from sync.constants import BATCH_WRITE_SIZE
+from sync.errors import AuthError
+from sync.schema import (
+    CONTACT_PROPERTIES,
+    PROPERTY_GROUP_DEF,
+    SNAPSHOT_METRICS,
+    SNAPSHOT_OBJECT,
+    definitions_hash,
+    snapshot_schema,
+)
+
+log = structlog.get_logger(__name__)
+
+K = repo.table(t.ContactKpi)
+L = repo.table(t.WriteLedger)
+C = repo.table(t.Contact)
+UNAVAILABLE_RECHECK_MS = 86_400_000  # a portal without custom objects is asked again once a day
+
+
+@dataclass
+class PushStats:
+    """What the write-back did."""
+
+    write_calls: int = 0
+    contacts_written: int = 0
+    values_written: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    unchanged: int = 0
+    created: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    snapshots_written: int = 0
+    snapshot_calls: int = 0
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form for the run summary (no preview)."""
+        return {
+            "write_calls": self.write_calls,
+            "contacts_written": self.contacts_written,
+            "values_written": self.values_written,
+            "failed": dict(self.failed),
+            "unchanged": self.unchanged,
+            "schema_created": self.created,
+            "schema_conflicts": self.conflicts,
+            "snapshots_written": self.snapshots_written,
+            "snapshot_calls": self.snapshot_calls,
+        }
+
+
+# -- schema ----------------------------------------------------------------------------------------------------
+def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> set[str]:
+    """Create the property group and properties that are missing; return the names that conflict (not written).
+
+    Verified definitions are remembered, so a steady cycle spends no call on the schema.
+    """
+    marker = definitions_hash()
+    with engine.connect() as conn:
+        state = repo.get_state(conn, "contact_schema") or {}
+    if state.get("hash") == marker and not state.get("conflicts"):
+        return set()
+    groups = {g.get("name") for g in client.property_groups("contacts")}
+    if PROPERTY_GROUP_DEF["name"] not in groups and client.create_property_group("contacts", PROPERTY_GROUP_DEF):
+        stats.created.append(f"group:{PROPERTY_GROUP_DEF['name']}")
+    existing = {p.get("name"): p for p in client.properties("contacts")}
+    conflicts: set[str] = set()
+    for definition in CONTACT_PROPERTIES:
+        name = definition["name"]
+        found = existing.get(name)
+        if found is None:
+            if client.create_property("contacts", definition):
+                stats.created.append(name)
+            continue
+        if (found.get("type"), found.get("fieldType")) != (definition["type"], definition["fieldType"]):
+            conflicts.add(name)
+            log.warning(
+                "property_conflict",
+                property=name,
+                expected=f"{definition['type']}/{definition['fieldType']}",
+                found=f"{found.get('type')}/{found.get('fieldType')}",
+            )
+    stats.conflicts = sorted(conflicts)
+    with engine.begin() as conn:
+        repo.set_state(conn, "contact_schema", {"hash": marker, "conflicts": sorted(conflicts)})
+    return conflicts
+
+
+# -- contact values --------------------------------------------------------------------------------------------
+def write_back(
+    engine: Engine, client: HubSpotClient | None, *, dry_run: bool = False, now_ms: int, stats: PushStats | None = None
+) -> PushStats:
+    """Send every pending difference (or, in a dry run, list it without sending)."""
+    stats = stats or PushStats()
+    skip: set[str] = set()
+    if not dry_run:
+        assert client is not None
+        skip = ensure_schema(engine, client, stats)
+    after = -1
+    while True:
+        with engine.connect() as conn:
+            batch = _pending_batch(conn, after)
+        if not batch:
+            return stats
+        after = batch[-1][0]
+        inputs, unchanged = _diffs(batch, skip)
+        stats.unchanged += len(unchanged)
+        if dry_run:
+            stats.preview.extend(inputs)
+            continue
+        with engine.begin() as conn:
+            _mark_done(conn, unchanged)
+        if inputs:
+            assert client is not None
+            _send(engine, client, inputs, now_ms, stats)
+
+
+def _pending_batch(conn: Connection, after: int) -> list[tuple[int, dict[str, str], dict[str, str], bool]]:
+    stmt = (
+        select(K.c.contact_id, K.c.properties, L.c.written, C.c.archived)
+        .select_from(K.outerjoin(L, L.c.contact_id == K.c.contact_id).outerjoin(C, C.c.id == K.c.contact_id))
+        .where(K.c.push_pending.is_(True), K.c.contact_id > after)
+        .order_by(K.c.contact_id)
+        .limit(BATCH_WRITE_SIZE)
+    )
+    return [(r[0], dict(r[1] or {}), dict(r[2] or {}), bool(r[3])) for r in conn.execute(stmt)]
+
+
+def _diffs(
+    batch: list[tuple[int, dict[str, str], dict[str, str], bool]], skip: set[str]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    inputs: list[dict[str, Any]] = []
+    unchanged: list[int] = []
+    for contact_id, wanted, written, archived in batch:
+        diff = {k: v for k, v in wanted.items() if k not in skip and written.get(k, "") != v}
+        if archived or not diff:
+            unchanged.append(contact_id)  # nothing to send (or nobody to send it to)
+        else:
+            inputs.append({"id": str(contact_id), "properties": diff})
+    return inputs, unchanged
+
+
+def _mark_done(conn: Connection, contact_ids: list[int]) -> None:
+    if contact_ids:
+        conn.execute(update(K).where(K.c.contact_id.in_(contact_ids)).values(push_pending=False))
+
+
+def _send(engine: Engine, client: HubSpotClient, inputs: list[dict[str, Any]], now_ms: int, stats: PushStats) -> None:
+    result = client.batch_update("contacts", inputs)
+    stats.write_calls += 1
+    accepted = {str(r.get("id")) for r in result.accepted}
+    sent = {i["id"]: i["properties"] for i in inputs}
+    with engine.begin() as conn:
+        ledger = {
+            r.contact_id: dict(r.written or {})
+            for r in conn.execute(select(L.c.contact_id, L.c.written).where(L.c.contact_id.in_([int(i) for i in sent])))
+        }
+        rows, errors = [], []
+        for contact_id, props in sent.items():
+            if contact_id in accepted and contact_id not in result.errors:
+                merged = ledger.get(int(contact_id), {}) | props
+                rows.append(
+                    {"contact_id": int(contact_id), "written": merged, "written_at": now_ms, "last_error": None}
+                )
+                stats.values_written += len(props)
+            else:
+                category = result.errors.get(contact_id, "NOT_ACCEPTED")
+                stats.failed[category] += 1
+                errors.append(
+                    {
+                        "contact_id": int(contact_id),
+                        "written": ledger.get(int(contact_id), {}),
+                        "written_at": now_ms,
+                        "last_error": category,
+                    }
+                )
+        repo.upsert(conn, L, rows + errors)
+        _mark_done(conn, [r["contact_id"] for r in rows])
+    stats.contacts_written += len(rows)
+
+
+# -- per-owner snapshots ---------------------------------------------------------------------------------------
+def write_snapshots(engine: Engine, client: HubSpotClient, now_ms: int, stats: PushStats) -> None:
+    """Upsert one `sales_kpi_snapshot` record per owner per month, where the portal has custom objects."""
+    object_type = _snapshot_object(engine, client, now_ms)
+    if object_type is None:
+        return
+    records = _snapshot_records(engine)
+    with engine.connect() as conn:
+        ledger = {r.snapshot_key: dict(r.written) for r in conn.execute(select(repo.table(t.SnapshotLedger)))}
+    changed = [r for r in records if ledger.get(r["snapshot_key"]) != r]
+    for start in range(0, len(changed), BATCH_WRITE_SIZE):
+        part = changed[start : start + BATCH_WRITE_SIZE]
+        inputs = [{"id": r["snapshot_key"], "idProperty": "snapshot_key", "properties": r} for r in part]
+        result = client.batch_upsert(object_type, inputs)
+        stats.snapshot_calls += 1
+        failed = set(result.errors)
+        done = [r for r in part if r["snapshot_key"] not in failed]
+        with engine.begin() as conn:
+            repo.upsert(
+                conn,
+                repo.table(t.SnapshotLedger),
+                [{"snapshot_key": r["snapshot_key"], "written": r, "written_at": now_ms} for r in done],
+            )
+        stats.snapshots_written += len(done)
+
+
+def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str | None:
+    with engine.connect() as conn:
+        state = repo.get_state(conn, "snapshot_schema") or {}
+    if state.get("object_type"):
+        return str(state["object_type"])
+    if state.get("unavailable_until", 0) > now_ms:
+        return None
+    try:
+        schemas = client.schemas()
+    except AuthError:
+        log.info("snapshots_skipped", reason="the portal has no custom objects (schemas API answered 403)")
+        with engine.begin() as conn:
+            repo.set_state(conn, "snapshot_schema", {"unavailable_until": now_ms + UNAVAILABLE_RECHECK_MS})
+        return None
+    found = next((s for s in schemas if s.get("name") == SNAPSHOT_OBJECT), None) or client.create_schema(
+        snapshot_schema()
+    )
+    if found is None:  # created concurrently by another worker: read it back
+        found = next((s for s in client.schemas() if s.get("name") == SNAPSHOT_OBJECT), None)
+    object_type = str((found or {}).get("objectTypeId") or "")
+    if not object_type:
+        return None
+    with engine.begin() as conn:
+        repo.set_state(conn, "snapshot_schema", {"object_type": object_type})
+    return object_type
+
+
+def _snapshot_records(engine: Engine) -> list[dict[str, str]]:
+    agg = repo.table(t.KpiAggregate).c
+    by_owner: dict[tuple[str, str], dict[str, str]] = {}
+    with engine.connect() as conn:
+        owners = {r.id: r for r in conn.execute(select(repo.table(t.Owner)))}
+        rows = conn.execute(
+            select(agg.kpi, agg.scope_id, agg.period, agg.metrics).where(agg.scope == "owner", agg.period != "all")
+        )
+        for kpi, owner_id, period, metrics in rows:
+            owner = owners.get(owner_id)
+            if owner is None:
+                continue
+            key = (owner_id, period)
+            record = by_owner.setdefault(
+                key,
+                {
+                    "snapshot_key": f"{owner_id}:{period}",
+                    "owner_id": owner_id,
+                    "period": period,
+                    "owner_name": " ".join(p for p in (owner.first_name, owner.last_name) if p) or (owner.email or ""),
+                    "team": (owner.team_names or [""])[0],
+                },
+            )
+            for metric_kpi, metric, prop, _ in SNAPSHOT_METRICS:
+                if metric_kpi == kpi:
+                    value = (metrics or {}).get(metric)
+                    record[prop] = "" if value is None else str(round(float(value), 4))
+    return [by_owner[k] for k in sorted(by_owner)]

@@ -1,0 +1,131 @@
+"""Client-side rate limiter for one portal: rolling general and search windows, and the daily budget.
+
+It keeps us under configurable ceilings *before* HubSpot says no, and learns from `X-HubSpot-RateLimit-*` headers
+(window length, the app's maximum, what remains). Thread-safe; sleeping is injectable for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sync.constants import GENERAL_WINDOW_S, SEARCH_WINDOW_S
+from sync.errors import DailyLimitError
+
+
+def next_utc_midnight(now: float) -> float:
+    """Epoch seconds of the next midnight UTC (HubSpot resets the daily count at the portal's midnight)."""
+    day = datetime.fromtimestamp(now, UTC).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+@dataclass
+class _Window:
+    limit: int
+    seconds: float
+    stamps: deque[float] = field(default_factory=deque)
+    blocked_until: float = 0.0
+
+    def wait_needed(self, now: float) -> float:
+        while self.stamps and self.stamps[0] <= now - self.seconds:
+            self.stamps.popleft()
+        wait = max(0.0, self.blocked_until - now)
+        if len(self.stamps) >= self.limit:
+            wait = max(wait, self.stamps[0] + self.seconds - now)
+        return wait
+
+
+class RateLimiter:
+    """Blocks until a request may go out; raises DailyLimitError once the daily budget is spent."""
+
+    def __init__(
+        self,
+        per_10s: int,
+        search_per_second: int,
+        daily_budget: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._general = _Window(per_10s, GENERAL_WINDOW_S)
+        self._search = _Window(search_per_second, SEARCH_WINDOW_S)
+        self._ceiling = per_10s
+        self._daily_budget = daily_budget
+        self._daily_used = 0
+        self._daily_day = datetime.fromtimestamp(wall(), UTC).date()
+        self._clock, self._wall, self._sleep = clock, wall, sleep
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def acquire(self, search: bool = False) -> None:
+        """Wait for a free slot in the relevant window and take it."""
+        window = self._search if search else self._general
+        while True:
+            with self._lock:
+                self._check_daily()
+                now = self._clock()
+                wait = window.wait_needed(now)
+                if wait <= 0:
+                    window.stamps.append(now)
+                    self._daily_used += 1
+                    return
+            self.waited_seconds += wait
+            self._sleep(wait)
+
+    def _check_daily(self) -> None:
+        today = datetime.fromtimestamp(self._wall(), UTC).date()
+        if today != self._daily_day:
+            self._daily_day, self._daily_used = today, 0
+        if self._daily_used >= self._daily_budget:
+            resume = next_utc_midnight(self._wall())
+            raise DailyLimitError(f"daily API budget of {self._daily_budget} calls spent", resume_at=resume)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn from HubSpot's rate-limit headers: window length, app maximum, what remains today and now."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        with self._lock:
+            interval = _int(lower.get("x-hubspot-ratelimit-interval-milliseconds"))
+            if interval:
+                scale = interval / 1000.0 / GENERAL_WINDOW_S
+                self._general.seconds = interval / 1000.0
+                self._search.seconds = SEARCH_WINDOW_S * scale  # sandboxes shrink both windows alike
+            maximum = _int(lower.get("x-hubspot-ratelimit-max"))
+            if maximum:
+                self._general.limit = min(self._ceiling, maximum)
+            remaining = _int(lower.get("x-hubspot-ratelimit-remaining"))
+            if remaining is not None and remaining <= 1:
+                # Someone else shares the window: wait for it to roll rather than collect a 429.
+                self._general.blocked_until = max(self._general.blocked_until, self._clock() + self._general.seconds)
+            daily, daily_left = (
+                _int(lower.get("x-hubspot-ratelimit-daily")),
+                _int(lower.get("x-hubspot-ratelimit-daily-remaining")),
+            )
+            if daily is not None and daily_left is not None:
+                self._daily_used = max(self._daily_used, daily - daily_left)  # the portal's usage, all apps
+
+    def pause(self, seconds: float, search: bool = False) -> None:
+        """HubSpot answered 429: hold the window for `seconds`."""
+        window = self._search if search else self._general
+        with self._lock:
+            window.blocked_until = max(window.blocked_until, self._clock() + seconds)
+
+    def window_seconds(self, search: bool = False) -> float:
+        """The current length of a window (learnt from headers)."""
+        return (self._search if search else self._general).seconds
+
+    @property
+    def daily_used(self) -> int:
+        """Calls counted against today's budget (ours, or HubSpot's count when it told us more)."""
+        return self._daily_used
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

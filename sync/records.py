@@ -1,0 +1,190 @@
+"""Raw HubSpot objects (JSON dicts) to store rows: typed, validated value by value, never fatal for one record.
+
+A value that cannot be parsed is stored as NULL and counted; a record without a usable id is skipped and counted.
+Nothing here logs personal data: callers log counts only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpi.rows import extract_urls, parse_timestamp
+from sync.constants import MODIFIED_PROPERTY, SINGULAR
+
+
+@dataclass
+class ParseStats:
+    """Counts of what parsing dropped: skipped records and invalid values by property."""
+
+    skipped_records: int = 0
+    invalid_values: Counter[str] = field(default_factory=Counter)
+
+    def total_invalid(self) -> int:
+        """All invalid values together."""
+        return sum(self.invalid_values.values())
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A page turned into store rows plus the contact links found inline."""
+
+    rows: list[dict[str, Any]]
+    links: dict[int, set[int]]  # record id -> contact ids (only for records whose links are complete)
+    incomplete_links: list[int]  # record ids whose inline associations were cut off (more than one page)
+
+
+def _record_id(record: Mapping[str, Any]) -> int | None:
+    try:
+        value = int(str(record.get("id")))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+class _Props:
+    """Typed access to one record's properties, counting what does not parse."""
+
+    def __init__(self, props: Mapping[str, Any], stats: ParseStats, object_type: str) -> None:
+        self.props, self.stats, self.object_type = props, stats, object_type
+
+    def text(self, name: str) -> str | None:
+        value = self.props.get(name)
+        if value is None or value == "":
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    def time(self, name: str) -> int | None:
+        value = self.props.get(name)
+        if value is None or value == "":
+            return None
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            self.stats.invalid_values[f"{self.object_type}.{name}"] += 1
+        return parsed
+
+    def flag(self, name: str) -> bool | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        self.stats.invalid_values[f"{self.object_type}.{name}"] += 1
+        return None
+
+    def owner(self) -> str | None:
+        value = self.text("hubspot_owner_id")
+        if value is not None and not value.isdigit():
+            self.stats.invalid_values[f"{self.object_type}.hubspot_owner_id"] += 1
+            return None
+        return value
+
+
+def _common(record: Mapping[str, Any], p: _Props, object_type: str, extra: Iterable[str]) -> dict[str, Any]:
+    modified = p.time(MODIFIED_PROPERTY[object_type]) or parse_timestamp(record.get("updatedAt"))
+    wanted = list(extra)
+    return {
+        "modified_at": modified,
+        "archived": bool(record.get("archived") is True),
+        "extra": {name: p.props.get(name) for name in wanted} if wanted else None,
+    }
+
+
+def contact_row(record: Mapping[str, Any], p: _Props, extra: Iterable[str]) -> dict[str, Any]:
+    """A contacts row."""
+    return {
+        "owner_id": p.owner(),
+        "createdate": p.time("createdate") or parse_timestamp(record.get("createdAt")),
+        "lifecyclestage": p.text("lifecyclestage"),
+        "lead_date": p.time("hs_lifecyclestage_lead_date"),
+        "sql_date": p.time("hs_lifecyclestage_salesqualifiedlead_date"),
+        "opportunity_date": p.time("hs_lifecyclestage_opportunity_date"),
+        "customer_date": p.time("hs_lifecyclestage_customer_date"),
+        "buying_role": p.text("hs_buying_role"),
+        **_common(record, p, "contacts", extra),
+    }
+
+
+def deal_row(record: Mapping[str, Any], p: _Props, extra: Iterable[str]) -> dict[str, Any]:
+    """A deals row."""
+    return {
+        "owner_id": p.owner(),
+        "createdate": p.time("createdate") or parse_timestamp(record.get("createdAt")),
+        "closedate": p.time("closedate"),
+        "pipeline": p.text("pipeline"),
+        "dealstage": p.text("dealstage"),
+        "is_closed_won": p.flag("hs_is_closed_won"),
+        "is_closed": p.flag("hs_is_closed"),
+        **_common(record, p, "deals", extra),
+    }
+
+
+def engagement_row(record: Mapping[str, Any], p: _Props, object_type: str, extra: Iterable[str]) -> dict[str, Any]:
+    """An engagements row; email bodies are reduced to their URLs."""
+    kind = SINGULAR[object_type]
+    row: dict[str, Any] = {
+        "type": kind,
+        "timestamp": p.time("hs_timestamp"),
+        "owner_id": p.owner(),
+        "call_direction": p.text("hs_call_direction") if kind == "call" else None,
+        "call_disposition": p.text("hs_call_disposition") if kind == "call" else None,
+        "email_direction": p.text("hs_email_direction") if kind == "email" else None,
+        "meeting_outcome": p.text("hs_meeting_outcome") if kind == "meeting" else None,
+        "urls": list(extract_urls(p.text("hs_email_html"), p.text("hs_email_text"))) if kind == "email" else None,
+    }
+    return row | _common(record, p, object_type, extra)
+
+
+def inline_links(record: Mapping[str, Any]) -> tuple[set[int], bool]:
+    """Contact ids listed inline under `associations.contacts`, and whether that list is complete."""
+    assoc = record.get("associations")
+    block = assoc.get("contacts") if isinstance(assoc, dict) else None
+    if not isinstance(block, dict):
+        return set(), True
+    ids: set[int] = set()
+    for item in block.get("results") or []:
+        try:
+            ids.add(int(str(item.get("id"))))
+        except (ValueError, AttributeError):
+            continue
+    paging = block.get("paging")
+    complete = not (isinstance(paging, dict) and isinstance(paging.get("next"), dict))
+    return ids, complete
+
+
+def parse_page(
+    object_type: str,
+    records: Iterable[Mapping[str, Any]],
+    stats: ParseStats,
+    extra: Iterable[str] = (),
+    with_links: bool = False,
+) -> Parsed:
+    """Turn one page of raw records into rows (and inline contact links when asked)."""
+    extra = tuple(extra)
+    rows: list[dict[str, Any]] = []
+    links: dict[int, set[int]] = {}
+    incomplete: list[int] = []
+    for record in records:
+        record_id = _record_id(record)
+        props = record.get("properties")
+        if record_id is None or not isinstance(props, dict):
+            stats.skipped_records += 1
+            continue
+        p = _Props(props, stats, object_type)
+        if object_type == "contacts":
+            row = contact_row(record, p, extra)
+        elif object_type == "deals":
+            row = deal_row(record, p, extra)
+        else:
+            row = engagement_row(record, p, object_type, extra)
+        rows.append({"id": record_id, **row})
+        if with_links:
+            ids, complete = inline_links(record)
+            if complete:
+                links[record_id] = ids
+            else:
+                incomplete.append(record_id)
+    return Parsed(rows, links, incomplete)

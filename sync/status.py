@@ -1,0 +1,82 @@
+"""The service's status as one JSON document: last cycle, cursors, today's API spend, what the worker is doing.
+
+Read by `GET /status`, the admin page and `kpi-sync status`; runs are made JSON-friendly (ISO times, durations).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from storage import repo
+from sync import runs
+from sync.config import Settings
+from sync.health import api_calls_since, day_start_ms, readiness
+
+TIME_FIELDS = ("started_at", "finished_at", "resume_at")
+CURSOR_TIME_FIELDS = ("high_water", "list_started_at", "last_reconciled_at", "updated_at")
+
+
+def iso(epoch_ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO 8601 UTC (None stays None)."""
+    if epoch_ms is None:
+        return None
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, UTC).isoformat(timespec="seconds")
+
+
+def run_view(run: dict[str, Any]) -> dict[str, Any]:
+    """A run row for people and JSON clients: ISO times beside the raw ones, duration, records pulled."""
+    view = dict(run)
+    for name in TIME_FIELDS:
+        view[f"{name}_iso"] = iso(run.get(name))
+    started, finished = run.get("started_at"), run.get("finished_at")
+    view["duration_s"] = round((finished - started) / 1000, 3) if started and finished else None
+    counts = run.get("counts") or {}
+    pull = counts.get("pull") if isinstance(counts, dict) else None
+    fetched = pull.get("fetched") if isinstance(pull, dict) else None
+    view["pulled"] = sum(v for v in fetched.values() if isinstance(v, int)) if isinstance(fetched, dict) else 0
+    push = counts.get("push") if isinstance(counts, dict) else None
+    view["written"] = push.get("contacts_written", 0) if isinstance(push, dict) else 0
+    return view
+
+
+def cursor_view(cursor: dict[str, Any]) -> dict[str, Any]:
+    """A pull cursor with ISO times."""
+    view = dict(cursor)
+    for name in CURSOR_TIME_FIELDS:
+        view[f"{name}_iso"] = iso(cursor.get(name))
+    return view
+
+
+def recent_run_views(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest runs, newest first, as run views."""
+    return [run_view(r) for r in runs.recent_runs(engine, limit)]
+
+
+def status_document(engine: Engine, settings: Settings, worker: dict[str, Any] | None) -> dict[str, Any]:
+    """Everything `GET /status` answers. `worker` is the running worker's state (None outside the worker)."""
+    latest = runs.recent_runs(engine, 1)
+    with engine.connect() as conn:
+        cursors = [cursor_view(c) for c in repo.all_cursors(conn)]
+    since = day_start_ms(settings.kpi_timezone)
+    ready = readiness(engine)
+    return {
+        "last_run": run_view(latest[0]) if latest else None,
+        "ready": ready.ready,
+        "ready_reason": ready.reason,
+        "cursors": cursors,
+        "api_budget": {
+            "used_today": api_calls_since(engine, since),
+            "daily_budget": settings.hubspot_daily_budget,
+            "day_started_at": iso(since),
+            "timezone": settings.kpi_timezone,
+        },
+        "schedule": {
+            "interval_minutes": settings.sync_interval_minutes,
+            "reconcile_cron": settings.reconcile_cron,
+            "next_run_at": worker.get("next_run_at") if worker else None,
+        },
+        "worker": worker,
+    }

@@ -1,0 +1,90 @@
+"""Shared fixtures: a fresh store on SQLite and on the machine's PostgreSQL, clean environment, structlog reset."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import structlog
+from sqlalchemy import Engine
+
+from storage.engine import open_store
+
+PG_ADMIN = os.environ.get("KPI_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+PG_OK = _pg_available()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees the developer's HubSpot or database settings, or a `.env` file."""
+    for name in list(os.environ):
+        if name.startswith(("HUBSPOT_", "KPI_", "SYNC_", "DATABASE_URL", "ADMIN_", "WRITEBACK_", "RECONCILE_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    structlog.reset_defaults()
+
+
+def create_pg_database() -> str:
+    """A new empty PostgreSQL database; returns its URL."""
+    name = f"kpi_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by create_pg_database (closing whoever still holds it)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a fresh, empty store: once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'store.db'}"
+        return
+    if not PG_OK:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (CI must start it: see .ci/run)")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a fresh SQLite store, for scenarios whose subject is not the dialect (run once, on the default)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'store.db'}"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
+    """A migrated SQLite store."""
+    engine = open_store(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Engine]:
+    """A migrated store engine on each dialect."""
+    engine = open_store(store_url)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,188 @@
+"""The worker with the real APScheduler, the real store and the sandbox: cycles on the interval, one at a time,
+manual resyncs queued once while busy, graceful stop, and the DAILY pause that ends on its own."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine
+
+from sandbox.harness import RunningSandbox
+from sync import runs
+from sync.config import Settings
+from sync.cycle import CycleOptions, RunSummary
+from sync.scheduler import Worker, merge
+
+from .conftest import sandbox_settings
+
+pytestmark = pytest.mark.timeout(60)
+ONE_SECOND = 1 / 60  # sync_interval_minutes
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll until `condition` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def running(worker: Worker) -> Iterator[Worker]:
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.shutdown()
+
+
+def finished(engine: Engine) -> list[dict[str, object]]:
+    return [r for r in runs.recent_runs(engine, 100) if r["outcome"] != "running"]
+
+
+def overlaps(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
+    ordered = sorted(rows, key=lambda r: int(str(r["started_at"])))
+    return [
+        (a["id"], b["id"])
+        for a, b in itertools.pairwise(ordered)
+        if int(str(b["started_at"])) < int(str(a["finished_at"]))
+    ]
+
+
+def test_scheduler_runs_cycles_on_the_interval(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
+    """With a one-second interval the worker runs the first cycle at once and keeps cycling, one at a time."""
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    with running(Worker(sqlite_store, settings)) as worker:
+        wait_for(lambda: len(finished(sqlite_store)) >= 2, what="two cycles")
+        assert worker.next_run_at() is not None
+    done = finished(sqlite_store)
+    assert {r["trigger"] for r in done} == {"schedule"}
+    assert done[-1]["outcome"] == "ok", done[-1]["error"]
+    assert overlaps(done) == []
+    assert worker.metrics.registry.get_sample_value("kpi_sync_cycles_total", {"kind": "sync", "outcome": "ok"})
+
+
+def test_resync_while_busy_is_queued_once_and_runs_right_after(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
+    """Two resyncs asked during a cycle become one queued run (their requests merged) right after it, not parallel."""
+    sandbox.set_faults(rate_slow=1.0, slow_ms=60)  # every request takes 60 ms: the first load lasts seconds
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60)
+    with running(Worker(sqlite_store, settings)) as worker:
+        wait_for(lambda: worker.state()["running"] is not None, what="the first cycle")
+        first = worker.request_resync(CycleOptions(trigger="api", objects=("contacts",)))
+        second = worker.request_resync(CycleOptions(trigger="page", full=True, objects=("deals",)))
+        assert (first["state"], second["state"]) == ("queued", "queued")
+        assert second["pending"] == {
+            "kind": "resync",
+            "trigger": "api",
+            "full": True,
+            "objects": ["contacts", "deals"],
+            "reconcile": False,
+        }
+        wait_for(lambda: len(finished(sqlite_store)) >= 2, timeout=30, what="the queued resync")
+        sandbox.set_faults()
+    done = sorted(finished(sqlite_store), key=lambda r: int(str(r["id"])))
+    assert [(r["kind"], r["trigger"]) for r in done] == [("sync", "schedule"), ("resync", "api")]
+    assert overlaps(done) == []
+
+
+def test_resync_when_idle_starts_at_once(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
+    """A resync with nothing running starts immediately."""
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60)
+    with running(Worker(sqlite_store, settings)) as worker:
+        wait_for(lambda: len(finished(sqlite_store)) == 1 and worker.state()["running"] is None, what="first cycle")
+        answer = worker.request_resync(CycleOptions(trigger="api", objects=("contacts",)))
+        assert answer["state"] == "started"
+        wait_for(lambda: len(finished(sqlite_store)) == 2, what="the resync")
+    assert finished(sqlite_store)[0]["trigger"] == "api"
+
+
+def test_stop_mid_cycle_commits_and_closes_the_run(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
+    """A stop request during a cycle ends it after the page in flight: the run is closed as stopped, none left open."""
+    sandbox.set_faults(rate_slow=1.0, slow_ms=80)
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60)
+    worker = Worker(sqlite_store, settings)
+    worker.start()
+    wait_for(lambda: worker.state()["running"] is not None, what="the first cycle")
+    time.sleep(0.5)
+    started = time.monotonic()
+    worker.request_stop()
+    worker.shutdown()
+    assert time.monotonic() - started < 10
+    rows = runs.recent_runs(sqlite_store, 10)
+    assert [r["outcome"] for r in rows] == ["stopped"]
+    assert worker.request_resync(CycleOptions(trigger="api"))["state"] == "stopping"
+
+
+class ScriptedCycle:
+    """A stand-in cycle that records a run and returns the scripted outcome (the DAILY limit cannot be made to
+    end within a test on the sandbox, whose daily counter resets at midnight)."""
+
+    def __init__(self, outcomes: list[tuple[str, int | None]]) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple[float, CycleOptions]] = []
+
+    def __call__(
+        self, engine: Engine, settings: Settings, options: CycleOptions, *, stop: threading.Event | None = None
+    ) -> RunSummary:
+        self.calls.append((time.monotonic(), options))
+        outcome, resume_in_ms = self.outcomes.pop(0) if self.outcomes else ("ok", None)
+        run_id = runs.open_run(engine, "sync", options.trigger, runs.now_ms())
+        resume_at = runs.now_ms() + resume_in_ms if resume_in_ms is not None else None
+        runs.close_run(engine, run_id, outcome, counts={}, api_calls=1, resume_at=resume_at)
+        return RunSummary(run_id, outcome, api_calls=1, resume_at_ms=resume_at)
+
+
+def test_daily_limit_pauses_cycles_until_the_resume_time(sqlite_store: Engine) -> None:
+    """After a DAILY stop no cycle runs (requests wait) until the resume time, then the worker resumes on its own."""
+    cycle = ScriptedCycle([("stopped", 2500)])
+    settings = Settings(database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    with running(Worker(sqlite_store, settings, cycle=cycle)) as worker:
+        wait_for(lambda: len(cycle.calls) == 1, what="the first cycle")
+        wait_for(lambda: worker.state()["paused_until"] is not None, what="the pause")
+        assert worker.request_resync(CycleOptions(trigger="api"))["state"] == "queued"
+        time.sleep(1.5)
+        assert len(cycle.calls) == 1, "no cycle while paused, though the interval is one second"
+        wait_for(lambda: len(cycle.calls) >= 2, timeout=10, what="the resume")
+        paused_for = cycle.calls[1][0] - cycle.calls[0][0]
+        assert paused_for >= 2.3
+        assert cycle.calls[1][1].trigger == "api", "the request that waited runs first"
+
+
+def test_a_pause_recorded_before_a_restart_is_kept(sqlite_store: Engine) -> None:
+    """A worker started while the last run's resume time is ahead waits for it."""
+    run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, "stopped", counts={}, api_calls=0, resume_at=runs.now_ms() + 60_000)
+    cycle = ScriptedCycle([])
+    settings = Settings(database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    with running(Worker(sqlite_store, settings, cycle=cycle)) as worker:
+        time.sleep(1.2)
+        assert cycle.calls == []
+        assert worker.state()["paused_until"] is not None
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        (None, CycleOptions(trigger="api"), CycleOptions(trigger="api")),
+        (
+            CycleOptions(trigger="api", objects=("contacts",)),
+            CycleOptions(trigger="page", full=True, objects=("deals", "contacts")),
+            CycleOptions(trigger="api", full=True, objects=("contacts", "deals")),
+        ),
+        (
+            CycleOptions(trigger="schedule", reconcile=True),
+            CycleOptions(trigger="api", objects=("contacts",)),
+            CycleOptions(trigger="api", reconcile=True, objects=None),
+        ),
+    ],
+)
+def test_merging_requests(first: CycleOptions | None, second: CycleOptions, expected: CycleOptions) -> None:
+    """Queued requests merge: full or reconcile if either asks, objects united (None = all)."""
+    assert merge(first, second) == expected

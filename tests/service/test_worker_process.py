@@ -1,0 +1,216 @@
+"""The worker as a real process: SIGTERM mid-cycle leaves a consistent store, two workers on one PostgreSQL never
+overlap, and the CLI (`resync`, `check`, `run`) talks to it and to the store as documented."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, select
+
+from sandbox.harness import RunningSandbox
+from storage import repo
+from storage import tables as t
+from storage.engine import make_engine, open_store
+from sync import runs
+from sync.cli_service import check, resync, run
+from sync.cycle import CycleOptions, run_cycle
+from sync.lock import cycle_lock
+from tests.conftest import PG_OK, create_pg_database, drop_pg_database
+
+from .conftest import ADMIN_TOKEN, WORKER_CMD, free_port, sandbox_settings, worker_env
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`kpi-sync run` in a subprocess; SIGTERM and reaped on exit if still running."""
+    process = subprocess.Popen(WORKER_CMD, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    """SIGTERM, wait, and return stderr (the structured log)."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=timeout)
+    return stderr.decode()
+
+
+def all_runs(engine: Engine) -> list[dict[str, Any]]:
+    return runs.recent_runs(engine, 500)
+
+
+def contact_ids(engine: Engine) -> set[int]:
+    contacts = repo.table(t.Contact)
+    with engine.connect() as conn:
+        return set(conn.execute(select(contacts.c.id).where(contacts.c.archived.is_(False))).scalars())
+
+
+def test_sigterm_mid_cycle_leaves_a_consistent_store(sandbox: RunningSandbox, sqlite_url: str) -> None:
+    """SIGTERM during a cycle: the process exits 0, the run is closed as stopped, and a restart completes the
+    pull from the committed cursors to exactly the sandbox's contacts."""
+    sandbox.set_faults(rate_slow=1.0, slow_ms=80)
+    engine = make_engine(sqlite_url)
+    with worker_process(worker_env(sandbox, sqlite_url, free_port(), SYNC_INTERVAL_MINUTES="60")) as process:
+        wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="a running cycle")
+        time.sleep(0.3)
+        log = stop(process)
+    assert process.returncode == 0, log[-2000:]
+    assert "worker_stopping" in log
+    assert [r["outcome"] for r in all_runs(engine)] == ["stopped"]
+    sandbox.set_faults()
+    settings = sandbox_settings(sandbox, sqlite_url)
+    resumed = run_cycle(open_store(sqlite_url), settings, CycleOptions(trigger="cli"))
+    assert resumed.outcome == "ok", resumed.error
+    truth = {int(c["id"]) for c in sandbox.export("contacts") if not c.get("archived")}
+    assert contact_ids(engine) == truth
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_workers_on_one_postgres_never_overlap(sandbox: RunningSandbox) -> None:
+    """Two worker processes on one database: cycles strictly one after another, the loser of the lock skips."""
+    if not PG_OK:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = create_pg_database()
+    try:
+        open_store(url).dispose()
+        engine = make_engine(url)
+        envs = [worker_env(sandbox, url, free_port()) for _ in range(2)]
+        with worker_process(envs[0]) as first, worker_process(envs[1]) as second:
+            wait_for(lambda: sum(r["outcome"] != "running" for r in all_runs(engine)) >= 3, timeout=45, what="cycles")
+            first.send_signal(signal.SIGTERM)
+            logs = stop(second) + first.communicate(timeout=30)[1].decode()
+        done = sorted(all_runs(engine), key=lambda r: r["started_at"])
+        assert [(r["outcome"], r["error"]) for r in done if r["outcome"] not in ("ok", "stopped")] == []
+        clashes = [(a["id"], b["id"]) for a, b in itertools.pairwise(done) if b["started_at"] < a["finished_at"]]
+        assert clashes == []
+        assert "another worker holds the cycle lock" in logs
+        engine.dispose()
+    finally:
+        drop_pg_database(url)
+
+
+def test_cli_resync_reaches_the_worker_and_is_queued_when_busy(
+    sandbox: RunningSandbox, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kpi-sync resync` during a cycle is queued behind it; the worker then runs it with trigger cli."""
+    sandbox.set_faults(rate_slow=1.0, slow_ms=60)
+    port = free_port()
+    env = worker_env(sandbox, sqlite_url, port, SYNC_INTERVAL_MINUTES="60")
+    engine = make_engine(sqlite_url)
+    for name in ("DATABASE_URL", "KPI_SYNC_ADMIN_TOKEN", "ADMIN_PORT"):
+        monkeypatch.setenv(name, env[name])
+    with worker_process(env) as process:
+        wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="the first cycle")
+        result = CliRunner().invoke(resync, ["--objects", "contacts"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == "resync queued behind the running cycle"
+        sandbox.set_faults()
+        wait_for(lambda: any(r["trigger"] == "cli" and r["outcome"] == "ok" for r in all_runs(engine)), what="resync")
+        stop(process)
+    triggers = [(r["trigger"], r["kind"]) for r in sorted(all_runs(engine), key=lambda r: r["id"])]
+    assert triggers == [("schedule", "sync"), ("cli", "sync")]
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "message"),
+    [
+        ({"KPI_SYNC_ADMIN_TOKEN": "wrong-token-0123456789"}, 2, "refused the resync: HTTP 401"),
+        ({"ADMIN_PORT": "1"}, 1, "worker not reachable"),
+        ({"KPI_SYNC_ADMIN_TOKEN": ""}, 2, "KPI_SYNC_ADMIN_TOKEN"),
+    ],
+)
+def test_cli_resync_failures_are_one_line_with_a_meaningful_exit_code(
+    sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], code: int, message: str
+) -> None:
+    """A refused token, no worker listening, or no token at all: one line on stderr and exit 2, 1, 2."""
+    from fastapi import FastAPI
+
+    from sync.admin import create_app
+    from sync.admin_server import AdminServer
+    from sync.config import load_settings
+
+    settings = load_settings(database_url=str(sqlite_store.url), kpi_sync_admin_token=ADMIN_TOKEN)
+    app: FastAPI = create_app(sqlite_store, settings, None)
+    server = AdminServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
+        monkeypatch.setenv("ADMIN_PORT", str(server.port))
+        monkeypatch.setenv("KPI_SYNC_ADMIN_TOKEN", ADMIN_TOKEN)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        if env.get("KPI_SYNC_ADMIN_TOKEN") == "":
+            monkeypatch.delenv("KPI_SYNC_ADMIN_TOKEN")
+        result = CliRunner().invoke(resync, [])
+    finally:
+        server.stop()
+    assert result.exit_code == code
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert ADMIN_TOKEN not in result.output
+
+
+def test_local_resync_runs_in_process_under_the_lock(
+    sandbox: RunningSandbox, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`resync --local` runs the cycle here (trigger cli); while another holder has the lock it refuses, exit 1."""
+    for name, value in worker_env(sandbox, sqlite_url, free_port()).items():
+        monkeypatch.setenv(name, value)
+    engine = open_store(sqlite_url)
+    with cycle_lock(engine):
+        busy = CliRunner().invoke(resync, ["--local", "--objects", "contacts"])
+    assert busy.exit_code == 1
+    assert "busy" in busy.output
+    result = CliRunner().invoke(resync, ["--local", "--objects", "contacts,deals", "--full"])
+    assert result.exit_code == 0, result.output
+    (only,) = all_runs(engine)
+    assert (only["trigger"], only["kind"], only["outcome"]) == ("cli", "resync", "ok")
+    engine.dispose()
+
+
+def test_check_follows_database_and_last_cycle(sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check`: 0 on a reachable store, 1 after a failed cycle or with a bad setting (never Docker's reserved 2)."""
+    monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
+    assert CliRunner().invoke(check, []).exit_code == 0
+    run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, "failed", counts={}, api_calls=0, error="HubSpot refused the token (401)")
+    failed = CliRunner().invoke(check, [])
+    assert failed.exit_code == 1
+    assert failed.output.strip() == f"unhealthy: last cycle failed (run {run_id}): HubSpot refused the token (401)"
+    monkeypatch.setenv("SYNC_INTERVAL_MINUTES", "-1")
+    bad = CliRunner().invoke(check, [])
+    assert bad.exit_code == 1
+    assert "SYNC_INTERVAL_MINUTES" in bad.output
+
+
+def test_run_without_a_hubspot_token_fails_fast(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` with no HUBSPOT_ACCESS_TOKEN exits 2 at once with one line naming it."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(run, [])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("configuration error: HUBSPOT_ACCESS_TOKEN")

@@ -1,0 +1,96 @@
+"""Repository functions behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect, select
+
+from storage import repo
+from storage import tables as t
+from storage.engine import migrate
+
+
+def _contact(i: int, **kw: object) -> dict[str, object]:
+    return {
+        "id": i,
+        "owner_id": "1",
+        "createdate": 1_000,
+        "lifecyclestage": "lead",
+        "lead_date": None,
+        "sql_date": None,
+        "opportunity_date": None,
+        "customer_date": None,
+        "buying_role": None,
+        "modified_at": 5_000,
+        "archived": False,
+        **kw,
+    }
+
+
+def test_migrations_create_every_table_and_are_idempotent(store: Engine) -> None:
+    """Running the migrations twice leaves the full schema in place."""
+    migrate(store)
+    names = set(inspect(store).get_table_names())
+    assert {
+        "contacts",
+        "deals",
+        "engagements",
+        "engagement_contacts",
+        "sync_cursors",
+        "sync_runs",
+        "contact_kpis",
+        "kpi_aggregates",
+        "writeback_ledger",
+        "alembic_version",
+    } <= names
+
+
+def test_upsert_changed_reports_new_and_changed_rows_only(store: Engine) -> None:
+    """A row is reported when it is new or a compared field changed; a bumped modification date alone is not."""
+    with store.begin() as conn:
+        first = repo.upsert_changed(conn, t.Contact, [_contact(1), _contact(2)], repo.CONTACT_FIELDS)
+        again = repo.upsert_changed(
+            conn, t.Contact, [_contact(1, modified_at=9_999), _contact(2, owner_id="7")], repo.CONTACT_FIELDS
+        )
+        stored = conn.execute(select(t.Contact.__table__.c.modified_at).where(t.Contact.__table__.c.id == 1)).scalar()
+    assert [new["id"] for old, new in first] == [1, 2]
+    assert [(old["owner_id"], new["owner_id"]) for old, new in again if old] == [("1", "7")]
+    assert stored == 9_999
+
+
+def test_replace_links_returns_old_and_new_contacts_where_they_differ(store: Engine) -> None:
+    """Links are replaced exactly and only the engagements whose links changed are reported."""
+    cols = ("engagement_type", "engagement_id")
+    with store.begin() as conn:
+        repo.replace_links(conn, t.EngagementContact, cols, {("call", 1): {10, 11}, ("call", 2): {12}})
+        diffs = repo.replace_links(conn, t.EngagementContact, cols, {("call", 1): {11, 13}, ("call", 2): {12}})
+        now = repo.linked_contacts(conn, t.EngagementContact, cols, [("call", 1)])
+    assert diffs == {("call", 1): ({10, 11}, {11, 13})}
+    assert now == {11, 13}
+
+
+def test_set_archived_flips_only_rows_that_change(store: Engine) -> None:
+    """Archiving reports the rows whose flag flipped, so deletions are counted once."""
+    with store.begin() as conn:
+        repo.upsert(conn, repo.table(t.Contact), [_contact(1), _contact(2, archived=True)])
+        flipped = repo.set_archived(conn, t.Contact, ["id"], [(1,), (2,), (3,)], True)
+    assert flipped == [(1,)]
+
+
+def test_cursor_round_trips_and_defaults_to_a_full_load(store: Engine) -> None:
+    """A never-seen object starts in the full phase; a saved cursor comes back as saved."""
+    with store.begin() as conn:
+        fresh = repo.get_cursor(conn, "calls")
+        repo.save_cursor(conn, fresh | {"phase": "incremental", "high_water": 123, "key_id": 9})
+        back = repo.get_cursor(conn, "calls")
+    assert fresh["phase"] == "full"
+    assert (back["phase"], back["high_water"], back["key_id"]) == ("incremental", 123, 9)
+
+
+def test_upsert_handles_more_rows_than_one_statement_allows(store: Engine) -> None:
+    """Large pages are split so no dialect runs out of bound parameters."""
+    rows = [_contact(i) for i in range(1, 5_001)]
+    with store.begin() as conn:
+        repo.upsert(conn, repo.table(t.Contact), rows)
+        changed = repo.upsert_changed(conn, t.Contact, rows, repo.CONTACT_FIELDS)
+        count = len(repo.active_ids(conn, t.Contact, ["id"]))
+    assert (count, changed) == (5_000, [])

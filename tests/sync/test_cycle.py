@@ -1,0 +1,222 @@
+"""The pull -> KPI -> write-back cycle against the sandbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import Engine, select
+
+from kpi.rows import parse_timestamp
+from sandbox.harness import RunningSandbox
+from storage import repo
+from storage import tables as t
+from sync.cycle import CycleOptions, run_cycle
+from sync.recompute import kpi_config, refresh
+from sync.schema import CONTACT_PROPERTIES
+from tests.sync.conftest import api_calls, cycle, settings_for, stored, truth
+
+
+def test_full_sync_stores_exactly_what_hubspot_serves(sandbox: RunningSandbox, store: Engine, store_url: str) -> None:
+    """Ids, modification times and contact links of every live record match the portal after a first run."""
+    cycle(store, settings_for(sandbox, store_url, writeback_enabled=False))
+    assert stored(store) == truth(sandbox)
+
+
+def test_incremental_picks_up_activity_and_reconcile_catches_deletes_and_reassociations(
+    sandbox: RunningSandbox, store: Engine, store_url: str
+) -> None:
+    """New and changed records arrive by search; archived and re-associated ones by the reconcile."""
+    settings = settings_for(sandbox, store_url, writeback_enabled=False)
+    cycle(store, settings)
+    changes = sandbox.simulate(minutes=120, seed=3)
+    assert changes["archived"]
+    assert changes["reassociated"]
+    cycle(store, settings)
+    cycle(store, settings, reconcile=True)
+    assert stored(store) == truth(sandbox)
+
+
+def test_quiet_second_run_costs_a_handful_of_calls_and_writes_nothing(
+    sandbox: RunningSandbox, store: Engine, store_url: str
+) -> None:
+    """With no HubSpot changes, a cycle spends one search per object and makes no write call."""
+    settings = settings_for(sandbox, store_url)
+    cycle(store, settings)
+    time.sleep(2.5)  # let our own write-back fall out of the overlap window
+    cycle(store, settings)  # reads back our own writes: must not write again
+    sandbox.reset_stats()
+    summary = cycle(store, settings)
+    by_route = sandbox.stats()["by_route"]
+    assert api_calls(sandbox) <= 8
+    assert summary.counts["push"]["write_calls"] == 0
+    assert not [r for r in by_route if "batch/update" in r]
+
+
+def test_records_sharing_one_millisecond_sync_completely(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """25,000 contacts stamped with one modification time all arrive, each once, without a loop."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    cycle(sqlite_store, settings)
+    sandbox.bulk_import("contacts", 25_000)
+    summary = cycle(sqlite_store, settings)
+    assert stored(sqlite_store)["contacts"] == truth(sandbox)["contacts"]
+    assert summary.counts["pull"]["pages"]["search:contacts"] <= 25_000 // 200 + 3
+
+
+def test_search_index_lag_loses_nothing(sqlite_store: Engine, sqlite_url: str) -> None:
+    """Changes invisible to search when a run starts are read by the next run's overlap."""
+    from sandbox.harness import run_sandbox
+    from tests.sync.conftest import TOKEN
+
+    with run_sandbox(seed=9, size="small", token=TOKEN, index_lag_ms=1500) as sb:
+        settings = settings_for(sb, sqlite_url, sync_overlap_seconds=3, writeback_enabled=False)
+        cycle(sqlite_store, settings)
+        sb.simulate(minutes=30, seed=1)
+        cycle(sqlite_store, settings)  # runs inside the lag: sees little or nothing
+        time.sleep(1.6)
+        cycle(sqlite_store, settings)
+        cycle(sqlite_store, settings, reconcile=True)
+        assert stored(sqlite_store) == truth(sb)
+
+
+def test_property_group_and_properties_are_created_once(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """The first cycle creates the group and the twelve properties; the second creates nothing."""
+    settings = settings_for(sandbox, sqlite_url)
+    first = cycle(sqlite_store, settings)
+    second = cycle(sqlite_store, settings)
+    assert sorted(first.counts["push"]["schema_created"]) == sorted(
+        ["group:sales_kpis", *[p["name"] for p in CONTACT_PROPERTIES]]
+    )
+    assert second.counts["push"]["schema_created"] == []
+
+
+def test_written_values_equal_the_kpi_rows(sandbox: RunningSandbox, store: Engine, store_url: str) -> None:
+    """What HubSpot holds in the kpi_* properties is exactly what the KPI engine computed."""
+    cycle(store, settings_for(sandbox, store_url))
+    hubspot = {int(r["id"]): r["properties"] for r in sandbox.export("contacts") if not r.get("archived")}
+    with store.connect() as conn:
+        rows = conn.execute(select(t.ContactKpi.__table__.c.contact_id, t.ContactKpi.__table__.c.properties))
+        computed = dict(rows)
+    assert computed
+    for cid, props in computed.items():
+        if cid in hubspot:
+            assert {k: _normal(k, hubspot[cid].get(k)) for k in props} == props
+
+
+def _normal(name: str, value: str | None) -> str:
+    """HubSpot answers datetime properties in ISO form; we write epoch milliseconds."""
+    if value and name.endswith("_at") and not value.isdigit():
+        return str(parse_timestamp(value))
+    return value or ""
+
+
+def test_conflicting_property_is_reported_and_not_written(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """A kpi_* property that exists with another type is reported, left alone, and not written."""
+    from hubspot import HubSpot
+
+    properties = HubSpot(access_token=sandbox.token, host=sandbox.base_url).crm.properties
+    properties.groups_api.create("contacts", {"name": "legacy", "label": "Legacy"})
+    properties.core_api.create(
+        "contacts",
+        {"name": "kpi_sales_touches", "label": "Touches", "type": "string", "fieldType": "text", "groupName": "legacy"},
+    )
+    summary = cycle(sqlite_store, settings_for(sandbox, sqlite_url))
+    assert summary.counts["push"]["schema_conflicts"] == ["kpi_sales_touches"]
+    values = {r["properties"].get("kpi_sales_touches") for r in sandbox.export("contacts")}
+    assert values <= {None, ""}
+
+
+def test_partial_batch_failures_are_retried_next_cycle(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """Contacts HubSpot refused in a 207 stay pending and are written by the next cycle."""
+    settings = settings_for(sandbox, sqlite_url)
+    sandbox.set_faults(rate_partial=0.3, seed=5)
+    first = cycle(sqlite_store, settings)
+    assert first.counts["push"]["failed"]
+    sandbox.set_faults()
+    cycle(sqlite_store, settings)
+    with sqlite_store.connect() as conn:
+        pending = conn.execute(
+            select(t.ContactKpi.__table__.c.contact_id).where(t.ContactKpi.__table__.c.push_pending.is_(True))
+        ).all()
+    assert pending == []
+
+
+def test_dry_run_writes_nothing(sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str) -> None:
+    """A dry run computes and lists the writes, and sends none."""
+    summary = cycle(sqlite_store, settings_for(sandbox, sqlite_url), dry_run=True)
+    routes = sandbox.stats()["by_route"]
+    assert summary.preview
+    assert not [r for r in routes if r.startswith("POST") and ("batch/update" in r or "properties" in r)]
+
+
+def test_bad_token_stops_the_run_with_a_clear_message(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """A 401 fails the cycle at once, names the token, and never shows it."""
+    settings = settings_for(sandbox, sqlite_url, hubspot_access_token="pat-na1-wrong-token-value")
+    summary = run_cycle(sqlite_store, settings, CycleOptions())
+    assert summary.outcome == "failed"
+    assert "HUBSPOT_ACCESS_TOKEN" in (summary.error or "")
+    assert "wrong-token" not in (summary.error or "")
+    assert summary.api_calls == 1
+
+
+def test_faults_lose_nothing(sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str) -> None:
+    """429s, 5xx, dropped connections and malformed pages are retried; the sqlite_store ends exact."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    sandbox.settings(time_scale=0.05)  # HubSpot's 10 s window becomes 0.5 s, so waiting out 429s stays quick
+    sandbox.set_faults(rate_429=0.1, rate_5xx=0.05, rate_drop=0.02, rate_malformed=0.02, seed=11)
+    summary = cycle(sqlite_store, settings)
+    sandbox.set_faults()
+    faults = summary.counts["api"]["faults"]
+    assert faults.get("429")
+    assert faults.get("5xx")
+    assert stored(sqlite_store) == truth(sandbox)
+
+
+def test_incremental_recompute_equals_full_recompute(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """After several rounds of activity, recomputing everything gives the very same KPI rows."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    cycle(sqlite_store, settings)
+    for seed in (1, 2, 3):
+        sandbox.simulate(minutes=90, seed=seed)
+        cycle(sqlite_store, settings)
+    cycle(sqlite_store, settings, reconcile=True)
+
+    def snapshot() -> tuple[dict[int, dict[str, str]], dict[tuple[str, ...], dict[str, object]]]:
+        with sqlite_store.connect() as conn:
+            k = repo.table(t.ContactKpi).c
+            a = repo.table(t.KpiAggregate).c
+            contacts = {r[0]: r[1] for r in conn.execute(select(k.contact_id, k.properties))}
+            aggs = {
+                (r[0], r[1], r[2], r[3]): r[4]
+                for r in conn.execute(select(a.kpi, a.scope, a.scope_id, a.period, a.metrics))
+            }
+        return contacts, aggs
+
+    now = int(time.time() * 1000)
+    refresh(sqlite_store, kpi_config(settings), now)
+    incremental = snapshot()
+    refresh(sqlite_store, kpi_config(settings), now, full=True)
+    assert snapshot() == incremental
+
+
+@pytest.mark.parametrize("objects", [("contacts",), ("calls", "deals")])
+def test_full_resync_of_some_objects_reloads_only_those(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, objects: tuple[str, ...]
+) -> None:
+    """A `--full --objects` resync lists only the objects asked for."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    cycle(sqlite_store, settings)
+    summary = cycle(sqlite_store, settings, full=True, objects=objects)
+    assert {k.split(":", 1)[1] for k in summary.counts["pull"]["pages"] if k.startswith("list:")} == set(objects)
