@@ -98,7 +98,10 @@ def run() -> None:
         _fail(f"admin API: cannot listen on {settings.admin_host}:{settings.admin_port} ({err.strerror})", EXIT_FAILED)
     _on_signals(worker.request_stop)
     log.info("admin_api", enabled=settings.kpi_sync_admin_token is not None, host=settings.admin_host)
-    server.start()
+    try:
+        server.start()
+    except RuntimeError as err:
+        _fail(f"admin API: {err}", EXIT_FAILED)
     worker.start()
     try:
         worker.wait()

@@ -269,7 +269,7 @@ def _touch_engagements(conn: Connection) -> Iterable[Engagement]:
     )
     current: tuple[Any, ...] | None = None
     contacts: list[int] = []
-    for row in conn.execution_options(yield_per=10_000).execute(stmt):
+    for row in conn.execute(stmt.execution_options(yield_per=10_000)):
         key = tuple(row[:-1])
         if current is not None and key[:2] != current[:2]:
             if contacts:

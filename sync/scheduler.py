@@ -172,7 +172,9 @@ class Worker:
             busy = self._state.busy or self._paused_locked()
             state = "queued" if busy else "started"
         if not busy:
-            self._scheduler.add_job(self._execute, args=[None], id="resync", replace_existing=True)
+            self._scheduler.add_job(
+                self._execute, args=[None], id="resync", replace_existing=True, misfire_grace_time=None
+            )
         log.info("resync_requested", state=state, **(describe(options) or {}))
         return {"state": state, "request": describe(options), **self.state()}
 

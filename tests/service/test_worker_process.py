@@ -4,6 +4,7 @@ overlap, and the CLI (`resync`, `check`, `run`) talks to it and to the store as 
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import subprocess
 import time
@@ -72,32 +73,35 @@ def test_sigterm_mid_cycle_leaves_a_consistent_store(sandbox: RunningSandbox, sq
     """SIGTERM during a cycle: the process exits 0, the run is closed as stopped, and a restart completes the
     pull from the committed cursors to exactly the sandbox's contacts."""
     sandbox.set_faults(rate_slow=1.0, slow_ms=80)
-    engine = make_engine(sqlite_url)
-    with worker_process(worker_env(sandbox, sqlite_url, free_port(), SYNC_INTERVAL_MINUTES="60")) as process:
-        wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="a running cycle")
-        time.sleep(0.3)
-        log = stop(process)
-    assert process.returncode == 0, log[-2000:]
-    assert "worker_stopping" in log
-    assert [r["outcome"] for r in all_runs(engine)] == ["stopped"]
-    sandbox.set_faults()
-    settings = sandbox_settings(sandbox, sqlite_url)
-    resumed = run_cycle(open_store(sqlite_url), settings, CycleOptions(trigger="cli"))
-    assert resumed.outcome == "ok", resumed.error
-    truth = {int(c["id"]) for c in sandbox.export("contacts") if not c.get("archived")}
-    assert contact_ids(engine) == truth
-    engine.dispose()
+    engine = open_store(sqlite_url)
+    try:
+        with worker_process(worker_env(sandbox, sqlite_url, free_port(), SYNC_INTERVAL_MINUTES="60")) as process:
+            wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="a running cycle")
+            time.sleep(0.3)
+            log = stop(process)
+        assert process.returncode == 0, log[-2000:]
+        assert "worker_stopping" in log
+        assert [r["outcome"] for r in all_runs(engine)] == ["stopped"]
+        sandbox.set_faults()
+        resumed = run_cycle(engine, sandbox_settings(sandbox, sqlite_url), CycleOptions(trigger="cli"))
+        assert resumed.outcome == "ok", resumed.error
+        truth = {int(c["id"]) for c in sandbox.export("contacts") if not c.get("archived")}
+        assert contact_ids(engine) == truth
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.postgres
 def test_two_workers_on_one_postgres_never_overlap(sandbox: RunningSandbox) -> None:
     """Two worker processes on one database: cycles strictly one after another, the loser of the lock skips."""
     if not PG_OK:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (CI must start it: see .ci/run)")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     url = create_pg_database()
+    open_store(url).dispose()
+    engine = make_engine(url)
     try:
-        open_store(url).dispose()
-        engine = make_engine(url)
         envs = [worker_env(sandbox, url, free_port()) for _ in range(2)]
         with worker_process(envs[0]) as first, worker_process(envs[1]) as second:
             wait_for(lambda: sum(r["outcome"] != "running" for r in all_runs(engine)) >= 3, timeout=45, what="cycles")
@@ -108,8 +112,8 @@ def test_two_workers_on_one_postgres_never_overlap(sandbox: RunningSandbox) -> N
         clashes = [(a["id"], b["id"]) for a, b in itertools.pairwise(done) if b["started_at"] < a["finished_at"]]
         assert clashes == []
         assert "another worker holds the cycle lock" in logs
-        engine.dispose()
     finally:
+        engine.dispose()
         drop_pg_database(url)
 
 
@@ -214,3 +218,21 @@ def test_run_without_a_hubspot_token_fails_fast(sqlite_url: str, monkeypatch: py
     result = CliRunner().invoke(run, [])
     assert result.exit_code == 2
     assert result.output.strip().startswith("configuration error: HUBSPOT_ACCESS_TOKEN")
+
+
+def test_status_prints_runs_cursors_and_budget(sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`status` prints the run history, the cursors and today's API calls; `--json` the status document."""
+    from sync.cli_service import status
+
+    monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
+    run_id = runs.open_run(sqlite_store, "resync", "api", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, "ok", counts={"pull": {"fetched": {"contacts": 9}}}, api_calls=12)
+    with sqlite_store.begin() as conn:
+        repo.save_cursor(conn, {"object_type": "contacts", "phase": "incremental", "high_water": 1_700_000_000_000})
+    text = CliRunner().invoke(status, [])
+    assert text.exit_code == 0, text.output
+    assert "resync  api      ok" in text.output
+    assert "contacts  incremental  2023-11-14T22:13:20" in text.output
+    assert "API calls today: 12 of 500000" in text.output
+    document = CliRunner().invoke(status, ["--json"])
+    assert '"used_today": 12' in document.output

@@ -100,7 +100,7 @@ def test_written_values_equal_the_kpi_rows(sandbox: RunningSandbox, store: Engin
     hubspot = {int(r["id"]): r["properties"] for r in sandbox.export("contacts") if not r.get("archived")}
     with store.connect() as conn:
         rows = conn.execute(select(t.ContactKpi.__table__.c.contact_id, t.ContactKpi.__table__.c.properties))
-        computed = dict(rows)
+        computed = dict(rows.all())
     assert computed
     for cid, props in computed.items():
         if cid in hubspot:
