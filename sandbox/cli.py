@@ -18,7 +18,8 @@ from sandbox.server import ServerThread
 
 
 @click.command("sandbox")
-@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 in a container).")
+@click.option("--port", default=8765, show_default=True, help="Port (0 picks a free one).")
 @click.option("--token", default=DEFAULT_TOKEN, show_default=True, help="Bearer token clients must send.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the generated portal.")
 @click.option("--size", type=click.Choice(sorted(SIZES)), default="small", show_default=True,
