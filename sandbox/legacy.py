@@ -2,7 +2,7 @@
 portal data as the v3 API: properties v1/v2, deals v1 paged, engagements v1 (paged, recent, modified/after,
 one by id), empty association reads for object types the sandbox portal does not model (companies, tickets,
 line items...), which a real portal answers with 207 NO_ASSOCIATIONS_FOUND when it has none, and the older
-search body with top-level `filters` that Airbyte sends.
+search body with top-level `filters` that Airbyte sends (now handled by `sandbox.search`).
 
 Shapes follow HubSpot's legacy docs (legacydocs.hubspot.com) as the peers parse them; see
 `bench/peers/ENDPOINTS.md` for which peer calls what. Legacy reads see the current record state (they are not
@@ -12,7 +12,6 @@ property's `timestamp` is the record's modification time, and `source` is always
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -374,25 +373,6 @@ def no_associations(app: SandboxApp, req: Request) -> Response:
     return Response(207 if errors else 200, body)
 
 
-# -- search with top-level `filters` ---------------------------------------------------------------------------
-
-
-def search_top_level_filters(app: SandboxApp, req: Request) -> Response:
-    """POST search whose body has `filters` at the top level (ANDed), as Airbyte sends it.
-
-    HubSpot accepts that older form (hubspot-api-nodejs#491); it is rewritten to one filter group and answered
-    by the sandbox's search. Bodies with `filterGroups`, or without `filters`, go to the search unchanged.
-    """
-    from sandbox.search import search_objects
-
-    body = req.json()
-    if isinstance(body, dict) and "filters" in body and "filterGroups" not in body:
-        rewritten = {k: v for k, v in body.items() if k != "filters"}
-        rewritten["filterGroups"] = [{"filters": body["filters"]}] if body["filters"] else []
-        req = dataclasses.replace(req, body=orjson.dumps(rewritten))
-    return search_objects(app, req)
-
-
 def _shadow(router: Router, method: str, template: str, handler: Any, only: dict[str, frozenset[str]], *,
             kind: str = "api") -> None:
     """Register a route ahead of the others that matches `template` only for the listed parameter values."""
@@ -414,4 +394,3 @@ def register(router: Router) -> None:
     router.add("GET", "/engagements/v1/engagements/{engagementId}", get_engagement)
     _shadow(router, "POST", "/crm/v4/associations/{fromType}/{toType}/batch/read", no_associations,
             {"toType": UNMODELLED_TYPES})
-    _shadow(router, "POST", "/crm/v3/objects/{type}/search", search_top_level_filters, {}, kind="search")

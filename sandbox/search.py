@@ -196,9 +196,16 @@ def _check_limits(groups: Any) -> list[Any]:
 
 
 def compile_where(portal: Portal, ot: ObjectType, body: dict[str, Any]) -> Where:
-    """The WHERE clause for filterGroups (ORed groups of ANDed filters) and the free-text `query`."""
+    """The WHERE clause for filterGroups (ORed groups of ANDed filters) and the free-text `query`.
+
+    A top-level `filters` list without `filterGroups` is the older form HubSpot still accepts (ANDed, as one
+    group; hubspot-api-nodejs#491); Airbyte's source-hubspot sends it.
+    """
     where = Where()
-    groups = _check_limits(body.get("filterGroups") or [])
+    raw = body.get("filterGroups")
+    if raw is None and isinstance(body.get("filters"), list):
+        raw = [{"filters": body["filters"]}] if body["filters"] else []
+    groups = _check_limits(raw or [])
     ors = []
     for group in groups:
         parts = [compile_filter(portal, ot, f) for f in group.get("filters") or []]

@@ -17,6 +17,7 @@ from storage.engine import open_store
 from sync.config import Settings, load_settings
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.errors import ConfigError
+from sync.lock import cycle_lock
 from sync.logs import configure_logging
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 1, 2, 3
@@ -74,7 +75,11 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
     engine = open_store_or_exit(settings)
     chosen = tuple(o.strip() for o in objects.split(",") if o.strip()) or None
     options = CycleOptions(trigger="cli", full=full, objects=chosen, reconcile=reconcile, dry_run=dry_run)
-    summary = run_cycle(engine, settings, options)
+    with cycle_lock(engine) as acquired:
+        if not acquired:
+            click.echo("busy: a worker is running a cycle for this portal; try again later", err=True)
+            sys.exit(EXIT_FAILED)
+        summary = run_cycle(engine, settings, options)
     if dry_run:
         click.echo(
             orjson.dumps(

@@ -133,7 +133,10 @@ class Puller:
             if reconcile and cursor["list_started_at"] is None:
                 cursor["list_started_at"] = self.run_start_ms
             if cursor["phase"] == "full" or cursor["list_after"] or cursor["list_started_at"]:
+                # A list pass reads everything as of its start; what changed during it is searched next run
+                # (the window starts at the pass's start minus the overlap), so no search is spent now.
                 self.list_pass(spec_for(object_type), cursor)
+                continue
             self.incremental(spec_for(object_type), cursor)
         return self.stats
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from kpi.chart import render_chart
 from kpi.report import render
 from storage import repo
 from storage import tables as t
@@ -37,6 +36,8 @@ def kpi_report(engine: Engine, period: str | None, fmt: str = "table") -> str:
 
 def kpi_chart(engine: Engine, period: str | None) -> bytes:
     """A PNG of the five KPIs per rep against the article's benchmarks."""
+    from kpi.chart import render_chart  # matplotlib costs seconds at import: only when a chart is asked for
+
     with engine.connect() as conn:
         owners = load_owners(conn)
     return render_chart(load_aggregates(engine), owners, period or "all")
