@@ -220,3 +220,19 @@ def test_full_resync_of_some_objects_reloads_only_those(
     cycle(sqlite_store, settings)
     summary = cycle(sqlite_store, settings, full=True, objects=objects)
     assert {k.split(":", 1)[1] for k in summary.counts["pull"]["pages"] if k.startswith("list:")} == set(objects)
+
+
+def test_daily_limit_stops_cleanly_and_the_next_run_catches_up(sandbox: RunningSandbox, sqlite_store: Engine,
+                                                               sqlite_url: str) -> None:
+    """A DAILY 429 stops the cycle with a resume time; once the quota is back the next cycle ends exact."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    sandbox.settings(throttle=True, daily_limit=20)
+    stopped = run_cycle(sqlite_store, settings, CycleOptions())
+    assert stopped.outcome == "stopped"
+    assert stopped.resume_at_ms is not None
+    assert stopped.resume_at_ms > int(time.time() * 1000)
+    assert stopped.api_calls <= 21  # never retried against a DAILY limit
+    sandbox.settings(throttle=False)
+    cycle(sqlite_store, settings)
+    cycle(sqlite_store, settings)
+    assert stored(sqlite_store) == truth(sandbox)
