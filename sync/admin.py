@@ -27,6 +27,7 @@ from sync.constants import OBJECT_TYPES
 from sync.cycle import CycleOptions
 from sync.health import readiness
 from sync.metrics import CONTENT_TYPE, Metrics
+from sync.report import kpi_report
 from sync.status import recent_run_views, run_view, status_document
 
 PERIOD = re.compile(r"^(all|\d{4}-(0[1-9]|1[0-2]))$")
@@ -186,9 +187,6 @@ def _admin_routes(app: FastAPI, engine: Engine, settings: Settings, worker: Work
 
 
 def _report(engine: Engine, period: str) -> Any:
-    # Imported here: sync.report pulls in matplotlib (for charts), seconds of start-up the worker need not pay.
-    from sync.report import kpi_report
-
     return json.loads(kpi_report(engine, period, "json"))
 
 
