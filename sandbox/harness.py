@@ -6,7 +6,11 @@ and a small stdlib-only client for the operator API.
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +21,7 @@ from typing import Any
 import orjson
 
 from sandbox.app import SandboxApp
-from sandbox.config import SandboxOptions, Settings
+from sandbox.config import DEFAULT_TOKEN, SandboxOptions, Settings
 from sandbox.faults import FaultConfig
 from sandbox.generate import GenerateOptions, generate
 from sandbox.operator import describe
@@ -27,15 +31,12 @@ from sandbox.server import ServerThread
 BIG_SIZES = ("medium", "large")
 
 
-class RunningSandbox:
-    """A sandbox serving on `base_url`, with an operator client."""
+class SandboxClient:
+    """The operator API of a sandbox serving on `base_url` (in this process or another), plus its token."""
 
-    def __init__(self, app: SandboxApp, server: ServerThread) -> None:
-        self.app = app
-        self.server = server
-        self.base_url = server.url
-        self.token = app.options.token
-        self.portal = app.portal
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = orjson.dumps(body) if body is not None else None
@@ -76,13 +77,23 @@ class RunningSandbox:
         """GET /_sandbox/export/{type}: the ground truth, archived records included."""
         return list(self._call("GET", f"/_sandbox/export/{object_type}"))
 
-    def describe(self) -> str:
-        """A short human summary of what this sandbox serves (for the demo)."""
-        return describe(self.app, self.base_url)
-
     def summary(self) -> dict[str, Any]:
         """GET /_sandbox/portal."""
         return dict(self._call("GET", "/_sandbox/portal"))
+
+
+class RunningSandbox(SandboxClient):
+    """A sandbox serving in a background thread of this process, with direct access to its portal."""
+
+    def __init__(self, app: SandboxApp, server: ServerThread) -> None:
+        super().__init__(server.url, app.options.token)
+        self.app = app
+        self.server = server
+        self.portal = app.portal
+
+    def describe(self) -> str:
+        """A short human summary of what this sandbox serves (for the demo)."""
+        return describe(self.app, self.base_url)
 
 
 def build_options(**options: Any) -> SandboxOptions:
@@ -137,3 +148,35 @@ def run_sandbox(**options: Any) -> Iterator[RunningSandbox]:
         finally:
             server.stop()
             app.portal.close()
+
+
+@contextmanager
+def run_sandbox_process(*cli_args: str, token: str = DEFAULT_TOKEN, ready_timeout_s: float = 1_800) -> Iterator[
+        SandboxClient]:
+    """Serve a sandbox from a separate Python process (`python -m sandbox <cli_args>`), e.g. for benchmarks that
+    must measure the client's memory alone; stops it (SIGTERM) on exit."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = [sys.executable, "-m", "sandbox", "--port", str(port), "--token", token, *cli_args]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603 - our own interpreter and module
+    client = SandboxClient(f"http://127.0.0.1:{port}", token)
+    try:
+        _wait_until_serving(client, process, ready_timeout_s)
+        yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _wait_until_serving(client: SandboxClient, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the sandbox process exited with code {process.returncode} before serving")
+        try:
+            client.summary()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the sandbox did not serve within {timeout_s:.0f} s")

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import tables as t
@@ -83,13 +83,31 @@ def insert_ignore(conn: Connection, tbl: Table, rows: Sequence[Mapping[str, Any]
         conn.execute(_insert(conn, tbl).on_conflict_do_nothing(), list(rows))
 
 
+def keys_in(cols: Sequence[ColumnElement[Any]], keys: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
+    """`(cols) IN keys`, written so that both dialects use the primary-key index.
+
+    SQLite scans the whole table for a row-value `IN (VALUES ...)`; grouping the keys by all but their last column
+    turns it into `a = :a AND b IN (...)` per group (one group per page in practice: a page has one object type).
+    """
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for key in keys:
+        groups[tuple(key[:-1])].append(key[-1])
+    terms = [
+        and_(*[col == value for col, value in zip(cols[:-1], prefix, strict=True)], cols[-1].in_(last))
+        for prefix, last in groups.items()
+    ]
+    if not terms:
+        return false()
+    return terms[0] if len(terms) == 1 else or_(*terms)
+
+
 def _existing(
     conn: Connection, tbl: Table, key_cols: Sequence[str], keys: Sequence[tuple[Any, ...]], fields: Sequence[str]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     found: dict[tuple[Any, ...], dict[str, Any]] = {}
     cols = [tbl.c[k] for k in key_cols]
     for part in chunks(keys):
-        cond = cols[0].in_([k[0] for k in part]) if len(cols) == 1 else tuple_(*cols).in_(list(part))
+        cond = keys_in(cols, part)
         for row in conn.execute(select(*cols, *[tbl.c[f] for f in fields]).where(cond)):
             mapping = row._mapping
             found[tuple(mapping[k] for k in key_cols)] = {f: mapping[f] for f in fields}
@@ -128,11 +146,11 @@ def replace_links(
     keys = list(links)
     old: dict[tuple[Any, ...], set[int]] = defaultdict(set)
     for part in chunks(keys):
-        cond = cols[0].in_([k[0] for k in part]) if len(cols) == 1 else tuple_(*cols).in_(list(part))
+        cond = keys_in(cols, part)
         for link in conn.execute(select(*cols, tbl.c.contact_id).where(cond)):
             old[tuple(link[: len(cols)])].add(link[-1])
     diffs: dict[tuple[Any, ...], tuple[set[int], set[int]]] = {}
-    removed: list[dict[str, Any]] = []
+    removed: list[tuple[Any, ...]] = []
     added: list[dict[str, Any]] = []
     for key in keys:
         new = set(links[key])
@@ -141,10 +159,10 @@ def replace_links(
             continue
         diffs[key] = (previous, new)
         base = dict(zip(owner_cols, key, strict=True))
-        removed.extend({**base, "contact_id": c} for c in previous - new)
+        removed.extend((*key, c) for c in previous - new)
         added.extend({**base, "contact_id": c} for c in new - previous)
-    for row in removed:
-        conn.execute(delete(tbl).where(*[tbl.c[k] == v for k, v in row.items()]))
+    for part in chunks(removed):
+        conn.execute(delete(tbl).where(keys_in([*cols, tbl.c.contact_id], part)))
     insert_ignore(conn, tbl, added)
     return diffs
 
@@ -157,7 +175,7 @@ def linked_contacts(
     cols = [tbl.c[c] for c in owner_cols]
     found: set[int] = set()
     for part in chunks(keys):
-        cond = cols[0].in_([k[0] for k in part]) if len(cols) == 1 else tuple_(*cols).in_(list(part))
+        cond = keys_in(cols, part)
         found.update(conn.execute(select(tbl.c.contact_id).where(cond)).scalars())
     return found
 
@@ -185,7 +203,7 @@ def set_archived(
     flipped = [k for k, v in before.items() if bool(v["archived"]) != archived]
     cols = [tbl.c[c] for c in key_cols]
     for part in chunks(flipped):
-        cond = cols[0].in_([k[0] for k in part]) if len(cols) == 1 else tuple_(*cols).in_(list(part))
+        cond = keys_in(cols, part)
         conn.execute(update(tbl).where(cond).values(archived=archived))
     return flipped
 

@@ -94,3 +94,30 @@ def test_upsert_handles_more_rows_than_one_statement_allows(store: Engine) -> No
         changed = repo.upsert_changed(conn, t.Contact, rows, repo.CONTACT_FIELDS)
         count = len(repo.active_ids(conn, t.Contact, ["id"]))
     assert (count, changed) == (5_000, [])
+
+
+def _links(rows: list[tuple[str, int, int]]) -> list[dict[str, object]]:
+    return [{"engagement_type": k, "engagement_id": e, "contact_id": c} for k, e, c in rows]
+
+
+def test_composite_key_lookup_finds_exactly_the_given_keys(store: Engine) -> None:
+    """Keys of several engagement types in one lookup return their links and nothing else."""
+    links = repo.table(t.EngagementContact)
+    with store.begin() as conn:
+        repo.upsert(conn, links, _links([("call", 1, 10), ("call", 2, 20), ("email", 1, 30), ("email", 3, 40)]))
+        found = repo.linked_contacts(conn, t.EngagementContact, ["engagement_type", "engagement_id"],
+                                     [("call", 1), ("email", 3), ("note", 1)])
+    assert found == {10, 40}
+
+
+def test_composite_key_lookup_uses_the_primary_key_index_on_sqlite(sqlite_store: Engine) -> None:
+    """A page's link lookup must not scan the whole link table (it did, and full syncs grew quadratically)."""
+    links = repo.table(t.EngagementContact)
+    cond = repo.keys_in([links.c.engagement_type, links.c.engagement_id], [("call", 1), ("call", 2)])
+    stmt = select(links.c.contact_id).where(cond)
+    with sqlite_store.connect() as conn:
+        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "SCAN engagement_contacts" not in plan
+    assert "USING" in plan
+    assert "INDEX" in plan
