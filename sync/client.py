@@ -294,6 +294,13 @@ class HubSpotClient:
             out.append((source, linked, str(after) if after else None))
         return out
 
+    def missing_ids(self, object_type: str, ids: Sequence[str]) -> set[str]:
+        """Which of up to 100 record ids HubSpot no longer has (one batch read asking for no properties)."""
+        payload = {"inputs": [{"id": i} for i in ids], "properties": ["hs_object_id"]}
+        _, body = self._call(f"read:{object_type}", self._batch.read, object_type, payload)
+        found = {str(r.get("id")) for r in _list(body, "results") if isinstance(r, dict)}
+        return set(ids) - found
+
     def owners(self, archived: bool) -> Iterator[dict[str, Any]]:
         """Every owner (active or archived), across pages."""
         after: str | None = None

@@ -50,6 +50,7 @@ class PushStats:
     conflicts: list[str] = field(default_factory=list)
     snapshots_written: int = 0
     snapshot_calls: int = 0
+    deleted_meanwhile: int = 0
     preview: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,6 +65,7 @@ class PushStats:
             "schema_conflicts": self.conflicts,
             "snapshots_written": self.snapshots_written,
             "snapshot_calls": self.snapshot_calls,
+            "deleted_meanwhile": self.deleted_meanwhile,
         }
 
 
@@ -195,6 +197,23 @@ def _send(engine: Engine, client: HubSpotClient, inputs: list[dict[str, Any]], n
         repo.upsert(conn, L, rows + errors)
         _mark_done(conn, [r["contact_id"] for r in rows])
     stats.contacts_written += len(rows)
+    not_found = [cid for cid, category in result.errors.items() if category == "OBJECT_NOT_FOUND" and cid in sent]
+    if not_found:
+        _forget_deleted(engine, client, not_found, now_ms, stats)
+
+
+def _forget_deleted(engine: Engine, client: HubSpotClient, ids: list[str], now_ms: int, stats: PushStats) -> None:
+    """Contacts a write could not find: those HubSpot really no longer has (deleted or merged away since the last
+    pull) are archived here at once, so they are not retried every cycle until the next reconcile; the others
+    (a transient refusal) stay pending."""
+    gone = sorted(int(i) for i in client.missing_ids("contacts", ids))
+    if not gone:
+        return
+    with engine.begin() as conn:
+        repo.set_archived(conn, t.Contact, ["id"], [(i,) for i in gone], True)
+        repo.mark_dirty_contacts(conn, gone, now_ms)
+        _mark_done(conn, gone)
+    stats.deleted_meanwhile += len(gone)
 
 
 # -- per-owner snapshots ---------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select, update
 
 from kpi.rows import parse_timestamp
 from sandbox.harness import RunningSandbox
@@ -147,6 +148,34 @@ def test_partial_batch_failures_are_retried_next_cycle(
             select(t.ContactKpi.__table__.c.contact_id).where(t.ContactKpi.__table__.c.push_pending.is_(True))
         ).all()
     assert pending == []
+
+
+def test_a_contact_deleted_before_its_write_is_archived_not_retried_every_cycle(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """A 207 OBJECT_NOT_FOUND for a contact HubSpot really lost archives it locally at once (no retry each cycle
+    until the nightly reconcile), while a contact that still exists stays pending."""
+    settings = settings_for(sandbox, sqlite_url)
+    cycle(sqlite_store, settings)
+    kpis, ledger = repo.table(t.ContactKpi), repo.table(t.WriteLedger)
+    with sqlite_store.begin() as conn:
+        gone, kept = conn.execute(select(ledger.c.contact_id).order_by(ledger.c.contact_id).limit(2)).scalars()
+        conn.execute(delete(ledger).where(ledger.c.contact_id == gone))  # its values must be written again
+        conn.execute(update(kpis).where(kpis.c.contact_id == gone).values(push_pending=True))
+    request = urllib.request.Request(f"{sandbox.base_url}/crm/v3/objects/contacts/{gone}", method="DELETE",  # noqa: S310
+                                     headers={"Authorization": f"Bearer {sandbox.token}"})
+    urllib.request.urlopen(request).close()  # noqa: S310 - the local sandbox
+
+    summary = cycle(sqlite_store, settings)
+
+    assert summary.counts["push"]["failed"] == {"OBJECT_NOT_FOUND": 1}
+    assert summary.counts["push"]["deleted_meanwhile"] == 1
+    with sqlite_store.connect() as conn:
+        contacts = repo.table(t.Contact)
+        rows = conn.execute(select(contacts.c.id, contacts.c.archived).where(contacts.c.id.in_([gone, kept])))
+        archived = {row.id: row.archived for row in rows}
+    assert archived == {gone: True, kept: False}
+    assert cycle(sqlite_store, settings).counts["push"]["write_calls"] == 0
 
 
 def test_dry_run_writes_nothing(sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str) -> None:
