@@ -81,6 +81,7 @@ def main() -> None:
                           "association_reads": assoc_calls, "seconds": round(full_s, 1),
                           "records_per_second": round(sum(live.values()) / full_s),
                           "rate_limit_floor_seconds": round(stats["total"] / 25, 1), "peak_rss_mb": full_rss,
+                          "phases": first.counts.get("phases", {}),
                           "write_calls": write_calls, "write_minimum": math.ceil(written / 100)},
             "quiet_incremental": {"api_calls": quiet_calls, "write_calls": quiet.counts["push"]["write_calls"]},
             "incremental_after_60_min": {

@@ -7,8 +7,11 @@ Whatever happens, every committed page stays committed and the next cycle resume
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,16 +114,19 @@ def _cycle(
             repo.reset_cursors(conn, objects)
     puller = Puller(engine, client, settings, started, stop)
     try:
-        puller.run(objects, reconcile=options.reconcile)
+        with _phase(summary, "pull"):
+            puller.run(objects, reconcile=options.reconcile)
     finally:
         summary.counts["pull"] = puller.stats.as_dict()
-    kpis = refresh(engine, kpi_config(settings), runs.now_ms(), full=options.recompute_all)
+    with _phase(summary, "kpis"):
+        kpis = refresh(engine, kpi_config(settings), runs.now_ms(), full=options.recompute_all)
     summary.counts["kpis"] = kpis.as_dict()
     if not settings.writeback_enabled:
         return
     push = PushStats()
     try:
-        write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push)
+        with _phase(summary, "push"):
+            write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push)
         summary.preview = push.preview
         if settings.writeback_snapshots and not options.dry_run:
             write_snapshots(engine, client, runs.now_ms(), push)
@@ -128,6 +134,18 @@ def _cycle(
         summary.counts["push"] = push.as_dict()
         if options.dry_run:
             summary.counts["push"]["would_write_contacts"] = len(push.preview)
+
+
+@contextmanager
+def _phase(summary: RunSummary, name: str) -> Iterator[None]:
+    """Record a phase's duration and the process's peak memory when it ended (the high-water mark so far)."""
+    begin = time.perf_counter()
+    try:
+        yield
+    finally:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        summary.counts.setdefault("phases", {})[name] = {
+            "seconds": round(time.perf_counter() - begin, 3), "peak_rss_mb": round(peak_mb, 1)}
 
 
 def _close(engine: Engine, summary: RunSummary) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+import orjson
+from sqlalchemy import Connection, Engine, String, delete, select, type_coerce
 
 from kpi.aggregate import aggregate_all
 from kpi.config import KpiConfig
@@ -189,6 +190,8 @@ def _load_contacts(conn: Connection, ids: Sequence[int]) -> list[Contact]:
     return [Contact(**r._mapping) for r in rows]
 
 
+# `urls` comes back as the driver gives it (no SQLAlchemy JSON processing, which cost more than everything else
+# here on a million rows): text on SQLite, already decoded on PostgreSQL; `_urls` takes either.
 _ENGAGEMENT_COLS = (
     E.c.id,
     E.c.type,
@@ -197,15 +200,22 @@ _ENGAGEMENT_COLS = (
     E.c.call_direction,
     E.c.call_disposition,
     E.c.email_direction,
-    E.c.urls,
+    type_coerce(E.c.urls, String),
     E.c.meeting_outcome,
 )
+
+
+def _urls(raw: Any) -> tuple[str, ...]:
+    if raw is None or raw == "null":
+        return ()
+    value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    return tuple(value) if isinstance(value, list) else ()
 
 
 def _engagement(row: Sequence[Any], contact_ids: tuple[int, ...]) -> Engagement:
     eid, kind, ts, owner, direction, disposition, email_direction, urls, outcome = row
     return Engagement(
-        eid, kind, ts, owner, contact_ids, direction, disposition, email_direction, tuple(urls or ()), outcome
+        eid, kind, ts, owner, contact_ids, direction, disposition, email_direction, _urls(urls), outcome
     )
 
 

@@ -1,0 +1,164 @@
+"""KPI recompute over the store (SQLite or PostgreSQL): full, then incremental after a 1 % change.
+
+    .venv/bin/python bench/kpi_store.py --size medium            # or large; --database-url postgresql://...
+
+Fills a fresh store with a synthetic portal of the sandbox's sizes (rows written straight into the tables, as
+a finished pull leaves them), then times `kpi-sync kpis --recompute` (refresh(full=True)) and an incremental
+refresh after 1 % of the contacts changed (their lifecycle dates moved and one new call each, as the pull would
+mark them). Prints the figures and writes bench/results/kpi-store-<size>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import resource
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kpi_pure import START, make_contacts, make_deals, make_engagements, make_owners  # bench/ is on sys.path
+from sqlalchemy import Engine, func, select
+
+from kpi.config import KpiConfig
+from kpi.rows import Contact, Deal, Engagement, Owner
+from storage import repo
+from storage import tables as t
+from storage.engine import open_store
+from sync.recompute import refresh
+
+SIZES = {"small": (600, 6_000), "medium": (50_000, 500_000), "large": (200_000, 2_000_000)}
+SPAN = 2 * 365 * 86_400_000
+BATCH = 20_000
+
+
+def _batches(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), BATCH):
+        yield rows[start : start + BATCH]
+
+
+def _insert(engine: Engine, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    for part in _batches(rows):
+        with engine.begin() as conn:
+            repo.insert_ignore(conn, repo.table(model), part)
+
+
+def _owner_row(o: Owner) -> dict[str, Any]:
+    first, _, last = o.name.partition(" ")
+    return {"id": o.id, "email": o.email, "first_name": first, "last_name": last, "archived": False,
+            "team_ids": list(o.team_ids), "team_names": list(o.team_names)}
+
+
+def _contact_row(c: Contact) -> dict[str, Any]:
+    return {**dataclasses.asdict(c), "modified_at": START}
+
+
+def _engagement_row(e: Engagement) -> dict[str, Any]:
+    return {"type": e.type, "id": e.id, "timestamp": e.timestamp, "owner_id": e.owner_id,
+            "call_direction": e.call_direction, "call_disposition": e.call_disposition,
+            "email_direction": e.email_direction, "meeting_outcome": e.meeting_outcome,
+            "urls": list(e.urls) or None, "modified_at": START, "archived": False}
+
+
+def _deal_row(d: Deal) -> dict[str, Any]:
+    return {"id": d.id, "owner_id": d.owner_id, "createdate": d.createdate, "closedate": d.closedate,
+            "pipeline": d.pipeline, "dealstage": d.dealstage, "is_closed_won": d.is_closed_won,
+            "is_closed": d.is_closed, "modified_at": START, "archived": False}
+
+
+def fill(engine: Engine, contacts_n: int, engagements_n: int, rng: random.Random) -> list[Contact]:
+    """Write a synthetic portal into the store; returns its contacts."""
+    owners = make_owners(40)
+    contacts = make_contacts(rng, contacts_n, owners)
+    engagements = make_engagements(rng, engagements_n, contacts, owners)
+    deals = make_deals(rng, contacts_n // 10, contacts, owners)
+    _insert(engine, t.Owner, [_owner_row(o) for o in owners])
+    _insert(engine, t.DealStage, [
+        {"pipeline_id": "default", "stage_id": s, "label": s, "is_closed": s != "open", "probability": p}
+        for s, p in (("closedwon", 1.0), ("closedlost", 0.0), ("open", 0.2))])
+    _insert(engine, t.Contact, [_contact_row(c) for c in contacts])
+    _insert(engine, t.Deal, [_deal_row(d) for d in deals])
+    _insert(engine, t.DealContact, [{"deal_id": d.id, "contact_id": c} for d in deals for c in d.contact_ids])
+    _insert(engine, t.Engagement, [_engagement_row(e) for e in engagements])
+    _insert(engine, t.EngagementContact, [
+        {"engagement_type": e.type, "engagement_id": e.id, "contact_id": c} for e in engagements
+        for c in set(e.contact_ids)])
+    return contacts
+
+
+def change_one_percent(engine: Engine, contacts: list[Contact], rng: random.Random, now: int) -> int:
+    """Move 1 % of the contacts' SQL dates and log one new connected call each, marked dirty as the pull does."""
+    changed = rng.sample(contacts, max(1, len(contacts) // 100))
+    base = 10_000_000_000
+    with engine.begin() as conn:
+        for c in changed:
+            new_sql = (c.createdate or START) + rng.randrange(20 * 86_400_000)
+            conn.execute(repo.table(t.Contact).update().where(repo.table(t.Contact).c.id == c.id)
+                         .values(sql_date=new_sql, lifecyclestage="salesqualifiedlead"))
+        calls = [{"type": "call", "id": base + i, "timestamp": now - rng.randrange(30 * 86_400_000),
+                  "owner_id": c.owner_id or "100", "call_direction": "OUTBOUND", "call_disposition": "connected",
+                  "email_direction": None, "meeting_outcome": None, "urls": None, "modified_at": now,
+                  "archived": False} for i, c in enumerate(changed)]
+        repo.insert_ignore(conn, repo.table(t.Engagement), calls)
+        repo.insert_ignore(conn, repo.table(t.EngagementContact), [
+            {"engagement_type": "call", "engagement_id": base + i, "contact_id": c.id}
+            for i, c in enumerate(changed)])
+        repo.mark_dirty_contacts(conn, [c.id for c in changed], now)
+    return len(changed)
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="medium")
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
+    args = parser.parse_args()
+    contacts_n, engagements_n = SIZES[args.size]
+    rng = random.Random(7)
+    now = START + SPAN
+    config = KpiConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = open_store(args.database_url or f"sqlite:///{tmp}/kpi.db")
+        begin = time.perf_counter()
+        contacts = fill(engine, contacts_n, engagements_n, rng)
+        fill_s = time.perf_counter() - begin
+        begin = time.perf_counter()
+        first = refresh(engine, config, now, full=True)
+        full_s = time.perf_counter() - begin
+        begin = time.perf_counter()
+        again = refresh(engine, config, now, full=True)
+        full2_s = time.perf_counter() - begin
+        changed = change_one_percent(engine, contacts, rng, now)
+        begin = time.perf_counter()
+        inc = refresh(engine, config, now)
+        inc_s = time.perf_counter() - begin
+        with engine.connect() as conn:
+            links = conn.execute(select(func.count()).select_from(repo.table(t.EngagementContact))).scalar()
+        engine.dispose()
+    figures = {
+        "portal": {"contacts": contacts_n, "engagements": engagements_n, "engagement_links": links,
+                   "deals": contacts_n // 10, "owners": 40},
+        "database": (args.database_url or "sqlite").split(":")[0],
+        "fill_seconds": round(fill_s, 1),
+        "full_recompute": {"seconds": round(full_s, 2), "contacts": first.contacts, "aggregates": first.aggregates},
+        "full_recompute_again": {"seconds": round(full2_s, 2), "changed": again.changed},
+        "incremental_after_1_percent": {"contacts_changed": changed, "seconds": round(inc_s, 2),
+                                        "contacts_recomputed": inc.contacts, "aggregates": inc.aggregates,
+                                        "share_of_full": round(inc_s / full2_s, 3)},
+        "peak_rss_mb": _rss_mb(),
+    }
+    print(json.dumps(figures, indent=2))
+    out = Path("bench/results") / f"kpi-store-{args.size}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
