@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 from sandbox.harness import RunningSandbox, run_sandbox
 from storage import repo
 from storage import tables as t
-from sync.schema import SNAPSHOT_OBJECT
+from sync.client import HubSpotClient
+from sync.schema import CONTACT_PROPERTIES, PROPERTY_GROUP_DEF, SNAPSHOT_OBJECT
 from tests.sync.conftest import TOKEN, cycle, settings_for
 
 
@@ -83,3 +84,22 @@ def test_after_activity_only_the_contacts_whose_values_changed_are_written(
     assert moved
     assert summary.counts["push"]["contacts_written"] == len(moved)
     assert summary.counts["push"]["write_calls"] == -(-len(moved) // 100)
+
+
+def test_a_portal_where_some_properties_exist_gets_only_the_missing_ones(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """Properties an earlier install (or another worker) created are left alone; creating one that appeared
+    meanwhile answers 409, which counts as done, not as an error."""
+    settings = settings_for(sandbox, sqlite_url)
+    client = HubSpotClient(settings)
+    assert client.create_property_group("contacts", PROPERTY_GROUP_DEF) is True
+    existing = CONTACT_PROPERTIES[:5]
+    for definition in existing:
+        assert client.create_property("contacts", definition) is True
+    assert client.create_property("contacts", existing[0]) is False  # 409: it exists
+
+    summary = cycle(sqlite_store, settings)
+
+    assert sorted(summary.counts["push"]["schema_created"]) == sorted(p["name"] for p in CONTACT_PROPERTIES[5:])
+    assert summary.counts["push"]["schema_conflicts"] == []
