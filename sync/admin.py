@@ -11,9 +11,10 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Security, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Security, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -31,10 +32,20 @@ from sync.report import kpi_report
 from sync.status import recent_run_views, run_view, status_document
 
 PERIOD = re.compile(r"^(all|\d{4}-(0[1-9]|1[0-2]))$")
+_NAME = "|".join(OBJECT_TYPES)
+# One object type, or several comma-separated (`?objects=contacts,deals`, what curl and the CLI send).
+OBJECTS_PATTERN = rf"^ *({_NAME}) *(, *({_NAME}) *)*$"
+MAX_RUN_ID = 2**63 - 1  # run ids are BIGINT: a larger number is no run, not a database error
 NO_STORE = {"Cache-Control": "no-store"}
 # Module level: FastAPI resolves the dependency's (string) annotations in the module's namespace.
 BEARER = HTTPBearer(auto_error=False, description="KPI_SYNC_ADMIN_TOKEN")
 PAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **NO_STORE}
+# Non-JSON answers, documented by media type. (A route whose response_class is HTML would document its JSON
+# errors as text/html too: such routes use the plain Response class and declare their 200 here.)
+HTML_ANSWER = {"description": "Server-rendered, escaped HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+METRICS_ANSWER = {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+ObjectNames = list[Annotated[str, Field(pattern=OBJECTS_PATTERN)]]
 
 
 class WorkerHandle(Protocol):
@@ -49,11 +60,24 @@ class WorkerHandle(Protocol):
         """Running, pending, paused, next run."""
 
 
+class Problem(BaseModel):
+    """Why a request was refused or could not be served."""
+
+    detail: str
+
+
+class Ready(BaseModel):
+    """The readiness probe's answer: no data, only ready or not and a generic reason."""
+
+    ready: bool
+    reason: str
+
+
 class ResyncBody(BaseModel):
     """A manual resync: every object incrementally by default."""
 
     full: bool = Field(default=False, description="Reload the objects in full (list endpoints) instead of searching")
-    objects: list[str] | None = Field(default=None, description=f"Subset of {', '.join(OBJECT_TYPES)}; default all")
+    objects: ObjectNames | None = Field(default=None, description=f"Subset of {', '.join(OBJECT_TYPES)}; default all")
 
 
 class ResyncAccepted(BaseModel):
@@ -67,6 +91,14 @@ class ResyncAccepted(BaseModel):
     next_run_at: str | None = None
 
 
+# What every protected endpoint may answer besides its own result (documented, so clients and fuzzers know).
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Missing or wrong bearer token"},
+    403: {"model": Problem, "description": "Admin API disabled: KPI_SYNC_ADMIN_TOKEN is not set"},
+    503: {"model": Problem, "description": "Database unreachable"},
+}
+
+
 def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None = None) -> FastAPI:
     """The admin app over `engine`; `worker` is None where no scheduler runs (resync then answers 503)."""
     app = FastAPI(
@@ -77,9 +109,12 @@ def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None =
         redoc_url=None,
     )
     metrics = worker.metrics if worker is not None else Metrics()
-    guard = Depends(_guard(settings))
-    _open_routes(app, engine, metrics)
-    _admin_routes(app, engine, settings, worker, guard)
+    app.include_router(_open_routes(engine, metrics))
+    admin = APIRouter(tags=["admin"], dependencies=[Depends(_guard(settings))], responses=ADMIN_RESPONSES)
+    _resync_route(admin, worker)
+    _history_routes(admin, engine)
+    _status_routes(admin, engine, settings, worker)
+    app.include_router(admin)
 
     @app.exception_handler(SQLAlchemyError)
     def database_down(_: Any, exc: SQLAlchemyError) -> JSONResponse:
@@ -88,7 +123,7 @@ def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None =
     return app
 
 
-def _guard(settings: Settings) -> Any:
+def _guard(settings: Settings) -> Callable[[HTTPAuthorizationCredentials | None], None]:
     configured = settings.kpi_sync_admin_token
     expected = configured.get_secret_value().encode() if configured is not None else b""
 
@@ -104,45 +139,50 @@ def _guard(settings: Settings) -> Any:
     return require_admin
 
 
-def _open_routes(app: FastAPI, engine: Engine, metrics: Metrics) -> None:
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process serves requests")
+def _open_routes(engine: Engine, metrics: Metrics) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process serves requests")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get(
+    @router.get(
         "/readyz",
-        tags=["health"],
         summary="Readiness: database reachable and the last cycle did not fail (503 otherwise)",
-        responses={503: {"description": "Not ready; `reason` says why"}},
+        responses={200: {"model": Ready}, 503: {"model": Ready, "description": "Not ready; `reason` says why"}},
     )
     def readyz() -> JSONResponse:
         ready = readiness(engine)
         code = status.HTTP_200_OK if ready.ready else status.HTTP_503_SERVICE_UNAVAILABLE
         return JSONResponse({"ready": ready.ready, "reason": ready.reason}, status_code=code, headers=NO_STORE)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses={200: METRICS_ANSWER})
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    @router.get("/", include_in_schema=False, response_class=HTMLResponse)
     def page() -> HTMLResponse:
         html, policy = shell()
         return HTMLResponse(html, headers={**PAGE_HEADERS, "Content-Security-Policy": policy})
 
+    return router
 
-def _admin_routes(app: FastAPI, engine: Engine, settings: Settings, worker: WorkerHandle | None, guard: Any) -> None:
-    @app.post(
+
+def _resync_route(router: APIRouter, worker: WorkerHandle | None) -> None:
+    @router.post(
         "/resync",
-        tags=["admin"],
-        dependencies=[guard],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=ResyncAccepted,
         summary="Run a cycle now, or queue it once behind the running one",
+        responses={
+            400: {"model": Problem, "description": "The body is not readable JSON"},
+            503: {"model": Problem, "description": "No worker in this process, or it is shutting down"},
+        },
     )
     def resync(
         body: Annotated[ResyncBody | None, Body()] = None,
         full: Annotated[bool | None, Query(description="Overrides the body's `full`")] = None,
-        objects: Annotated[list[str] | None, Query(description="Overrides the body's objects")] = None,
+        objects: Annotated[ObjectNames | None, Query(description="Overrides the body's objects")] = None,
         trigger: Annotated[str, Query(pattern="^(api|page|cli)$")] = "api",
     ) -> dict[str, Any]:
         options = _resync_options(body or ResyncBody(), full, objects, trigger)
@@ -153,36 +193,33 @@ def _admin_routes(app: FastAPI, engine: Engine, settings: Settings, worker: Work
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the worker is shutting down")
         return answer
 
-    @app.get("/runs", tags=["admin"], dependencies=[guard], summary="Run history, newest first")
+
+def _history_routes(router: APIRouter, engine: Engine) -> None:
+    @router.get("/runs", summary="Run history, newest first")
     def list_runs(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
         return recent_run_views(engine, limit)
 
-    @app.get(
-        "/runs/{run_id}",
-        tags=["admin"],
-        dependencies=[guard],
-        summary="One run",
-        responses={404: {"description": "No such run"}},
-    )
-    def one_run(run_id: int) -> dict[str, Any]:
+    @router.get("/runs/{run_id}", summary="One run", responses={404: {"model": Problem, "description": "No such run"}})
+    def one_run(run_id: Annotated[int, Path(ge=1, le=MAX_RUN_ID)]) -> dict[str, Any]:
         found = runs.get_run(engine, run_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
         return run_view(found)
 
-    @app.get("/status", tags=["admin"], dependencies=[guard], summary="Last cycle, cursors, API budget, next run")
+
+def _status_routes(router: APIRouter, engine: Engine, settings: Settings, worker: WorkerHandle | None) -> None:
+    @router.get("/status", summary="Last cycle, cursors, API budget, next run")
     def service_status() -> dict[str, Any]:
         return status_document(engine, settings, worker.state() if worker else None)
 
-    @app.get("/kpis", tags=["admin"], dependencies=[guard], summary="The KPI report (per owner, team and portal)")
+    @router.get("/kpis", summary="The KPI report (per owner, team and portal)")
     def kpis(period: Annotated[str, Query(pattern=PERIOD.pattern, description="YYYY-MM or all")] = "all") -> Any:
         return _report(engine, period)
 
-    @app.get("/ui/panel", tags=["admin"], dependencies=[guard], response_class=HTMLResponse, summary="Page panel")
+    @router.get("/ui/panel", response_class=Response, responses={200: HTML_ANSWER}, summary="Page panel")
     def panel() -> HTMLResponse:
         document = status_document(engine, settings, worker.state() if worker else None)
-        report = _report(engine, "all")
-        html = render_panel(document, recent_run_views(engine, 20), report)
+        html = render_panel(document, recent_run_views(engine, 20), _report(engine, "all"))
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
@@ -191,13 +228,9 @@ def _report(engine: Engine, period: str) -> Any:
 
 
 def _resync_options(body: ResyncBody, full: bool | None, objects: list[str] | None, trigger: str) -> CycleOptions:
+    """One request's cycle options: the query's `full` and `objects` override the body's (names already validated)."""
     chosen = objects if objects is not None else body.objects
     names = [p.strip() for item in chosen or [] for p in item.split(",") if p.strip()]
-    unknown = sorted(set(names) - set(OBJECT_TYPES))
-    if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown object(s) {unknown}; choose from {list(OBJECT_TYPES)}"
-        )
     return CycleOptions(
         trigger=trigger,
         full=body.full if full is None else full,

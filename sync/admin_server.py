@@ -29,8 +29,7 @@ class AdminServer:
     @property
     def url(self) -> str:
         """Base URL of the running server."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - comparing, not binding
-        return f"http://{host}:{self.port}"
+        return local_url(self.host, self.port)
 
     def start(self) -> None:
         """Serve; returns once uvicorn accepts connections (RuntimeError if it did not start)."""
@@ -53,6 +52,13 @@ class AdminServer:
 
     def _serve(self) -> None:
         self._server.run(sockets=[self._socket])
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL that reaches a server listening on `host`:`port` from this machine (a wildcard host is local)."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -111,7 +111,7 @@ def run() -> None:
         engine.dispose()
 
 
-def _on_signals(stop: Any) -> None:
+def _on_signals(stop: Callable[[], None]) -> None:
     def handle(signum: int, _: FrameType | None) -> None:
         log.info("worker_stopping", signal=signal.Signals(signum).name)
         stop()
@@ -150,15 +150,17 @@ def _resync_local(settings: Settings, options: CycleOptions) -> int:
 
 def admin_base_url(settings: Settings) -> str:
     """Where the worker's admin API listens: ADMIN_URL, else ADMIN_HOST:ADMIN_PORT (a wildcard host is local)."""
-    if settings.admin_url:
-        return settings.admin_url
-    host = "127.0.0.1" if settings.admin_host in ("0.0.0.0", "::", "") else settings.admin_host  # noqa: S104
-    return f"http://{host}:{settings.admin_port}"
+    from sync.admin_server import local_url  # uvicorn loads only for commands that talk to the worker
+
+    return settings.admin_url or local_url(settings.admin_host, settings.admin_port)
 
 
 def _resync_remote(settings: Settings, full: bool, objects: Sequence[str] | None) -> int:
     if settings.kpi_sync_admin_token is None:
-        _fail("configuration error: KPI_SYNC_ADMIN_TOKEN: not set (needed to reach the worker; or use --local)", 2)
+        _fail(
+            "configuration error: KPI_SYNC_ADMIN_TOKEN: not set (needed to reach the worker; or use --local)",
+            EXIT_CONFIG,
+        )
     base = admin_base_url(settings)
     body = json.dumps({"full": full, "objects": list(objects) if objects else None}).encode()
     request = urllib.request.Request(  # noqa: S310 - the URL is validated as http(s) by Settings

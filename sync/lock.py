@@ -1,33 +1,34 @@
-"""Never two cycles at once for one portal, even with two worker replicas: a lock held in the database.
+"""Never two cycles at once for one portal, even with two worker replicas: a lock that its holder's death frees.
 
-On PostgreSQL a session-level advisory lock on a dedicated connection: if the holder dies, its connection closes
-and the server releases the lock. SQLite has no such thing, so there the lock is a lease row in `worker_locks`
-(taken when free or expired, renewed while held, deleted on release); a killed holder's lease runs out.
+PostgreSQL: a session-level advisory lock on a dedicated connection. If the holder dies, its connection closes and
+the server releases the lock as soon as it has ended that session.
+SQLite file: an exclusive `flock` on a lock file beside the database (`<database>.<name>.lock`). The kernel releases
+it when the holder's process ends, however it ends (SIGKILL included), so the next holder gets it at once. The file
+is left in place: deleting a lock file while another process waits on it would let two processes lock two files.
+In-memory SQLite: no other process can see the database, so a lock inside this process is enough.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
-import socket
+import re
 import threading
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
-
-from storage import repo
-from storage import tables as t
 
 log = structlog.get_logger(__name__)
 
-LOCKS = repo.table(t.WorkerLock)
-DEFAULT_LEASE_SECONDS = 60.0  # a killed SQLite holder blocks the next cycle for at most this long
+_IN_PROCESS: dict[str, threading.Lock] = {}  # in-memory SQLite: one lock per (database URL, lock name)
+_IN_PROCESS_GUARD = threading.Lock()
 
 
 def lock_key(name: str) -> int:
@@ -36,20 +37,73 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def holder_id() -> str:
-    """Who holds a lease: host, process and a random part (two engines in one process differ)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 @contextmanager
-def cycle_lock(engine: Engine, name: str = "cycle", *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Iterator[bool]:
-    """Try to take the lock `name` without waiting; yields whether it was taken, and releases it on exit."""
+def cycle_lock(engine: Engine, name: str = "cycle") -> Iterator[bool]:
+    """Try to take the lock `name` without waiting; yields whether it was taken, and releases it on exit.
+
+    Raises SQLAlchemyError when PostgreSQL cannot be asked, OSError when a SQLite lock file cannot be opened.
+    """
     if engine.dialect.name == "postgresql":
         with _advisory_lock(engine, name) as acquired:
             yield acquired
-    else:
-        with _lease(engine, name, lease_seconds) as acquired:
+        return
+    path = lock_file(engine.url, name)
+    if path is None:
+        with _in_process_lock(f"{engine.url}#{name}") as acquired:
             yield acquired
+    else:
+        with _file_lock(path) as acquired:
+            yield acquired
+
+
+def lock_file(url: URL, name: str) -> Path | None:
+    """The lock file of lock `name` beside a SQLite database file; None for an in-memory database."""
+    database = url.database or ""
+    if database.startswith("file:") and url.query.get("uri") == "true":  # sqlite:///file:path?mode=...&uri=true
+        if url.query.get("mode") == "memory":
+            return None
+        database = urlsplit(database).path
+    if database in ("", ":memory:"):
+        return None
+    # resolve(): every URL naming this file (relative, absolute, through a symlink) finds the same lock file.
+    path = Path(database).resolve()
+    return path.with_name(f"{path.name}.{_file_part(name)}.lock")
+
+
+def _file_part(name: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        return name
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[bool]:
+    # Read-only is enough for flock, and lets another user that may write the database share the lock file.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        yield _try_flock(fd)
+    finally:
+        os.close(fd)  # releases the lock: each open() is its own lock, even in one process
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextmanager
+def _in_process_lock(key: str) -> Iterator[bool]:
+    with _IN_PROCESS_GUARD:
+        lock = _IN_PROCESS.setdefault(key, threading.Lock())
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
 
 
 @contextmanager
@@ -78,74 +132,3 @@ def _advisory_unlock(conn: Connection, key: int) -> None:
         # A broken connection must not go back to the pool still holding the lock: closing it releases it.
         conn.invalidate()
         log.warning("lock_release_failed", reason="connection lost; the server releases the lock with it")
-
-
-@contextmanager
-def _lease(engine: Engine, name: str, lease_seconds: float) -> Iterator[bool]:
-    holder = holder_id()
-    acquired = take_lease(engine, name, holder, lease_seconds)
-    if not acquired:
-        yield False
-        return
-    stop = threading.Event()
-    renewer = threading.Thread(
-        target=_renew_until, args=(engine, name, holder, lease_seconds, stop), name=f"lease-{name}", daemon=True
-    )
-    renewer.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        renewer.join()
-        release_lease(engine, name, holder)
-
-
-def take_lease(engine: Engine, name: str, holder: str, lease_seconds: float) -> bool:
-    """Take the lease if nobody holds it, it expired, or `holder` already has it (one atomic upsert)."""
-    now = _now_ms()
-    row = {"name": name, "holder": holder, "expires_at": now + int(lease_seconds * 1000)}
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(LOCKS).values(row)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"],
-        set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
-        where=(LOCKS.c.expires_at < now) | (LOCKS.c.holder == holder),
-    )
-    with engine.begin() as conn:
-        conn.execute(stmt)
-        current = conn.execute(select(LOCKS.c.holder).where(LOCKS.c.name == name)).scalar()
-    return current == holder
-
-
-def renew_lease(engine: Engine, name: str, holder: str, lease_seconds: float) -> bool:
-    """Push the lease's expiry forward; False when `holder` no longer has it."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            update(LOCKS)
-            .where(LOCKS.c.name == name, LOCKS.c.holder == holder)
-            .values(expires_at=_now_ms() + int(lease_seconds * 1000))
-        )
-    return bool(result.rowcount)
-
-
-def release_lease(engine: Engine, name: str, holder: str) -> None:
-    """Give the lease up (only if `holder` still has it)."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(delete(LOCKS).where(LOCKS.c.name == name, LOCKS.c.holder == holder))
-    except SQLAlchemyError:
-        log.warning("lock_release_failed", reason="database unreachable; the lease expires on its own")
-
-
-def _renew_until(engine: Engine, name: str, holder: str, lease_seconds: float, stop: threading.Event) -> None:
-    while not stop.wait(lease_seconds / 3):
-        try:
-            if not renew_lease(engine, name, holder, lease_seconds):
-                log.error("lock_lost", lock=name, reason="another worker took over the expired lease")
-                return
-        except SQLAlchemyError:
-            log.warning("lock_renew_failed", lock=name)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

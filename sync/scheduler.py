@@ -2,7 +2,7 @@
 
 One cycle at a time: in this process a busy flag with a single pending slot (a resync or reconcile requested while a
 cycle runs is queued once and runs right after it, requests arriving meanwhile merge into that slot); across
-replicas the database lock of `sync.lock`. A cycle that hits HubSpot's DAILY limit pauses the worker until the
+replicas the cycle lock of `sync.lock`. A cycle that hits HubSpot's DAILY limit pauses the worker until the
 time HubSpot gave, and a one-off job resumes it then. `request_stop` makes the running cycle finish its page,
 commit and return; `shutdown` then waits for it.
 """
@@ -252,7 +252,7 @@ class Worker:
                     return False
                 self._run(options)
                 return True
-        except SQLAlchemyError as err:
+        except (SQLAlchemyError, OSError) as err:  # database unreachable, or the SQLite lock file cannot be opened
             log.error("cycle_lock_failed", error_type=type(err).__name__)
             self.metrics.errors.labels(kind="database").inc()
             return False

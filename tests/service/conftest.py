@@ -1,4 +1,5 @@
-"""Fixtures of the service tests: a sandbox, settings pointing at it, a SQLite store, a worker's environment."""
+"""Fixtures of the service tests: a sandbox, settings pointing at it, a SQLite store, a worker's environment, and a
+stand-in for the worker behind the admin API."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,24 @@ from sqlalchemy import Engine
 from sandbox.harness import RunningSandbox, run_sandbox
 from storage.engine import open_store
 from sync.config import Settings, load_settings
+from sync.cycle import CycleOptions
+from sync.metrics import Metrics
+from sync.scheduler import describe
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
-# The worker as a separate process, through the front door: `kpi-sync run`.
+# The worker and a one-off cycle as separate processes, through the front door: `kpi-sync run`, `kpi-sync sync`.
 WORKER_CMD = [sys.executable, "-m", "sync.cli", "run"]
+SYNC_CMD = [sys.executable, "-m", "sync.cli", "sync"]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll until `condition` holds; fail naming `what` after `timeout` seconds (a bound, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:
@@ -58,12 +74,17 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_store(template: Path, folder: Path) -> str:
+    """URL of a fresh, migrated SQLite store file in `folder`, copied from the migrated `template`."""
+    path = folder / "store.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
     """URL of a fresh, migrated SQLite store file."""
-    path = tmp_path / "store.db"
-    shutil.copyfile(migrated_sqlite, path)
-    return f"sqlite:///{path}"
+    return copy_store(migrated_sqlite, tmp_path)
 
 
 @pytest.fixture
@@ -92,3 +113,18 @@ def worker_env(sb: RunningSandbox, database_url: str, admin_port: int, **extra: 
     )
     env.update(extra)
     return env
+
+
+class FakeWorker:
+    """Stands in for the scheduler behind the admin API: records resync requests, reports an idle state."""
+
+    def __init__(self) -> None:
+        self.metrics = Metrics()
+        self.requests: list[CycleOptions] = []
+
+    def request_resync(self, options: CycleOptions) -> dict[str, Any]:
+        self.requests.append(options)
+        return {"state": "started", "request": describe(options)}
+
+    def state(self) -> dict[str, Any]:
+        return {"running": None, "pending": None, "paused_until": None, "next_run_at": None}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,13 +14,11 @@ from sqlalchemy import Engine
 from storage.engine import make_engine
 from sync import runs
 from sync.admin import create_app
-from sync.admin_server import AdminServer
+from sync.admin_server import AdminServer, local_url
 from sync.config import load_settings
 from sync.cycle import CycleOptions
-from sync.metrics import Metrics
-from sync.scheduler import describe
 
-from .conftest import ADMIN_TOKEN
+from .conftest import ADMIN_TOKEN, FakeWorker, copy_store
 
 PROTECTED = [
     ("POST", "/resync"),
@@ -41,21 +37,6 @@ BAD_CREDENTIALS = [
     pytest.param({"Authorization": "Bearer"}, id="empty-token"),
 ]
 GOOD = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-class FakeWorker:
-    """Stands in for the scheduler: records resync requests, reports an idle state."""
-
-    def __init__(self) -> None:
-        self.metrics = Metrics()
-        self.requests: list[CycleOptions] = []
-
-    def request_resync(self, options: CycleOptions) -> dict[str, Any]:
-        self.requests.append(options)
-        return {"state": "started", "request": describe(options)}
-
-    def state(self) -> dict[str, Any]:
-        return {"running": None, "pending": None, "paused_until": None, "next_run_at": None}
 
 
 @pytest.fixture
@@ -80,9 +61,7 @@ def shared(
     tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path
 ) -> Iterator[tuple[httpx.Client, FakeWorker]]:
     """One server with a token and one without, for the read-only auth tables (starting one per case is slow)."""
-    path = tmp_path_factory.mktemp("shared") / "store.db"
-    shutil.copyfile(migrated_sqlite, path)
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(copy_store(migrated_sqlite, tmp_path_factory.mktemp("shared")))
     worker = FakeWorker()
     with_token = load_settings(database_url=str(engine.url), kpi_sync_admin_token=ADMIN_TOKEN)
     with serving(create_app(engine, with_token, worker)) as http:
@@ -93,9 +72,7 @@ def shared(
 @pytest.fixture(scope="module")
 def shared_no_token(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Iterator[httpx.Client]:
     """A server whose admin token is not configured."""
-    path = tmp_path_factory.mktemp("shared") / "store.db"
-    shutil.copyfile(migrated_sqlite, path)
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(copy_store(migrated_sqlite, tmp_path_factory.mktemp("shared")))
     with serving(create_app(engine, load_settings(database_url=str(engine.url)), FakeWorker())) as http:
         yield http
     engine.dispose()
@@ -176,6 +153,18 @@ def test_resync_without_a_worker_is_unavailable(sqlite_store: Engine) -> None:
         assert http.post("/resync", headers=GOOD).status_code == 503
 
 
+@pytest.mark.parametrize(
+    ("run_id", "code"),
+    [("0", 422), ("-1", 422), ("9223372036854775807", 404), ("9223372036854775808", 422), ("1" + "0" * 30, 422)],
+)
+def test_run_ids_beyond_the_database_range_are_refused_not_a_server_error(
+    shared: tuple[httpx.Client, FakeWorker], run_id: str, code: int
+) -> None:
+    """Run ids are positive 64-bit integers: anything else is a 422 (a bigger number used to crash SQLite: 500)."""
+    client, _ = shared
+    assert client.get(f"/runs/{run_id}", headers=GOOD).status_code == code
+
+
 def test_runs_and_one_run(client: httpx.Client, sqlite_store: Engine) -> None:
     """GET /runs lists runs newest first with ISO times; GET /runs/{id} returns one or 404."""
     first = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
@@ -239,3 +228,19 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: httpx.Cl
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "security" in document["paths"]["/status"]["get"]
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("0.0.0.0", 8080, "http://127.0.0.1:8080"),  # noqa: S104 - a string under test, nothing binds
+        ("::", 8080, "http://127.0.0.1:8080"),
+        ("", 8080, "http://127.0.0.1:8080"),
+        ("127.0.0.1", 9000, "http://127.0.0.1:9000"),
+        ("::1", 8080, "http://[::1]:8080"),
+        ("worker", 8080, "http://worker:8080"),
+    ],
+)
+def test_the_admin_url_of_a_listening_address(host: str, port: int, url: str) -> None:
+    """Where this machine reaches a server bound to `host`: a wildcard is local, an IPv6 literal is bracketed."""
+    assert local_url(host, port) == url

@@ -6,32 +6,24 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine
+from structlog.testing import capture_logs
 
 from sandbox.harness import RunningSandbox
 from sync import runs
 from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary
+from sync.lock import lock_file
 from sync.scheduler import Worker, merge
 
-from .conftest import sandbox_settings
+from .conftest import sandbox_settings, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 ONE_SECOND = 1 / 60  # sync_interval_minutes
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    """Poll until `condition` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager
@@ -165,6 +157,25 @@ def test_a_pause_recorded_before_a_restart_is_kept(sqlite_store: Engine) -> None
         time.sleep(1.2)
         assert cycle.calls == []
         assert worker.state()["paused_until"] is not None
+
+
+def test_a_cycle_lock_that_cannot_be_taken_skips_the_cycle_and_the_worker_lives_on(sqlite_store: Engine) -> None:
+    """When the cycle lock cannot even be asked (here its SQLite lock file is unusable), no cycle runs, each tick
+    logs `cycle_lock_failed` and counts a database error, and the worker keeps ticking."""
+    path = lock_file(sqlite_store.url, "cycle")
+    assert path is not None
+    path.mkdir()  # a directory where the lock file should be: opening it fails
+    cycle = ScriptedCycle([])
+    settings = Settings(database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    worker = Worker(sqlite_store, settings, cycle=cycle)
+    with capture_logs() as events, running(worker):
+        wait_for(lambda: (database_errors(worker) or 0) >= 2, what="two ticks refused the lock")
+    assert cycle.calls == []
+    assert {e["error_type"] for e in events if e["event"] == "cycle_lock_failed"} == {"IsADirectoryError"}
+
+
+def database_errors(worker: Worker) -> float | None:
+    return worker.metrics.registry.get_sample_value("kpi_sync_errors_total", {"kind": "database"})
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The worker as a real process: SIGTERM mid-cycle leaves a consistent store, two workers on one PostgreSQL never
-overlap, and the CLI (`resync`, `check`, `run`) talks to it and to the store as documented."""
+overlap, a cycle killed with SIGKILL leaves no lock behind, and the CLI (`resync`, `check`, `run`) talks to the worker
+and to the store as documented."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,18 +27,9 @@ from sync.cycle import CycleOptions, run_cycle
 from sync.lock import cycle_lock
 from tests.conftest import PG_OK, create_pg_database, drop_pg_database
 
-from .conftest import ADMIN_TOKEN, WORKER_CMD, free_port, sandbox_settings, worker_env
+from .conftest import ADMIN_TOKEN, SYNC_CMD, WORKER_CMD, free_port, sandbox_settings, wait_for, worker_env
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager
@@ -87,6 +79,28 @@ def test_sigterm_mid_cycle_leaves_a_consistent_store(sandbox: RunningSandbox, sq
         assert resumed.outcome == "ok", resumed.error
         truth = {int(c["id"]) for c in sandbox.export("contacts") if not c.get("archived")}
         assert contact_ids(engine) == truth
+    finally:
+        engine.dispose()
+
+
+def test_a_sync_killed_with_sigkill_does_not_block_the_next_one(sandbox: RunningSandbox, sqlite_url: str) -> None:
+    """`kpi-sync sync` killed with SIGKILL mid-cycle leaves no lock behind on SQLite: the next sync runs at once
+    (not "busy"), closes the killed run as failed and completes."""
+    sandbox.set_faults(rate_slow=1.0, slow_ms=60)
+    env = worker_env(sandbox, sqlite_url, free_port())
+    engine = open_store(sqlite_url)
+    try:
+        killed = subprocess.Popen(SYNC_CMD, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="a running cycle")
+        with cycle_lock(engine) as while_running:
+            assert not while_running, "the running sync holds the cycle lock"
+        killed.kill()
+        assert killed.wait(timeout=30) == -signal.SIGKILL
+        sandbox.set_faults()
+        after = subprocess.run(SYNC_CMD, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert after.returncode == 0, after.stderr[-2000:]
+        outcomes = [(r["outcome"], r["error"]) for r in sorted(all_runs(engine), key=lambda r: int(r["id"]))]
+        assert outcomes == [("failed", "process ended before the run finished"), ("ok", None)]
     finally:
         engine.dispose()
 
