@@ -36,6 +36,7 @@ from sync.ratelimit import RateLimiter, next_utc_midnight
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
+SLOW_SHARE_OF_TIMEOUT = 0.25  # an answer that used a quarter of the read timeout is counted as slow
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class HubSpotClient:
         self._groups = sdk.crm.properties.groups_api
         self._schemas = sdk.crm.schemas.core_api
         self._timeout = (CONNECT_TIMEOUT_S, settings.hubspot_timeout_seconds)
+        self._slow_s = settings.hubspot_timeout_seconds * SLOW_SHARE_OF_TIMEOUT
         self.limiter = limiter or RateLimiter(
             settings.hubspot_rate_limit_per_10s, settings.hubspot_search_per_second, settings.hubspot_daily_budget
         )
@@ -211,6 +213,7 @@ class HubSpotClient:
         self.limiter.acquire(search=search)
         self.stats.calls[kind] += 1
         window = self.limiter.window_seconds(search)
+        started = time.monotonic()
         try:
             resp = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
             raw = resp.data
@@ -218,11 +221,14 @@ class HubSpotClient:
             status = int(resp.status)
             resp.release_conn()
         except Exception as exc:  # every SDK/urllib3 failure becomes one of ours, right here
+            if getattr(exc, "status", None):
+                self._note_slow(started)  # an answer, if an unwelcome one (a timeout is counted as such)
             err = translate(exc, search=search, window_s=window)
             self._record_failure(err, exc)
             if isinstance(err, RateLimitedError):
                 self.limiter.pause(err.wait_seconds or window, search=search)
             raise err from exc
+        self._note_slow(started)
         self.stats.statuses[str(status)] += 1
         self.limiter.observe(headers)
         try:
@@ -230,6 +236,10 @@ class HubSpotClient:
         except orjson.JSONDecodeError as exc:
             self.stats.faults["malformed"] += 1
             raise MalformedResponseError("HubSpot sent a truncated or invalid JSON body") from exc
+
+    def _note_slow(self, started: float) -> None:
+        if time.monotonic() - started > self._slow_s:
+            self.stats.faults["slow"] += 1
 
     def _record_failure(self, err: KpiSyncError, exc: BaseException) -> None:
         status = getattr(exc, "status", None)
@@ -324,12 +334,18 @@ class HubSpotClient:
     def batch_update(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Batch update of up to 100 records; a 207 yields per-input errors instead of an exception."""
         _, body = self._call(f"update:{object_type}", self._batch.update, object_type, {"inputs": list(inputs)})
-        return _batch_result(body)
+        return self._counted_batch(body)
 
     def batch_upsert(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Batch upsert (by a unique id property) of up to 100 records."""
         _, body = self._call(f"upsert:{object_type}", self._batch.upsert, object_type, {"inputs": list(inputs)})
-        return _batch_result(body)
+        return self._counted_batch(body)
+
+    def _counted_batch(self, body: Any) -> BatchResult:
+        result = _batch_result(body)
+        if result.errors or result.unattributed_errors:
+            self.stats.faults["partial"] += 1  # a 207: some inputs refused, the rest applied
+        return result
 
     def property_groups(self, object_type: str) -> list[dict[str, Any]]:
         """Property groups of an object type."""

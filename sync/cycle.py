@@ -31,6 +31,8 @@ from sync.recompute import kpi_config, refresh
 
 log = structlog.get_logger(__name__)
 
+RECOMPUTE_STATE = "kpi_recompute"  # service_state key: {"running": true} while a recompute may be half committed
+
 
 @dataclass(frozen=True)
 class CycleOptions:
@@ -67,9 +69,13 @@ def run_cycle(
 ) -> RunSummary:
     """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says)."""
     started = runs.now_ms()
-    runs.fail_abandoned(engine)
     kind = "reconcile" if options.reconcile else ("resync" if options.full else "sync")
-    run_id = runs.open_run(engine, kind, options.trigger, started)
+    try:
+        runs.record_unrecorded(engine)
+        runs.fail_abandoned(engine)
+        run_id = runs.open_run(engine, kind, options.trigger, started)
+    except SQLAlchemyError as err:
+        return _not_started(err)
     structlog.contextvars.bind_contextvars(run_id=run_id)
     summary = RunSummary(run_id, "ok")
     clock = time.monotonic()
@@ -85,8 +91,7 @@ def run_cycle(
     except KpiSyncError as err:
         summary.outcome, summary.error = "failed", str(err)
     except SQLAlchemyError as err:
-        summary.outcome = "failed"
-        summary.error = f"database error: {type(err).__name__}: {str(err.orig if hasattr(err, 'orig') else err)[:200]}"
+        summary.outcome, summary.error = "failed", database_error(err)
     finally:
         if client is not None:
             summary.api_calls = client.stats.total
@@ -95,6 +100,19 @@ def run_cycle(
         summary.counts["duration_s"] = round(time.monotonic() - clock, 3)
         _close(engine, summary)
         structlog.contextvars.unbind_contextvars("run_id")
+    return summary
+
+
+def database_error(err: SQLAlchemyError) -> str:
+    """One line for a database failure: the driver's first line, without SQL, parameters or hints."""
+    lines = str(getattr(err, "orig", None) or err).strip().splitlines()
+    return f"database error: {type(err).__name__}: {(lines[0] if lines else '')[:200]}"
+
+
+def _not_started(err: SQLAlchemyError) -> RunSummary:
+    """A cycle that could not even record its start: nothing ran; the summary (run id 0) says why."""
+    summary = RunSummary(0, "failed", error=database_error(err))
+    log.warning("cycle_finished", outcome=summary.outcome, error=summary.error)
     return summary
 
 
@@ -119,8 +137,7 @@ def _cycle(
     finally:
         summary.counts["pull"] = puller.stats.as_dict()
     with _phase(summary, "kpis"):
-        kpis = refresh(engine, kpi_config(settings), runs.now_ms(), full=options.recompute_all)
-    summary.counts["kpis"] = kpis.as_dict()
+        summary.counts["kpis"] = _recompute(engine, settings, full=options.recompute_all)
     if not settings.writeback_enabled:
         return
     push = PushStats()
@@ -148,6 +165,21 @@ def _phase(summary: RunSummary, name: str) -> Iterator[None]:
             "seconds": round(time.perf_counter() - begin, 3), "peak_rss_mb": round(peak_mb, 1)}
 
 
+def _recompute(engine: Engine, settings: Settings, *, full: bool) -> dict[str, Any]:
+    """Recompute the KPIs. The contacts' values and the aggregates commit in separate transactions, and a run that
+    died between them leaves nothing dirty to say the aggregates are stale: a recompute is marked as running while
+    it runs, and one found cut short is redone over every contact and aggregate."""
+    with engine.begin() as conn:
+        cut_short = bool((repo.get_state(conn, RECOMPUTE_STATE) or {}).get("running"))
+        repo.set_state(conn, RECOMPUTE_STATE, {"running": True})
+    if cut_short and not full:
+        log.warning("kpi_recompute_redone", reason="the last recompute was cut short; recomputing everything")
+    stats = refresh(engine, kpi_config(settings), runs.now_ms(), full=full or cut_short)
+    with engine.begin() as conn:
+        repo.set_state(conn, RECOMPUTE_STATE, {"running": False})
+    return {**stats.as_dict(), "redone_in_full": cut_short}
+
+
 def _close(engine: Engine, summary: RunSummary) -> None:
     pull = summary.counts.get("pull", {})
     push = summary.counts.get("push", {})
@@ -169,15 +201,14 @@ def _close(engine: Engine, summary: RunSummary) -> None:
         duration_s=summary.counts.get("duration_s"),
         error=summary.error,
     )
-    try:
-        runs.close_run(
-            engine,
-            summary.run_id,
-            summary.outcome,
-            counts=summary.counts,
-            api_calls=summary.api_calls,
-            error=summary.error,
-            resume_at=summary.resume_at_ms,
-        )
-    except SQLAlchemyError:
-        log.error("run_not_recorded", reason="database unreachable; the next run will close this one as failed")
+    recorded = runs.close_run(
+        engine,
+        summary.run_id,
+        summary.outcome,
+        counts=summary.counts,
+        api_calls=summary.api_calls,
+        error=summary.error,
+        resume_at=summary.resume_at_ms,
+    )
+    if not recorded:
+        log.error("run_not_recorded", reason="database unreachable; the next run of this process records it")

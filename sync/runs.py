@@ -6,11 +6,16 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, desc, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import repo
 from storage import tables as t
 
 RUNS = repo.table(t.SyncRun)
+
+# How runs ended that this process could not record (the database was unreachable), by database and run id. The
+# next run of this process records them first, so a worker's history tells the database error, not a generic end.
+_unrecorded: dict[tuple[str, int], dict[str, Any]] = {}
 
 
 def now_ms() -> int:
@@ -38,25 +43,40 @@ def close_run(
     api_calls: int,
     error: str | None = None,
     resume_at: int | None = None,
-) -> None:
-    """Record how a run ended."""
+) -> bool:
+    """Record how a run ended; False when the database is unreachable (kept for `record_unrecorded`)."""
+    values = {
+        "finished_at": now_ms(),
+        "outcome": outcome,
+        "counts": counts,
+        "api_calls": api_calls,
+        "error": error,
+        "resume_at": resume_at,
+    }
+    try:
+        _update(engine, run_id, values)
+    except SQLAlchemyError:
+        _unrecorded[(str(engine.url), run_id)] = values
+        return False
+    return True
+
+
+def record_unrecorded(engine: Engine) -> int:
+    """Record the ends of this database's runs that `close_run` could not record; returns how many."""
+    keys = [key for key in _unrecorded if key[0] == str(engine.url)]
+    for key in keys:
+        _update(engine, key[1], _unrecorded[key])
+        del _unrecorded[key]
+    return len(keys)
+
+
+def _update(engine: Engine, run_id: int, values: dict[str, Any]) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(RUNS)
-            .where(RUNS.c.id == run_id)
-            .values(
-                finished_at=now_ms(),
-                outcome=outcome,
-                counts=counts,
-                api_calls=api_calls,
-                error=error,
-                resume_at=resume_at,
-            )
-        )
+        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
 
 
 def fail_abandoned(engine: Engine) -> int:
-    """Close runs left 'running' by a killed process; returns how many."""
+    """Close runs left 'running' by a killed process (or one that lost its database); returns how many."""
     with engine.begin() as conn:
         result = conn.execute(
             update(RUNS)

@@ -76,12 +76,11 @@ def stored(engine: Engine) -> dict[str, str]:
                 stmt = stmt.where(tbl.c.type == SINGULAR[object_type])
             links: dict[int, list[int]] = {}
             if object_type == "deals":
-                for d, c in conn.execute(
-                    select(t.DealContact.__table__.c.deal_id, t.DealContact.__table__.c.contact_id)
-                ):
+                dc = repo.table(t.DealContact).c
+                for d, c in conn.execute(select(dc.deal_id, dc.contact_id)):
                     links.setdefault(d, []).append(c)
             elif object_type in SINGULAR:
-                ec = t.EngagementContact.__table__.c
+                ec = repo.table(t.EngagementContact).c
                 for e, c in conn.execute(
                     select(ec.engagement_id, ec.contact_id).where(ec.engagement_type == SINGULAR[object_type])
                 ):

@@ -16,21 +16,33 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hubspot import HubSpot
 from sqlalchemy import Engine, func, select, update
 
 from kpi.rows import parse_timestamp
+from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
 from sandbox.harness import RunningSandbox
 from storage import repo
 from storage import tables as t
+from sync import runs
+from sync.config import Settings
 from sync.constants import MODIFIED_PROPERTY, OBJECT_TYPES, SINGULAR
+from sync.recompute import kpi_config, refresh
 from tests.sync.conftest import cycle, settings_for, stored, truth
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
 KILLED = -signal.SIGKILL
 BATCH_UPDATE = "POST /crm/v3/objects/{type}/batch/update"
+# Database events (statements and commits) of a recompute with changed contacts, numbered as crash_worker.py counts
+# them: 1 its first read, 10 the contact values' upsert, 12 the commit of the contacts' transaction, 13 the first
+# read after it (values committed, aggregates not), 22 the aggregates' delete, 27 the commit of the aggregates'
+# transaction, 28 the first event after the recompute (before the write-back).
+RECOMPUTE_KILL_POINTS = (1, 10, 12, 13, 22, 27, 28)
+CALL_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -61,6 +73,15 @@ class Forks:
                 os.kill(pid, signal.SIGKILL)  # still our unreaped child, so the pid cannot be someone else's
                 break
             time.sleep(0.005)
+        code = int(self._ask(f"wait {pid}"))
+        self.live.discard(pid)
+        return code
+
+    def run_dying(self, nth: int, args: list[str]) -> int:
+        """Start `kpi-sync <args>` set to SIGKILL itself at the `nth` database event of its KPI recompute (see
+        crash_worker.py); return its exit code."""
+        pid = int(self._ask(f"run-dying {nth} " + json.dumps(args)))
+        self.live.add(pid)
         code = int(self._ask(f"wait {pid}"))
         self.live.discard(pid)
         return code
@@ -226,6 +247,96 @@ def test_killed_during_write_back_resumes_without_losing_writes(
     recorded = {cid: {name: written.get(cid, {}).get(name, "") for name in props} for cid, props in computed.items()}
     assert _diverging(computed, hubspot) == {}
     assert _diverging(recorded, hubspot) == {}
+
+
+def test_killed_during_kpi_recompute_restarts_to_the_fault_free_result(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Runs killed inside and between the recompute's transactions each restart to the KPI values and aggregates a
+    recompute from scratch gives, all written to HubSpot, none pending; the store then equals HubSpot."""
+    rng = random.Random(7)
+    settings = settings_for(sandbox, sqlite_url)
+    cycle(sqlite_store, settings)
+    with fork_server(sandbox, sqlite_url, tmp_path, writeback=True) as forks:
+        for nth in RECOMPUTE_KILL_POINTS:
+            log_calls(sandbox, rng)
+            code = forks.run_dying(nth, ["sync"])
+            assert code == KILLED, f"the run set to die at recompute event {nth} exited {code} (see crash-worker.log)"
+            expire_lease(sqlite_store)
+            cycle(sqlite_store, settings)  # the restart
+            assert kpi_drift(sqlite_store, settings) == {}, f"after a kill at recompute event {nth}"
+            assert left_behind(sqlite_store) == {}, f"after a kill at recompute event {nth}"
+            assert _diverging(computed_values(sqlite_store), live_values(sandbox)) == {}
+    cycle(sqlite_store, settings, reconcile=True)
+    cycle(sqlite_store, settings)  # reads back what the reconcile's write-back changed
+    assert stored(sqlite_store) == truth(sandbox)
+    assert runs_still_running(sqlite_store) == 0
+
+
+def log_calls(sb: RunningSandbox, rng: random.Random, n: int = 12) -> None:
+    """Reps log `n` outbound calls with contacts through the API: contact values and aggregates move, no deal does
+    (a changed deal would make the next run refresh the aggregates anyway)."""
+    owners = {r["id"]: r["properties"].get("hubspot_owner_id") for r in sb.export("contacts") if not r.get("archived")}
+    now = int(time.time() * 1000)
+    inputs = [
+        {
+            "properties": {
+                "hs_timestamp": str(now - rng.randint(0, 3_600_000)),
+                "hs_call_direction": "OUTBOUND",
+                "hs_call_disposition": rng.choice((DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER)),
+                "hubspot_owner_id": owners[contact] or "",
+            },
+            "associations": [{"to": {"id": contact}, "types": [CALL_TO_CONTACT]}],
+        }
+        for contact in rng.sample(sorted(owners), n)
+    ]
+    HubSpot(access_token=sb.token, host=sb.base_url).crm.objects.batch_api.create("calls", {"inputs": inputs})
+
+
+def kpi_drift(engine: Engine, settings: Settings) -> dict[str, list[object]]:
+    """What a recompute of every contact and aggregate from scratch changes: contacts and aggregate keys, a few."""
+    before = _kpi_rows(engine)
+    refresh(engine, kpi_config(settings), runs.now_ms(), full=True)
+    after = _kpi_rows(engine)
+    return {
+        name: sorted(k for k in before[name].keys() | after[name].keys() if before[name].get(k) != after[name].get(k))[
+            :5
+        ]
+        for name in before
+        if before[name] != after[name]
+    }
+
+
+def _kpi_rows(engine: Engine) -> dict[str, dict[Any, Any]]:
+    k, a = repo.table(t.ContactKpi).c, repo.table(t.KpiAggregate).c
+    with engine.connect() as conn:
+        contacts = {r[0]: (r[1], r[2]) for r in conn.execute(select(k.contact_id, k.properties, k.facts))}
+        aggregates = {tuple(r[:4]): r[4] for r in conn.execute(select(a.kpi, a.scope, a.scope_id, a.period, a.metrics))}
+    return {"contact_kpis": contacts, "kpi_aggregates": aggregates}
+
+
+def left_behind(engine: Engine) -> dict[str, int]:
+    """Work a finished cycle must not leave: dirty contacts or deals, values not yet written."""
+    k = repo.table(t.ContactKpi).c
+    with engine.connect() as conn:
+        counts = {
+            "dirty_contacts": conn.execute(select(func.count()).select_from(repo.table(t.DirtyContact))).scalar_one(),
+            "dirty_deals": conn.execute(select(func.count()).select_from(repo.table(t.DirtyDeal))).scalar_one(),
+            "push_pending": conn.execute(select(func.count()).where(k.push_pending.is_(True))).scalar_one(),
+        }
+    return {name: int(n) for name, n in counts.items() if n}
+
+
+def computed_values(engine: Engine) -> dict[int, dict[str, str]]:
+    """The KPI values the store computed, per contact."""
+    k = repo.table(t.ContactKpi).c
+    with engine.connect() as conn:
+        return {cid: dict(props) for cid, props in conn.execute(select(k.contact_id, k.properties))}
+
+
+def live_values(sb: RunningSandbox) -> dict[int, dict[str, str]]:
+    """Properties HubSpot holds per live contact."""
+    return {int(r["id"]): r["properties"] for r in sb.export("contacts") if not r.get("archived")}
 
 
 def _diverging(

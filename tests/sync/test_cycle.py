@@ -198,19 +198,6 @@ def test_bad_token_stops_the_run_with_a_clear_message(
     assert summary.api_calls == 1
 
 
-def test_faults_lose_nothing(sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str) -> None:
-    """429s, 5xx, dropped connections and malformed pages are retried; the sqlite_store ends exact."""
-    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
-    sandbox.settings(time_scale=0.05)  # HubSpot's 10 s window becomes 0.5 s, so waiting out 429s stays quick
-    sandbox.set_faults(rate_429=0.1, rate_5xx=0.05, rate_drop=0.02, rate_malformed=0.02, seed=11)
-    summary = cycle(sqlite_store, settings)
-    sandbox.set_faults()
-    faults = summary.counts["api"]["faults"]
-    assert faults.get("429")
-    assert faults.get("5xx")
-    assert stored(sqlite_store) == truth(sandbox)
-
-
 def test_incremental_recompute_equals_full_recompute(
     sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
 ) -> None:
