@@ -179,7 +179,7 @@ def batch_update(app: SandboxApp, req: Request) -> Response:
     body = req.json_object()
     items: list[tuple[Row, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
-    failing = app.faults.partial_failures(len(_inputs(body)))
+    failing = app.partial_failures(len(_inputs(body)))
     for index, item in enumerate(_inputs(body)):
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
         row = _find(app, ot, key, item.get("idProperty") if isinstance(item, dict) else None, False)

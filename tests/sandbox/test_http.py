@@ -160,3 +160,4 @@ def test_partial_failures_in_batch_update(fresh: Start) -> None:
         assert len(result.results) + len(failed) == len(ids)
         applied = {c["id"] for c in sb.export("contacts") if c["properties"].get("jobtitle") == "Partial"}
         assert applied == set(ids) - failed
+        assert sb.stats()["faults"].get("partial") == 1  # one 207 answer, counted like every other fault
