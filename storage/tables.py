@@ -173,12 +173,14 @@ class ContactKpi(SQLModel, table=True):
     """The latest per-contact KPI values (HubSpot string forms) and the facts the aggregates read."""
 
     __tablename__ = "contact_kpis"
+    # The write-back pages through pending rows in id order: (push_pending, contact_id) serves that without a sort.
+    __table_args__ = (Index("ix_contact_kpis_pending", "push_pending", "contact_id"),)
     contact_id: int = Field(primary_key=True, sa_type=BigInteger)
     properties: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     facts: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     recheck_at: int | None = _ms(index=True)
     computed_at: int = Field(sa_type=BigInteger)
-    push_pending: bool = Field(default=False, index=True)
+    push_pending: bool = False
 
 
 class KpiAggregate(SQLModel, table=True):
