@@ -103,8 +103,9 @@ def affected_keys(
     of the SQL date) of its owner, the owner's team and the portal, and "all". A connected call also affects K1
     opportunities of the months up to 90 days after it. A deal affects K5 by its owner (month of closedate) and
     K1 opportunities in the month of its createdate for every known owner and team (which owners reached its
-    contacts is not known from the deal alone). A changed decision-maker flag on a contact affects K1 through
-    its connected calls: pass those calls too.
+    contacts is not known from the deal alone); an owner that is not among `owners` (an id no Owner row has)
+    is only covered through its calls: pass the connected calls of a changed deal's contacts too. Likewise a
+    changed decision-maker flag on a contact affects K1 through its connected calls: pass those calls too.
     """
     scopes = Scopes(owners)
     cal = config.calendar

@@ -171,14 +171,16 @@ def compute_contact(
     """The KPI values of `contact`, given the engagements associated with it; None when it does not qualify.
 
     A contact qualifies when it is not archived and is a lead (D4) or has at least one sales touch (D1); for
-    None the caller clears all twelve properties. Archived engagements are ignored; an engagement listed twice
-    counts once; a non-archived engagement without a timestamp is counted in `skipped_engagements` and takes
-    part in nothing else. Touches before T0 count as touches but never as the response (t1 >= T0).
+    None the caller clears all twelve properties. Archived engagements are ignored; an engagement (its type and
+    id) listed twice counts once; a non-archived engagement without a timestamp is counted in
+    `skipped_engagements` and takes part in nothing else. Touches before T0 count as touches but never as the
+    response (t1 >= T0).
     """
     if contact.archived:
         return None
-    if len(engagements) > 1 and len({e.id for e in engagements}) != len(engagements):
-        engagements = list({e.id: e for e in engagements}.values())
+    if len(engagements) > 1 and len({(e.type, e.id) for e in engagements}) != len(engagements):
+        # An engagement is its type and id (the store's key): a call and an email may share an id.
+        engagements = list({(e.type, e.id): e for e in engagements}.values())
     times, calls, connected, content, first_conv, skipped = _collect(engagements, config)
     t0 = lead_start(contact)
     if t0 is None and not times:

@@ -15,6 +15,12 @@ MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# datetime holds years 1 to 9999 only; a time within a day of either end may have a local time outside them (and a
+# K1 opportunity window reaches 90 days past a call). Offsets there are taken from a day inside the range, and a
+# local day outside it falls in the first or last month, so no stored time can stop a computation.
+_FIRST_OFFSET_MS = -62_135_510_400_000  # 0001-01-02T00:00:00Z
+_LAST_OFFSET_MS = 253_402_214_399_999  # 9999-12-30T23:59:59.999Z
+_LAST_ORDINAL = date.max.toordinal()
 _MIXED = -(2**62)  # marks an hour in which the offset changes (a DST transition not on the hour)
 # Month boundaries are precomputed for these years; times outside them take the slower exact path.
 _TABLE_YEARS = (1970, 2100)
@@ -75,7 +81,7 @@ class Calendar:
         day = self.local_ms(ms) // MS_PER_DAY
         label = self._months.get(day)
         if label is None:
-            d = date.fromordinal(day + _EPOCH_ORDINAL)
+            d = date.fromordinal(min(max(day + _EPOCH_ORDINAL, 1), _LAST_ORDINAL))
             label = f"{d.year:04d}-{d.month:02d}"
             self._months[day] = label
         return label
@@ -93,6 +99,7 @@ class Calendar:
         return first if first == last else _MIXED
 
     def _offset_at(self, ms: int) -> int:
+        ms = min(max(ms, _FIRST_OFFSET_MS), _LAST_OFFSET_MS)
         offset = (_EPOCH + timedelta(milliseconds=ms)).astimezone(self.tz).utcoffset()
         return 0 if offset is None else offset // timedelta(milliseconds=1)
 

@@ -163,8 +163,10 @@ def parse_timestamp(value: object) -> int | None:
 def _parse_text_time(text: str) -> int | None:
     if not text:
         return None
-    if text.lstrip("-").isdigit():
-        return int(text)
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit():
+        # More digits than MAX_MS has cannot be in range; int() would refuse thousands of them anyway.
+        return int(text) if len(digits) <= 16 else None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

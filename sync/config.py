@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     sync_extra_properties: CommaList = Field(default=(), description="Extra properties, e.g. contacts.email")
     sync_overlap_seconds: int = Field(default=300, ge=0, le=86_400, description="Re-read window for index lag")
     sync_window_hours: int = Field(default=168, gt=0, description="Longest search window of one query chain")
-    sync_interval_minutes: float = Field(default=15.0, gt=0, description="Minutes between scheduled cycles")
+    # At most a week: the scheduler cannot represent an infinite or astronomically long interval.
+    sync_interval_minutes: float = Field(default=15.0, gt=0, le=10_080, description="Minutes between scheduled cycles")
     reconcile_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the deletion/association reconcile")
     kpi_connected_dispositions: CommaList = Field(default=(CONNECTED_DISPOSITION,))
     kpi_decision_maker_roles: CommaList = Field(default=("DECISION_MAKER", "BUDGET_HOLDER"))
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not <object>.<property> with object one of {', '.join(OBJECT_NAMES)}")
         return value
 
+    @field_validator("kpi_connected_dispositions")
+    @classmethod
+    def _check_dispositions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must name at least one call outcome (comma-separated disposition GUIDs)")
+        return value
+
     @field_validator("hubspot_base_url", "admin_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
@@ -88,6 +96,8 @@ class Settings(BaseSettings):
     @field_validator("kpi_content_path_pattern")
     @classmethod
     def _check_pattern(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty (it would mark every link as marketing content)")
         try:
             re.compile(value)
         except re.error as exc:

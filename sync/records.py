@@ -1,7 +1,8 @@
 """Raw HubSpot objects (JSON dicts) to store rows: typed, validated value by value, never fatal for one record.
 
-A value that cannot be parsed is stored as NULL and counted; a record without a usable id is skipped and counted.
-Nothing here logs personal data: callers log counts only.
+A value that cannot be parsed (or stored: text with NUL, nested JSON) is stored as NULL and counted; a page entry
+that is not an object, has no usable id (a positive integer within BIGINT) or no `properties` object is skipped
+and counted. Nothing here logs personal data: callers log counts only.
 """
 
 from __future__ import annotations
@@ -36,12 +37,20 @@ class Parsed:
     incomplete_links: list[int]  # record ids whose inline associations were cut off (more than one page)
 
 
-def _record_id(record: Mapping[str, Any]) -> int | None:
-    try:
-        value = int(str(record.get("id")))
-    except ValueError:
+BIGINT_MAX = 2**63 - 1  # ids are BIGINT columns: a larger id could never be stored
+
+
+def _valid_id(value: object) -> int | None:
+    """A HubSpot record id as an int: a positive integer within BIGINT, given as a JSON number or digit string."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
-    return value if value > 0 else None
+    text = str(value)
+    # ASCII digits only: int() would also take "+7", " 7", "1_0" and other scripts' digits, and raises on
+    # "²" or strings of thousands of digits (which cannot be ids anyway).
+    if not (len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= BIGINT_MAX else None
 
 
 class _Props:
@@ -50,9 +59,17 @@ class _Props:
     def __init__(self, props: Mapping[str, Any], stats: ParseStats, object_type: str) -> None:
         self.props, self.stats, self.object_type = props, stats, object_type
 
-    def text(self, name: str) -> str | None:
+    def text(self, name: str, *, nul_ok: bool = False) -> str | None:
+        """The value as text (a JSON number or boolean as written); nested JSON and NUL characters are invalid.
+
+        NUL cannot be stored in a PostgreSQL text column; `nul_ok` is for email bodies, of which only the URLs are
+        kept.
+        """
         value = self.props.get(name)
         if value is None or value == "":
+            return None
+        if isinstance(value, dict | list) or (not nul_ok and isinstance(value, str) and "\x00" in value):
+            self.stats.invalid_values[f"{self.object_type}.{name}"] += 1
             return None
         return value if isinstance(value, str) else str(value)
 
@@ -77,14 +94,19 @@ class _Props:
 
     def owner(self) -> str | None:
         value = self.text("hubspot_owner_id")
-        if value is not None and not value.isdigit():
+        if value is not None and not (value.isascii() and value.isdigit()):
             self.stats.invalid_values[f"{self.object_type}.hubspot_owner_id"] += 1
             return None
         return value
 
 
+def _fallback(value: int | None, envelope: object) -> int | None:
+    """A property's time, or the record envelope's (`createdAt`, `updatedAt`) when the property gave none."""
+    return parse_timestamp(envelope) if value is None else value
+
+
 def _common(record: Mapping[str, Any], p: _Props, object_type: str, extra: Iterable[str]) -> dict[str, Any]:
-    modified = p.time(MODIFIED_PROPERTY[object_type]) or parse_timestamp(record.get("updatedAt"))
+    modified = _fallback(p.time(MODIFIED_PROPERTY[object_type]), record.get("updatedAt"))
     wanted = list(extra)
     return {
         "modified_at": modified,
@@ -97,7 +119,7 @@ def contact_row(record: Mapping[str, Any], p: _Props, extra: Iterable[str]) -> d
     """A contacts row."""
     return {
         "owner_id": p.owner(),
-        "createdate": p.time("createdate") or parse_timestamp(record.get("createdAt")),
+        "createdate": _fallback(p.time("createdate"), record.get("createdAt")),
         "lifecyclestage": p.text("lifecyclestage"),
         "lead_date": p.time("hs_lifecyclestage_lead_date"),
         "sql_date": p.time("hs_lifecyclestage_salesqualifiedlead_date"),
@@ -112,7 +134,7 @@ def deal_row(record: Mapping[str, Any], p: _Props, extra: Iterable[str]) -> dict
     """A deals row."""
     return {
         "owner_id": p.owner(),
-        "createdate": p.time("createdate") or parse_timestamp(record.get("createdAt")),
+        "createdate": _fallback(p.time("createdate"), record.get("createdAt")),
         "closedate": p.time("closedate"),
         "pipeline": p.text("pipeline"),
         "dealstage": p.text("dealstage"),
@@ -133,9 +155,13 @@ def engagement_row(record: Mapping[str, Any], p: _Props, object_type: str, extra
         "call_disposition": p.text("hs_call_disposition") if kind == "call" else None,
         "email_direction": p.text("hs_email_direction") if kind == "email" else None,
         "meeting_outcome": p.text("hs_meeting_outcome") if kind == "meeting" else None,
-        "urls": list(extract_urls(p.text("hs_email_html"), p.text("hs_email_text"))) if kind == "email" else None,
+        "urls": _urls(p) if kind == "email" else None,
     }
     return row | _common(record, p, object_type, extra)
+
+
+def _urls(p: _Props) -> list[str]:
+    return list(extract_urls(p.text("hs_email_html", nul_ok=True), p.text("hs_email_text", nul_ok=True)))
 
 
 def inline_links(record: Mapping[str, Any]) -> tuple[set[int], bool]:
@@ -144,12 +170,12 @@ def inline_links(record: Mapping[str, Any]) -> tuple[set[int], bool]:
     block = assoc.get("contacts") if isinstance(assoc, dict) else None
     if not isinstance(block, dict):
         return set(), True
-    ids: set[int] = set()
-    for item in block.get("results") or []:
-        try:
-            ids.add(int(str(item.get("id"))))
-        except (ValueError, AttributeError):
-            continue
+    results = block.get("results")
+    ids = {
+        contact_id
+        for item in (results if isinstance(results, list) else ())
+        if isinstance(item, dict) and (contact_id := _valid_id(item.get("id"))) is not None
+    }
     paging = block.get("paging")
     complete = not (isinstance(paging, dict) and isinstance(paging.get("next"), dict))
     return ids, complete
@@ -157,18 +183,24 @@ def inline_links(record: Mapping[str, Any]) -> tuple[set[int], bool]:
 
 def parse_page(
     object_type: str,
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[object],
     stats: ParseStats,
     extra: Iterable[str] = (),
     with_links: bool = False,
 ) -> Parsed:
-    """Turn one page of raw records into rows (and inline contact links when asked)."""
+    """Turn one page of raw records into rows (and inline contact links when asked).
+
+    An entry that is not an object, has no usable id or whose `properties` is not an object is skipped and counted.
+    """
     extra = tuple(extra)
     rows: list[dict[str, Any]] = []
     links: dict[int, set[int]] = {}
     incomplete: list[int] = []
     for record in records:
-        record_id = _record_id(record)
+        if not isinstance(record, Mapping):
+            stats.skipped_records += 1
+            continue
+        record_id = _valid_id(record.get("id"))
         props = record.get("properties")
         if record_id is None or not isinstance(props, dict):
             stats.skipped_records += 1

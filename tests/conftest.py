@@ -9,9 +9,20 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import structlog
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from storage.engine import open_store
+
+# Property tests are reproducible: derandomized (the same examples on every run of the same selection, no example
+# database) and without a per-example deadline (the 2-core machine is shared). Each property sets its own
+# `max_examples`, so that together they take about half a minute. `HYPOTHESIS_PROFILE=explore` draws fresh random
+# examples on every run instead, and keeps failures in .hypothesis/ to replay them.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, max_examples=100, print_blob=True
+)
+hypothesis_settings.register_profile("explore", deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PG_ADMIN = os.environ.get("KPI_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
