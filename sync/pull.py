@@ -31,7 +31,7 @@ from sync.constants import (
     SEARCH_PAGE_SIZE,
     SINGULAR,
 )
-from sync.records import ParseStats, parse_page
+from sync.records import ParseStats, owner_row, parse_page, stage_row, valid_id
 
 log = structlog.get_logger(__name__)
 
@@ -147,12 +147,13 @@ class Puller:
     # -- owners and pipelines ----------------------------------------------------------------------------------
     def pull_owners_and_pipelines(self) -> None:
         """Owners (active and archived, so old activity resolves) and deal pipeline stages."""
-        rows = [_owner_row(o, archived=False) for o in self.client.owners(archived=False)]
-        rows += [_owner_row(o, archived=True) for o in self.client.owners(archived=True)]
+        rows = [owner_row(o, archived=False) for o in self.client.owners(archived=False) if isinstance(o, dict)]
+        rows += [owner_row(o, archived=True) for o in self.client.owners(archived=True) if isinstance(o, dict)]
         stages = [
-            _stage_row(p, s)
+            stage_row(p, s)
             for p in self.client.pipelines("deals")
-            for s in p.get("stages") or []
+            if isinstance(p, dict) and isinstance(p.get("stages"), list)
+            for s in p["stages"]
             if isinstance(s, dict)
         ]
         with self.engine.begin() as conn:
@@ -267,7 +268,8 @@ class Puller:
             spec.object_type, page.results, self.stats.parse, self.settings.extra_properties(spec.object_type)
         )
         links = self._read_links(spec, [r["id"] for r in parsed.rows]) if spec.link_model else None
-        ids = [int(r["id"]) for r in page.results if str(r.get("id", "")).isdigit()]
+        # The keyset advances over every record of the page, also those the parser skipped.
+        ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
         with self.engine.begin() as conn:
             self._apply(conn, spec, parsed.rows, links)
             if ids:
@@ -288,9 +290,10 @@ class Puller:
             self._check_stop()
             batch, pending = pending[:ASSOC_BATCH_READ_SIZE], pending[ASSOC_BATCH_READ_SIZE:]
             for source, linked, after in self.client.association_batch(spec.object_type, "contacts", batch):
-                if not source.isdigit() or int(source) not in links:
+                source_id = valid_id(source)
+                if source_id is None or source_id not in links:
                     continue
-                links[int(source)].update(int(x) for x in linked if x.isdigit())
+                links[source_id].update(i for x in linked if (i := valid_id(x)) is not None)
                 if after:
                     pending.append((source, after))
         return links
@@ -327,35 +330,3 @@ class Puller:
     def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
         cursor["updated_at"] = self.run_start_ms
         repo.save_cursor(conn, cursor)
-
-
-def _owner_row(owner: dict[str, Any], archived: bool) -> dict[str, Any]:
-    teams = [tm for tm in owner.get("teams") or [] if isinstance(tm, dict)]
-    teams.sort(key=lambda tm: not tm.get("primary", False))  # the primary team first
-    user = owner.get("userId") if owner.get("userId") is not None else owner.get("userIdIncludingInactive")
-    return {
-        "id": str(owner.get("id") or ""),
-        "email": owner.get("email"),
-        "first_name": owner.get("firstName"),
-        "last_name": owner.get("lastName"),
-        "user_id": int(user) if isinstance(user, int) else None,
-        "archived": archived or bool(owner.get("archived")),
-        "team_ids": [str(tm.get("id")) for tm in teams],
-        "team_names": [str(tm.get("name") or "") for tm in teams],
-    }
-
-
-def _stage_row(pipeline: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
-    raw_meta = stage.get("metadata")
-    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-    try:
-        probability: float | None = float(meta["probability"])
-    except (KeyError, TypeError, ValueError):
-        probability = None
-    return {
-        "pipeline_id": str(pipeline.get("id") or ""),
-        "stage_id": str(stage.get("id") or ""),
-        "label": str(stage.get("label") or ""),
-        "is_closed": str(meta.get("isClosed", "false")).lower() == "true",
-        "probability": probability,
-    }

@@ -40,7 +40,7 @@ class Parsed:
 BIGINT_MAX = 2**63 - 1  # ids are BIGINT columns: a larger id could never be stored
 
 
-def _valid_id(value: object) -> int | None:
+def valid_id(value: object) -> int | None:
     """A HubSpot record id as an int: a positive integer within BIGINT, given as a JSON number or digit string."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
@@ -174,7 +174,7 @@ def inline_links(record: Mapping[str, Any]) -> tuple[set[int], bool]:
     ids = {
         contact_id
         for item in (results if isinstance(results, list) else ())
-        if isinstance(item, dict) and (contact_id := _valid_id(item.get("id"))) is not None
+        if isinstance(item, dict) and (contact_id := valid_id(item.get("id"))) is not None
     }
     paging = block.get("paging")
     complete = not (isinstance(paging, dict) and isinstance(paging.get("next"), dict))
@@ -200,7 +200,7 @@ def parse_page(
         if not isinstance(record, Mapping):
             stats.skipped_records += 1
             continue
-        record_id = _valid_id(record.get("id"))
+        record_id = valid_id(record.get("id"))
         props = record.get("properties")
         if record_id is None or not isinstance(props, dict):
             stats.skipped_records += 1
@@ -220,3 +220,41 @@ def parse_page(
             else:
                 incomplete.append(record_id)
     return Parsed(rows, links, incomplete)
+
+
+def owner_row(owner: dict[str, Any], archived: bool) -> dict[str, Any]:
+    """An owner row from a v3 owners entry (teams primary first; a team without an id is dropped)."""
+    teams = [tm for tm in owner.get("teams") or [] if isinstance(tm, dict)]
+    teams.sort(key=lambda tm: not tm.get("primary", False))  # the primary team first
+    user = owner.get("userId") if owner.get("userId") is not None else owner.get("userIdIncludingInactive")
+    return {
+        "id": str(owner.get("id") or ""),
+        "email": _text_or_none(owner.get("email")),
+        "first_name": _text_or_none(owner.get("firstName")),
+        "last_name": _text_or_none(owner.get("lastName")),
+        "user_id": valid_id(user) if isinstance(user, int) else None,
+        "archived": archived or bool(owner.get("archived")),
+        "team_ids": [str(tm["id"]) for tm in teams if tm.get("id") is not None],
+        "team_names": [str(tm.get("name") or "") for tm in teams if tm.get("id") is not None],
+    }
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and "\x00" not in value else None
+
+
+def stage_row(pipeline: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    """A deal stage row from a pipeline and one of its stages (closed flag and probability from its metadata)."""
+    raw_meta = stage.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    try:
+        probability: float | None = float(meta["probability"])
+    except (KeyError, TypeError, ValueError):
+        probability = None
+    return {
+        "pipeline_id": str(pipeline.get("id") or ""),
+        "stage_id": str(stage.get("id") or ""),
+        "label": str(stage.get("label") or ""),
+        "is_closed": str(meta.get("isClosed", "false")).lower() == "true",
+        "probability": probability,
+    }

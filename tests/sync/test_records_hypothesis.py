@@ -475,7 +475,7 @@ def _pull_and_check(sb: RunningSandbox, engine: Engine, url: str, injected: dict
     assert summary.counts["kpis"]["contacts"] >= len(injected["contacts"])
 
 
-@settings(max_examples=10, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), object_type=st.sampled_from(("deals", "calls", "emails", "meetings", "notes")))
 def test_junk_records_pass_through_a_real_cycle_into_the_store(
     portal_and_store: tuple[RunningSandbox, Engine, str], data: st.DataObject, object_type: str
