@@ -2,6 +2,10 @@
 
 It keeps us under configurable ceilings *before* HubSpot says no, and learns from `X-HubSpot-RateLimit-*` headers
 (window length, the app's maximum, what remains). Thread-safe; sleeping is injectable for tests.
+
+HubSpot's windows roll: a slot frees when the oldest call in the window leaves it, not a whole window after the
+window filled. We stamp a call when we send it and HubSpot when it arrives, a little later, so a slot is counted
+free here only `GUARD_S` after it left our window.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from sync.constants import GENERAL_WINDOW_S, SEARCH_WINDOW_S
 from sync.errors import DailyLimitError
+
+GUARD_S = 0.05  # covers the send-to-arrival delay of one request (and its jitter) on a local or remote API
+GUARD_MAX_SHARE = 0.05  # ...but never more than 5 % of a window (sandboxes shrink windows to fractions of a second)
 
 
 def next_utc_midnight(now: float) -> float:
@@ -30,12 +37,21 @@ class _Window:
     stamps: deque[float] = field(default_factory=deque)
     blocked_until: float = 0.0
 
-    def wait_needed(self, now: float) -> float:
-        while self.stamps and self.stamps[0] <= now - self.seconds:
+    @property
+    def span(self) -> float:
+        """How long after we sent it a call stops counting: the window plus the send-to-arrival guard."""
+        return self.seconds + min(GUARD_S, self.seconds * GUARD_MAX_SHARE)
+
+    def prune(self, now: float) -> None:
+        while self.stamps and self.stamps[0] <= now - self.span:
             self.stamps.popleft()
+
+    def wait_needed(self, now: float) -> float:
+        self.prune(now)
         wait = max(0.0, self.blocked_until - now)
         if len(self.stamps) >= self.limit:
-            wait = max(wait, self.stamps[0] + self.seconds - now)
+            # The call that must leave for one more to fit (more than one when the limit was lowered).
+            wait = max(wait, self.stamps[len(self.stamps) - self.limit] + self.span - now)
         return wait
 
 
@@ -98,15 +114,24 @@ class RateLimiter:
             if maximum:
                 self._general.limit = min(self._ceiling, maximum)
             remaining = _int(lower.get("x-hubspot-ratelimit-remaining"))
-            if remaining is not None and remaining <= 1:
-                # Someone else shares the window: wait for it to roll rather than collect a 429.
-                self._general.blocked_until = max(self._general.blocked_until, self._clock() + self._general.seconds)
+            if maximum and remaining is not None:
+                self._count_others(maximum - remaining)
             daily, daily_left = (
                 _int(lower.get("x-hubspot-ratelimit-daily")),
                 _int(lower.get("x-hubspot-ratelimit-daily-remaining")),
             )
             if daily is not None and daily_left is not None:
                 self._daily_used = max(self._daily_used, daily - daily_left)  # the portal's usage, all apps
+
+    def _count_others(self, used: int) -> None:
+        """HubSpot counts more calls in the window than we sent: another process shares the token. We cannot know
+        when its calls leave the window, so count them as sent now (they free their slots a window from now)."""
+        window = self._general
+        now = self._clock()
+        window.prune(now)
+        # Our own calls never exceed our count: we stamp before HubSpot does and forget after it does.
+        for _ in range(used - len(window.stamps)):
+            window.stamps.append(now)
 
     def pause(self, seconds: float, search: bool = False) -> None:
         """HubSpot answered 429: hold the window for `seconds`."""

@@ -1,0 +1,190 @@
+"""The client-side rate limiter: rolling windows that free a slot when the oldest call leaves, headers that teach
+it the window and what others used, and a full run against the sandbox's throttled windows at the floor."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.harness import RunningSandbox, run_sandbox
+from sync.errors import DailyLimitError
+from sync.ratelimit import GUARD_S, RateLimiter
+
+HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}
+
+
+class FakeClock:
+    """Monotonic time that moves only when the limiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_limiter(clock: FakeClock, per_10s: int = 190, search: int = 5, daily: int = 1_000_000) -> RateLimiter:
+    """A limiter on the fake clock (wall time fixed at a Monday noon UTC)."""
+    return RateLimiter(per_10s, search, daily, clock=clock, wall=lambda: 1_764_590_400.0, sleep=clock.sleep)
+
+
+def send(limiter: RateLimiter, clock: FakeClock, n: int, *, gap: float = 0.0, search: bool = False) -> list[float]:
+    """Acquire `n` slots, `gap` seconds of work after each; return the send times."""
+    times = []
+    for _ in range(n):
+        limiter.acquire(search=search)
+        times.append(clock.now)
+        clock.now += gap
+    return times
+
+
+def test_a_full_window_frees_a_slot_when_its_oldest_call_leaves_it() -> None:
+    """The call after a full window goes out when the window's first call has left it, plus the guard."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, per_10s=3)
+    times = send(limiter, clock, 4, gap=1.0)
+    assert times[3] == pytest.approx(10.0 + GUARD_S)
+
+
+def test_remaining_zero_from_our_own_calls_does_not_block_a_whole_window() -> None:
+    """HubSpot's `Remaining: 0` after our own calls fill the window waits for the oldest to leave, not 10 s more."""
+    clock = FakeClock()
+    limiter = make_limiter(clock)
+    for i in range(190):
+        limiter.acquire()
+        limiter.observe({**HEADERS, "X-HubSpot-RateLimit-Remaining": str(189 - i)})
+        clock.now += 0.01
+    limiter.acquire()
+    assert clock.now == pytest.approx(10.0 + GUARD_S)
+
+
+def test_calls_another_process_made_are_counted_until_a_window_from_now() -> None:
+    """When HubSpot counts more calls than we sent, the extra ones hold their slots for a window from then."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, per_10s=10)
+    limiter.acquire()
+    limiter.observe({**HEADERS, "X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Remaining": "2"})
+    times = send(limiter, clock, 3)
+    assert times[:2] == [0.0, 0.0]
+    assert times[2] == pytest.approx(10.0 + GUARD_S)
+
+
+def test_a_count_that_matches_ours_takes_no_slot() -> None:
+    """HubSpot counting exactly our calls leaves every remaining slot usable at once."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, per_10s=3)
+    limiter.acquire()
+    limiter.observe({**HEADERS, "X-HubSpot-RateLimit-Max": "3", "X-HubSpot-RateLimit-Remaining": "2"})
+    assert send(limiter, clock, 2) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("interval_ms", "general_s", "search_s"),
+    [(10_000, 10.0, 1.0), (1_000, 1.0, 0.1), (40_000, 40.0, 4.0)],
+)
+def test_the_interval_header_sets_both_windows(interval_ms: int, general_s: float, search_s: float) -> None:
+    """A scaled window (a sandbox's time scale) scales the search window alike."""
+    limiter = make_limiter(FakeClock())
+    limiter.observe({"X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms)})
+    assert limiter.window_seconds() == pytest.approx(general_s)
+    assert limiter.window_seconds(search=True) == pytest.approx(search_s)
+
+
+@pytest.mark.parametrize(("interval_ms", "second_search_at"), [(10_000, 1.0 + GUARD_S), (1_000, 0.105), (100, 0.0105)])
+def test_the_guard_is_at_most_a_twentieth_of_a_window(interval_ms: int, second_search_at: float) -> None:
+    """The send-to-arrival guard never costs more than 5 % of a (shrunk) search window."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, search=1)
+    limiter.observe({"X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms)})
+    assert send(limiter, clock, 2, search=True)[1] == pytest.approx(second_search_at)
+
+
+def test_the_max_header_does_not_raise_the_configured_ceiling() -> None:
+    """HubSpot allowing 190 leaves a ceiling of 150 at 150."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, per_10s=150)
+    limiter.observe(HEADERS)
+    times = send(limiter, clock, 151)
+    assert times[149] == 0.0
+    assert times[150] == pytest.approx(10.0 + GUARD_S)
+
+
+def test_a_429_pause_holds_the_window() -> None:
+    """After `pause(s)`, nothing goes out for `s` seconds."""
+    clock = FakeClock()
+    limiter = make_limiter(clock)
+    limiter.pause(3.0)
+    assert send(limiter, clock, 1) == [3.0]
+
+
+def test_the_daily_budget_stops_the_run() -> None:
+    """The call past the daily budget raises DailyLimitError with the next midnight as resume time."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, daily=2)
+    send(limiter, clock, 2)
+    with pytest.raises(DailyLimitError):
+        limiter.acquire()
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.02])
+def test_many_windows_of_calls_take_the_rate_limit_floor(gap: float) -> None:
+    """N calls at 190 per 10 s take (N / 190 - 1) windows plus one guard per window: the floor, within 1 %."""
+    clock = FakeClock()
+    limiter = make_limiter(clock)
+    limiter.observe(HEADERS)
+    times = send(limiter, clock, 1_900, gap=gap)
+    assert times[-1] == pytest.approx(9 * (10.0 + GUARD_S) + gap * 189, rel=0.01)
+
+
+# -- against the sandbox's enforced windows ---------------------------------------------------------------------
+
+SCALE = 0.2  # a 2 s window: 190 calls need 2 s, far more than the sandbox needs to answer them
+SLEEP_TOLERANCE_S = 0.1  # how late a sleep may wake on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def throttled() -> Iterator[RunningSandbox]:
+    """A small portal enforcing Professional limits (190 per window) with windows shrunk to a fifth."""
+    with run_sandbox(seed=3, contacts=50, throttle=True, tier="professional", time_scale=SCALE) as sb:
+        yield sb
+
+
+def owners_call(sb: RunningSandbox) -> tuple[int, dict[str, str]]:
+    """One cheap general call: status and headers (a 429 returns its own)."""
+    url, auth = sb.base_url + "/crm/v3/owners?limit=1", {"Authorization": f"Bearer {sb.token}"}
+    request = urllib.request.Request(url, headers=auth)  # noqa: S310 - the local sandbox
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local sandbox
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers)
+
+
+def test_at_the_professional_limit_the_sandbox_refuses_nothing_and_no_wait_is_longer_than_the_window_needs(
+    throttled: RunningSandbox,
+) -> None:
+    """Four windows of calls at HubSpot's own maximum: no 429, and before each call the limiter waits only until the
+    call 190 back has left the window (plus the guard), whatever the time each call took."""
+    limiter = RateLimiter(190, 5, 1_000_000)
+    span = 10 * SCALE + GUARD_S
+    sent: list[float] = []
+    done: list[float] = []
+    statuses = []
+    for _ in range(4 * 190 + 1):
+        limiter.acquire()
+        sent.append(time.monotonic())
+        status, headers = owners_call(throttled)
+        done.append(time.monotonic())
+        limiter.observe(headers)
+        statuses.append(status)
+    excess = [sent[i] - max(done[i - 1], sent[i - 190] + span if i >= 190 else 0.0) for i in range(1, len(sent))]
+    assert statuses.count(429) == 0
+    assert max(excess) < SLEEP_TOLERANCE_S
+    assert sent[-1] - sent[0] >= 4 * 10 * SCALE
