@@ -31,7 +31,7 @@ from sync.errors import (
     RequestError,
     RetriableError,
 )
-from sync.ratelimit import RateLimiter, next_utc_midnight
+from sync.ratelimit import RateLimiter, next_midnight
 
 log = structlog.get_logger(__name__)
 
@@ -109,11 +109,17 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-def translate(exc: BaseException, *, search: bool = False, window_s: float = GENERAL_WINDOW_S) -> KpiSyncError:
-    """Map an SDK or urllib3 exception to our error types. Messages never contain headers, tokens or bodies."""
+def translate(
+    exc: BaseException, *, search: bool = False, window_s: float = GENERAL_WINDOW_S, timezone: str = "UTC"
+) -> KpiSyncError:
+    """Map an SDK or urllib3 exception to our error types. Messages never contain headers, tokens or bodies.
+
+    `timezone` is the portal's: a DAILY 429 without `Retry-After` resumes at its next midnight."""
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status > 0:
-        return _translate_status(status, _body_of(exc), _headers_of(exc), search=search, window_s=window_s)
+        return _translate_status(
+            status, _body_of(exc), _headers_of(exc), search=search, window_s=window_s, timezone=timezone
+        )
     if isinstance(exc, urllib3.exceptions.TimeoutError):
         return RetriableError("HubSpot did not answer in time", status=None)
     if isinstance(exc, urllib3.exceptions.ProtocolError | urllib3.exceptions.NewConnectionError | ConnectionError):
@@ -126,7 +132,7 @@ def translate(exc: BaseException, *, search: bool = False, window_s: float = GEN
 
 
 def _translate_status(
-    status: int, body: Mapping[str, Any], headers: Mapping[str, str], *, search: bool, window_s: float
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str], *, search: bool, window_s: float, timezone: str
 ) -> KpiSyncError:
     category = str(body.get("category") or body.get("errorType") or "")
     message = str(body.get("message") or "")[:200]
@@ -140,7 +146,7 @@ def _translate_status(
         policy = str(body.get("policyName") or "")
         wait = _retry_after(headers)
         if policy == "DAILY":
-            resume = time.time() + wait if wait else next_utc_midnight(time.time())
+            resume = time.time() + wait if wait else next_midnight(time.time(), timezone)
             return DailyLimitError("HubSpot's daily API limit is reached", resume_at=resume)
         fallback = window_s / 10.0 if search else window_s
         return RateLimitedError(
@@ -185,7 +191,10 @@ class HubSpotClient:
         self._timeout = (CONNECT_TIMEOUT_S, settings.hubspot_timeout_seconds)
         self._slow_s = settings.hubspot_timeout_seconds * SLOW_SHARE_OF_TIMEOUT
         self.limiter = limiter or RateLimiter(
-            settings.hubspot_rate_limit_per_10s, settings.hubspot_search_per_second, settings.hubspot_daily_budget
+            settings.hubspot_rate_limit_per_10s,
+            settings.hubspot_search_per_second,
+            settings.hubspot_daily_budget,
+            timezone=settings.kpi_timezone,
         )
         self._max_attempts = settings.hubspot_max_retries + 1
         self._sleep = sleep
@@ -223,7 +232,7 @@ class HubSpotClient:
         except Exception as exc:  # every SDK/urllib3 failure becomes one of ours, right here
             if getattr(exc, "status", None):
                 self._note_slow(started)  # an answer, if an unwelcome one (a timeout is counted as such)
-            err = translate(exc, search=search, window_s=window)
+            err = translate(exc, search=search, window_s=window, timezone=self.limiter.timezone)
             self._record_failure(err, exc)
             if isinstance(err, RateLimitedError):
                 self.limiter.pause(err.wait_seconds or window, search=search)

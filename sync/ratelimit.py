@@ -15,7 +15,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sync.constants import GENERAL_WINDOW_S, SEARCH_WINDOW_S
 from sync.errors import DailyLimitError
@@ -24,10 +25,12 @@ GUARD_S = 0.05  # covers the send-to-arrival delay of one request (and its jitte
 GUARD_MAX_SHARE = 0.05  # ...but never more than 5 % of a window (sandboxes shrink windows to fractions of a second)
 
 
-def next_utc_midnight(now: float) -> float:
-    """Epoch seconds of the next midnight UTC (HubSpot resets the daily count at the portal's midnight)."""
-    day = datetime.fromtimestamp(now, UTC).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+def next_midnight(now: float, timezone: str = "UTC") -> float:
+    """Epoch seconds of the next midnight in `timezone`: HubSpot resets the daily count at the midnight of the
+    portal's time zone (kpi-sync takes it from KPI_TIMEZONE)."""
+    zone = ZoneInfo(timezone)
+    day = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
 
 
 @dataclass
@@ -67,13 +70,15 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        timezone: str = "UTC",
     ) -> None:
+        self.timezone = timezone
         self._general = _Window(per_10s, GENERAL_WINDOW_S)
         self._search = _Window(search_per_second, SEARCH_WINDOW_S)
         self._ceiling = per_10s
         self._daily_budget = daily_budget
         self._daily_used = 0
-        self._daily_day = datetime.fromtimestamp(wall(), UTC).date()
+        self._daily_day = datetime.fromtimestamp(wall(), ZoneInfo(timezone)).date()
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
@@ -94,11 +99,11 @@ class RateLimiter:
             self._sleep(wait)
 
     def _check_daily(self) -> None:
-        today = datetime.fromtimestamp(self._wall(), UTC).date()
+        today = datetime.fromtimestamp(self._wall(), ZoneInfo(self.timezone)).date()
         if today != self._daily_day:
             self._daily_day, self._daily_used = today, 0
         if self._daily_used >= self._daily_budget:
-            resume = next_utc_midnight(self._wall())
+            resume = next_midnight(self._wall(), self.timezone)
             raise DailyLimitError(f"daily API budget of {self._daily_budget} calls spent", resume_at=resume)
 
     def observe(self, headers: Mapping[str, str]) -> None:

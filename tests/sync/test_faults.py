@@ -29,7 +29,7 @@ from storage.engine import open_store
 from sync import runs
 from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary
-from sync.ratelimit import next_utc_midnight
+from sync.ratelimit import next_midnight
 from sync.scheduler import Worker
 from sync.schema import CONTACT_PROPERTIES
 from tests.sync.conftest import TOKEN, api_calls, cycle, settings_for
@@ -186,7 +186,7 @@ def test_a_daily_429_pauses_the_worker_until_hubspot_resets_its_count(
     worker.start()
     try:
         poll_until(lambda: worker.state()["paused_until"] is not None, what="the DAILY pause")
-        reset = datetime.fromtimestamp(next_utc_midnight(time.time()), UTC)
+        reset = datetime.fromtimestamp(next_midnight(time.time()), UTC)
         assert worker.state()["paused_until"] == reset.isoformat()
         assert worker.request_resync(CycleOptions(trigger="api"))["state"] == "queued"
         spent = api_calls(sandbox)

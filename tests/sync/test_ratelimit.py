@@ -7,12 +7,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.harness import RunningSandbox, run_sandbox
+from sync.client import translate
 from sync.errors import DailyLimitError
-from sync.ratelimit import GUARD_S, RateLimiter
+from sync.ratelimit import GUARD_S, RateLimiter, next_midnight
 
 HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}
 
@@ -131,6 +135,34 @@ def test_the_daily_budget_stops_the_run() -> None:
     send(limiter, clock, 2)
     with pytest.raises(DailyLimitError):
         limiter.acquire()
+
+
+@pytest.mark.parametrize(
+    ("timezone", "resume_utc"),
+    [
+        ("UTC", "2025-12-02T00:00:00+00:00"),
+        ("America/New_York", "2025-12-02T05:00:00+00:00"),  # noon UTC is 07:00 there: five hours after UTC's
+        ("Europe/Amsterdam", "2025-12-01T23:00:00+00:00"),  # an hour before UTC's
+    ],
+)
+def test_a_spent_daily_budget_resumes_at_the_portals_midnight(timezone: str, resume_utc: str) -> None:
+    """HubSpot resets the daily count at midnight in the portal's time zone, not at midnight UTC."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 1, 1, clock=clock, wall=lambda: 1_764_590_400.0, sleep=clock.sleep, timezone=timezone)
+    limiter.acquire()
+    with pytest.raises(DailyLimitError) as err:
+        limiter.acquire()
+    assert err.value.resume_at == datetime.fromisoformat(resume_utc).timestamp()
+
+
+def test_a_daily_429_without_retry_after_resumes_at_the_portals_midnight() -> None:
+    """A DAILY 429 that does not say when to retry is held until the next midnight of the portal's time zone."""
+    exc = ApiException(status=429, reason="Too Many Requests")
+    exc.body = b'{"status":"error","errorType":"RATE_LIMIT","policyName":"DAILY","message":"daily limit"}'
+    err = translate(exc, timezone="America/Los_Angeles")
+    assert isinstance(err, DailyLimitError)
+    assert err.resume_at == next_midnight(time.time(), "America/Los_Angeles")
+    assert datetime.fromtimestamp(err.resume_at, ZoneInfo("America/Los_Angeles")).hour == 0
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.02])
