@@ -214,15 +214,6 @@ class SnapshotLedger(SQLModel, table=True):
     written_at: int = Field(sa_type=BigInteger)
 
 
-class WorkerLock(SQLModel, table=True):
-    """A lease that keeps two workers from running a cycle at once where advisory locks are not available."""
-
-    __tablename__ = "worker_locks"
-    name: str = Field(primary_key=True)
-    holder: str
-    expires_at: int = Field(sa_type=BigInteger)
-
-
 class KeyValue(SQLModel, table=True):
     """Small service state: portal facts learnt at run time (property schema checked, snapshot object id...)."""
 

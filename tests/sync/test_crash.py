@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from hubspot import HubSpot
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 
 from kpi.rows import parse_timestamp
 from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
@@ -136,12 +136,6 @@ def fork_server(sb: RunningSandbox, store_url: str, workdir: Path, *, writeback:
             forks.close()
 
 
-def expire_lease(engine: Engine) -> None:
-    """Let a killed run's SQLite lease run out now rather than after its minute (sync/lock.py)."""
-    with engine.begin() as conn:
-        conn.execute(update(repo.table(t.WorkerLock)).values(expires_at=0))
-
-
 def after(seconds: float) -> Callable[[], bool]:
     """A condition that holds `seconds` from now."""
     deadline = time.monotonic() + seconds
@@ -202,7 +196,6 @@ def test_killed_ten_times_during_pull_converges_to_the_exact_data(
             code = forks.run_until(args, after(rng.uniform(0.05, 2.5)))
             assert code in (0, KILLED), f"`kpi-sync {' '.join(args)}` exited {code} (see crash-worker.log)"
             kills, finished = kills + (code == KILLED), finished + (code == 0)
-            expire_lease(sqlite_store)
     sandbox.set_faults()
     settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
     cycle(sqlite_store, settings)  # may only finish a killed list pass: what changed during it is searched next run
@@ -231,7 +224,6 @@ def test_killed_during_write_back_resumes_without_losing_writes(
             code = forks.run_until(["sync"], batches_reach(sandbox, target), jitter=rng.uniform(0, 0.2))
             assert code in (0, KILLED), f"`kpi-sync sync` exited {code} (see crash-worker.log)"
             kills += code == KILLED
-            expire_lease(sqlite_store)
     assert kills == 5, f"only {kills} runs were still writing when their kill was due"
     sandbox.set_faults()
     cycle(sqlite_store, settings_for(sandbox, sqlite_url))
@@ -262,7 +254,6 @@ def test_killed_during_kpi_recompute_restarts_to_the_fault_free_result(
             log_calls(sandbox, rng)
             code = forks.run_dying(nth, ["sync"])
             assert code == KILLED, f"the run set to die at recompute event {nth} exited {code} (see crash-worker.log)"
-            expire_lease(sqlite_store)
             cycle(sqlite_store, settings)  # the restart
             assert kpi_drift(sqlite_store, settings) == {}, f"after a kill at recompute event {nth}"
             assert left_behind(sqlite_store) == {}, f"after a kill at recompute event {nth}"
