@@ -148,7 +148,9 @@ def _translate_status(
         if policy == "DAILY":
             resume = time.time() + wait if wait else next_midnight(time.time(), timezone)
             return DailyLimitError("HubSpot's daily API limit is reached", resume_at=resume)
-        fallback = window_s / 10.0 if search else window_s
+        # Without Retry-After, wait out the window of the limit hit (`window_s` is already the search window for a
+        # search call: SECONDLY waits a second, TEN_SECONDLY_ROLLING ten).
+        fallback = window_s
         return RateLimitedError(
             f"rate limited ({policy or 'unknown policy'})",
             status=429,

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.harness import RunningSandbox, run_sandbox
 from sync.client import translate
-from sync.errors import DailyLimitError
+from sync.errors import DailyLimitError, RateLimitedError
 from sync.ratelimit import GUARD_S, RateLimiter, next_midnight
 
 HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}
@@ -220,3 +221,16 @@ def test_at_the_professional_limit_the_sandbox_refuses_nothing_and_no_wait_is_lo
     assert statuses.count(429) == 0
     assert max(excess) < SLEEP_TOLERANCE_S
     assert sent[-1] - sent[0] >= 4 * 10 * SCALE
+
+
+@pytest.mark.parametrize(("search", "window_s"), [(True, 1.0), (False, 10.0)])
+def test_a_429_without_retry_after_waits_out_the_window_it_hit(search: bool, window_s: float) -> None:
+    """A SECONDLY (search) 429 waits the search window, a TEN_SECONDLY_ROLLING one the general window: a tenth of
+    the search window would retry straight into the same full window."""
+    policy = "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
+    exc = ApiException(status=429, reason="Too Many Requests")
+    exc.body = orjson.dumps({"status": "error", "errorType": "RATE_LIMIT", "policyName": policy, "message": "limit"})
+    err = translate(exc, search=search, window_s=window_s)
+    assert isinstance(err, RateLimitedError)
+    assert err.wait_seconds == window_s
+
