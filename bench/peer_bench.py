@@ -1,22 +1,27 @@
 """kpi-sync against Airbyte's source-hubspot 5.7.0 and Singer's tap-hubspot 4.5.0 on the same sandbox portal.
 
-    .venv/bin/python bench/peer_bench.py [--size small|medium] [--runs 3] [--tools kpi-sync,airbyte,singer]
+    .venv/bin/python bench/peer_bench.py [--size small|medium] [--contacts N] [--runs 3]
+        [--tools kpi-sync,airbyte,singer] [--phases full,incremental,throttled,stress] [--merge]
+    .venv/bin/python bench/peer_bench.py --report      # only rebuild bench/RESULTS.md from bench/results/
 
 Installs the peers if needed (bench/peers/install.py), then for each run and tool, on a fresh sandbox of the same
 seed: a full first sync, simulated activity, an incremental sync (both unthrottled), and a full sync under
 Professional rate limits with the sandbox's time scale. Figures come from the sandbox's exact counters
-(`/_sandbox/stats`, reset before each run), the tool's process tree (wall time, sampled peak RSS) and what the
-tool delivered (RECORD messages for the peers, rows in the SQLite store for kpi-sync). Each figure is the median
-of the runs; ratios are peer / kpi-sync. Then, once per tool, the stress cases: 25,000 records sharing one
-modification timestamp, search-index lag, and records archived and re-associated between runs; records missed,
-stale or duplicated are counted against `/_sandbox/export/{type}`. A tool that runs past its timeout is killed
-and reported as such. Writes bench/results/peers.json and bench/RESULTS.md.
+(`/_sandbox/stats`, reset before each run), the tool's process tree (wall time, sampled peak RSS, the moment of
+its last API call) and what the tool delivered (RECORD messages for the peers, rows in the SQLite store for
+kpi-sync); calls per stream come from the peers' request logs and kpi-sync's run history. Each figure is the
+median of the runs; ratios are peer / kpi-sync. Then, once per tool, the stress cases: 25,000 records sharing
+one modification timestamp, search-index lag, and records archived and re-associated between runs; records
+missed, stale or duplicated are counted against `/_sandbox/export/{type}`. A tool that runs past its timeout is
+killed and reported as such. Writes bench/results/peers-<portal>.json (`--merge` updates the named tools in an
+existing file) and rebuilds bench/RESULTS.md from every results file (bench/peers/report.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import statistics
 import subprocess
@@ -31,19 +36,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
-from peer_tools import Airbyte, Delivery, KpiSync, ProcResult, Singer, Tool, to_ms
+from peer_tools import Airbyte, Delivery, KpiSync, KpiSyncAtLimit, ProcResult, Singer, Tool, to_ms
+from report import write_report
 
-from sandbox import legacy
 from sandbox.constants import SEARCH_PER_SECOND, TEN_SECONDS_MS, TIERS
 from sandbox.harness import RunningSandbox, run_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_JSON = ROOT / "bench" / "results" / "peers.json"
-RESULTS_MD = ROOT / "bench" / "RESULTS.md"
+RESULTS_DIR = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / ".cache" / "peer_bench"
 DAY_MS = 86_400_000
 STALE_TOLERANCE_MS = 1_000  # peers re-format timestamps; a missed change is minutes or more behind
-TOOLS: dict[str, Callable[..., Tool]] = {"kpi-sync": KpiSync, "airbyte": Airbyte, "singer": Singer}
+TOOLS: dict[str, Callable[..., Tool]] = {"kpi-sync": KpiSync, "kpi-sync-190": KpiSyncAtLimit, "airbyte": Airbyte,
+                                        "singer": Singer}
+PHASES = ("full", "incremental", "seeded", "throttled", "stress")
 Metrics = dict[str, Any]
 
 
@@ -52,10 +58,9 @@ Metrics = dict[str, Any]
 
 @contextmanager
 def sandbox(args: argparse.Namespace, **settings: Any) -> Iterator[RunningSandbox]:
-    """A fresh sandbox of the benchmark's seed, size and anchor, with the legacy routes the peers call."""
-    with run_sandbox(seed=args.seed, size=args.size, anchor_ms=args.anchor_ms, **settings) as sb:
-        if not any(route.template == "/deals/v1/deal/paged" for route in sb.app.router.routes):
-            legacy.register(sb.app.router)
+    """A fresh sandbox of the benchmark's seed, size and anchor (it serves the legacy routes the peers call)."""
+    with run_sandbox(seed=args.seed, size=args.size, contacts=args.contacts, anchor_ms=args.anchor_ms,
+                     **settings) as sb:
         yield sb
 
 
@@ -91,17 +96,31 @@ def measured(sb: RunningSandbox, tool: Tool, run_name: str, timeout_s: float, *,
              extra: tuple[str, ...] = ()) -> tuple[ProcResult, Delivery, Metrics]:
     """Reset the sandbox counters, run the tool once, and read the counters back."""
     sb.reset_stats()
-    result, delivery = tool.run(sb.base_url, run_name, timeout_s, time_scale, extra)
+    result, delivery = tool.run(sb.base_url, run_name, timeout_s, time_scale, extra, probe=lambda: sb.app.stats.total)
     stats = sb.stats()
-    search = sum(sum(v.values()) for k, v in stats["by_route"].items() if k.endswith("/search"))
-    counters = {"api_calls": stats["total"], "search_calls": search, "http_429": stats["by_status"].get("429", 0),
-                "by_route": {k: sum(v.values()) for k, v in sorted(stats["by_route"].items())}}
     status = "timeout" if result.timed_out else "ok" if result.returncode == 0 else f"exit {result.returncode}"
     metrics = {"status": status, "wall_s": round(result.wall_s, 2), "peak_rss_mb": round(result.peak_rss_mb, 1),
-               **counters, "errors": delivery.errors[:3], "command": result.command}
+               "last_call_s": round(result.last_call_s, 2) if result.last_call_s is not None else None,
+               **counters(stats), "calls_by_stream": tool.calls_by_stream(run_name), "errors": delivery.errors[:3],
+               "command": result.command}
+    if isinstance(tool, KpiSync):
+        counts = tool.last_run_counts()
+        metrics["limiter_wait_s"] = counts.get("rate_limit_wait_s")
+        metrics["retries"] = counts.get("api", {}).get("retries")
     print(f"  {tool.name} {run_name}: {status}, {stats['total']} calls, {result.wall_s:.1f} s, "
           f"{result.peak_rss_mb:.0f} MB", flush=True)
     return result, delivery, metrics
+
+
+def counters(stats: dict[str, Any]) -> Metrics:
+    """Calls, search calls, 429s, and the calls the sandbox accepted (not 429) in the general and search windows."""
+    routes: dict[str, dict[str, int]] = stats["by_route"]
+    search = {k: v for k, v in routes.items() if k.endswith("/search")}
+    refused = stats["by_status"].get("429", 0)
+    search_ok = sum(n for v in search.values() for code, n in v.items() if code != "429")
+    return {"api_calls": stats["total"], "search_calls": sum(sum(v.values()) for v in search.values()),
+            "http_429": refused, "general_ok": stats["total"] - refused - search_ok, "search_ok": search_ok,
+            "by_route": {k: sum(v.values()) for k, v in sorted(routes.items())}}
 
 
 def coverage(tool: Tool, view: Delivery, truth: dict[str, dict[str, dict[str, Any]]],
@@ -153,7 +172,7 @@ def changed_ids(summary: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def full_and_incremental(args: argparse.Namespace, tool: Tool, run: int) -> dict[str, Metrics]:
-    """A first full sync, simulated activity, then an incremental sync, unthrottled."""
+    """A first full sync, then (unless skipped) simulated activity and an incremental sync, unthrottled."""
     with sandbox(args, index_lag_ms=0) as sb:
         tool.begin()
         _, first, full = measured(sb, tool, f"run{run}-full", args.timeout)
@@ -161,6 +180,8 @@ def full_and_incremental(args: argparse.Namespace, tool: Tool, run: int) -> dict
         full["coverage"] = coverage(tool, first, truth)
         full["records"] = totals(full["coverage"])
         full["duplicates"] = duplicates(first)
+        if "incremental" not in args.phases:
+            return {"full": full}
         summary = sb.simulate(minutes=args.minutes, seed=1_000 + run)
         changed = changed_ids(summary)
         _, second, inc = measured(sb, tool, f"run{run}-incremental", args.timeout)
@@ -168,21 +189,47 @@ def full_and_incremental(args: argparse.Namespace, tool: Tool, run: int) -> dict
         inc["coverage"] = coverage(tool, first.merged(second), truth, {t: changed.get(t, set()) for t in tool.types
                                                                         if t != "owners"})
         inc["records"] = totals(inc["coverage"])
+        inc["changed_in_portal"] = {t: len(ids) for t, ids in sorted(changed.items())}
         inc["delivered_messages"] = sum(second.messages.values())
         inc["duplicates"] = duplicates(second)
     return {"full": full, "incremental": inc}
 
 
+def seeded_incremental(args: argparse.Namespace, tool: Tool, run: int) -> Metrics:
+    """The incremental run of `full_and_incremental` (same portal, same simulated changes) for a tool whose full
+    sync of the portal does not finish in time: it starts from a state whose cursor is the moment before the
+    activity, as if its full sync had just ended."""
+    with sandbox(args, index_lag_ms=0) as sb:
+        tool.begin()
+        tool.seed_state(time.time_ns() // 1_000_000)
+        changed = changed_ids(sb.simulate(minutes=args.minutes, seed=1_000 + run))
+        _, second, inc = measured(sb, tool, f"run{run}-seeded-incremental", args.timeout)
+        truth = ground_truth(sb, tool.types)
+        inc["coverage"] = coverage(tool, second, truth, {t: changed.get(t, set()) for t in tool.types
+                                                         if t != "owners"})
+        inc["records"] = totals(inc["coverage"])
+        inc["changed_in_portal"] = {t: len(ids) for t, ids in sorted(changed.items())}
+        inc["delivered_messages"] = sum(second.messages.values())
+        inc["duplicates"] = duplicates(second)
+    return inc
+
+
 def throttled(args: argparse.Namespace, tool: Tool, run: int) -> Metrics:
-    """A full sync under Professional rate limits with the sandbox's windows shrunk by `time_scale`."""
+    """A full sync under Professional rate limits with the sandbox's windows scaled by `time_scale`, against the
+    floor: the accepted calls at the allowed rate (190 per 10 s window, search 5 per s, both windows scaled)."""
     with sandbox(args, index_lag_ms=0, throttle=True, tier="professional", time_scale=args.time_scale) as sb:
         tool.begin()
         _, _, metrics = measured(sb, tool, f"run{run}-throttled", args.timeout, time_scale=args.time_scale)
     burst = TIERS["professional"][0]
-    general = metrics["api_calls"] - metrics["http_429"] - metrics["search_calls"]
-    floor = max(general / burst * TEN_SECONDS_MS / 1000, metrics["search_calls"] / SEARCH_PER_SECOND)
+    floor = max(metrics["general_ok"] / burst * TEN_SECONDS_MS / 1000, metrics["search_ok"] / SEARCH_PER_SECOND)
     metrics["floor_s"] = round(floor * args.time_scale, 2)
-    metrics["wall_over_floor"] = round(metrics["wall_s"] / metrics["floor_s"], 2) if metrics["floor_s"] else None
+    # A run that starts on an empty window sends its first 190 calls at once: it needs one window fewer.
+    general_min = max(math.ceil(metrics["general_ok"] / burst) - 1, 0) * TEN_SECONDS_MS / 1000
+    search_min = max(math.ceil(metrics["search_ok"] / SEARCH_PER_SECOND) - 1, 0) * 1.0
+    metrics["strict_min_s"] = round(max(general_min, search_min) * args.time_scale, 2)
+    for key, figure in (("wall_over_floor", "wall_s"), ("last_call_over_floor", "last_call_s")):
+        value = metrics.get(figure)
+        metrics[key] = round(value / metrics["floor_s"], 3) if metrics["floor_s"] and value is not None else None
     return metrics
 
 
@@ -260,17 +307,23 @@ def caught(tool: Tool, before: Delivery, view: Delivery, summary: dict[str, Any]
 
 def median(values: list[Any]) -> Any:
     """Median of the numbers (None when there are none)."""
-    numbers = [v for v in values if isinstance(v, int | float)]
-    return round(statistics.median(numbers), 2) if numbers else None
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return round(statistics.median(numbers), 3) if numbers else None
+
+
+MEDIAN_KEYS = ("wall_s", "last_call_s", "peak_rss_mb", "api_calls", "search_calls", "http_429", "general_ok",
+               "search_ok", "floor_s", "strict_min_s", "wall_over_floor", "last_call_over_floor", "duplicates",
+               "delivered_messages", "limiter_wait_s", "retries")
 
 
 def summarise(runs: list[Metrics]) -> Metrics:
-    """Medians of the numeric figures over runs, the statuses, and the last run's details."""
-    keys = ("wall_s", "peak_rss_mb", "api_calls", "search_calls", "http_429", "floor_s", "wall_over_floor",
-            "duplicates", "delivered_messages")
-    out: Metrics = {k: median([r.get(k) for r in runs]) for k in keys if any(k in r for r in runs)}
+    """Medians of the numeric figures (and of calls per stream) over runs, the statuses, the last run's details."""
+    out: Metrics = {k: median([r.get(k) for r in runs]) for k in MEDIAN_KEYS if any(k in r for r in runs)}
     out["statuses"] = [r["status"] for r in runs]
-    for k in ("records", "coverage", "by_route", "errors", "command"):
+    streams = sorted({s for r in runs for s in r.get("calls_by_stream", {})})
+    out["calls_by_stream"] = {s: median([r.get("calls_by_stream", {}).get(s, 0) for r in runs]) for s in streams}
+    out["runs"] = [{k: r.get(k) for k in ("status", "wall_s", "api_calls", "http_429", "floor_s")} for r in runs]
+    for k in ("records", "coverage", "changed_in_portal", "by_route", "errors", "command"):
         if runs and k in runs[-1]:
             out[k] = runs[-1][k]
     return out
@@ -293,10 +346,34 @@ def ratios(results: dict[str, Any], base: str = "kpi-sync") -> dict[str, Any]:
     return out
 
 
-def run_all(args: argparse.Namespace) -> dict[str, Any]:
-    """Every phase for every tool; returns the results document."""
+def run_tool(args: argparse.Namespace, tool: Tool) -> tuple[Metrics, Metrics | None]:
+    """Every asked phase for one tool: (its performance figures, its stress figures or None)."""
+    print(f"{tool.name}: {tool.streams_note}", flush=True)
+    figures: Metrics = {"streams": tool.streams_note}
+    if "full" in args.phases:
+        pairs = [full_and_incremental(args, tool, run) for run in range(args.runs)]
+        figures["full"] = summarise([p["full"] for p in pairs])
+        if "incremental" in args.phases:
+            figures["incremental"] = summarise([p["incremental"] for p in pairs])
+    if "seeded" in args.phases:
+        figures["incremental"] = summarise([seeded_incremental(args, tool, run) for run in range(args.runs)])
+        figures["incremental"]["seeded_state"] = True
+    if "throttled" in args.phases:
+        figures["throttled"] = summarise([throttled(args, tool, run) for run in range(args.runs)])
+    for phase in ("full", "incremental", "throttled"):
+        if phase in figures:
+            figures[phase].update({"bench_command": args.command_line, "timeout_s": args.timeout,
+                                   "measured_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    if "stress" not in args.phases:
+        return figures, None
+    return figures, {"bulk": stress_bulk(args, tool), "lag": stress_lag(args, tool),
+                     "archive": stress_archive(args, tool)}
+
+
+def run_all(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Every phase for every tool, into `results` (a fresh document, or the one being merged into)."""
     names = [n.strip() for n in args.tools.split(",") if n.strip()]
-    if any(n != "kpi-sync" for n in names):
+    if any(not n.startswith("kpi-sync") for n in names):
         subprocess.run([sys.executable, str(ROOT / "bench" / "peers" / "install.py")], check=True)
     with sandbox(args, index_lag_ms=0) as sb:
         args.anchor_ms = sb.portal.meta.anchor_ms
@@ -305,211 +382,77 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         tools = [TOOLS[n](WORK / n, sb.token, begin) for n in names]
         for tool in tools:
             tool.prepare(sb.base_url)
-    results: dict[str, Any] = {
-        "command": args.command_line, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "size": args.size, "seed": args.seed, "runs": args.runs, "time_scale": args.time_scale,
-        "simulated_minutes": args.minutes, "stress_minutes": args.stress_minutes, "start_date": begin,
-        "portal": portal["counts"], "owners": portal["owners"], "tools": {}, "stress": {}}
+    results.update({
+        "label": args.label, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "size": args.size,
+        "contacts": args.contacts, "seed": args.seed, "start_date": begin, "portal": portal["counts"],
+        "owners": portal["owners"]})
+    # Parameters of the phases that ran (a merge keeps those of the phases it did not run).
+    for phases, key, value in (({"incremental", "seeded"}, "simulated_minutes", args.minutes),
+                               ({"throttled"}, "time_scale", args.time_scale),
+                               ({"stress"}, "stress_minutes", args.stress_minutes)):
+        if phases & args.phases or key not in results:
+            results[key] = value
+    results.setdefault("tools", {})
+    results.setdefault("stress", {})
+    results.setdefault("commands", [])
+    if args.command_line not in results["commands"]:
+        results["commands"].append(args.command_line)
     for tool in tools:
-        print(f"{tool.name}: {tool.streams_note}", flush=True)
-        pairs = [full_and_incremental(args, tool, run) for run in range(args.runs)]
-        throttle = [throttled(args, tool, run) for run in range(args.runs)] if not args.skip_throttled else []
-        results["tools"][tool.name] = {
-            "streams": tool.streams_note, "full": summarise([p["full"] for p in pairs]),
-            "incremental": summarise([p["incremental"] for p in pairs]),
-            **({"throttled": summarise(throttle)} if throttle else {})}
-        if not args.skip_stress:
-            results["stress"][tool.name] = {"bulk": stress_bulk(args, tool), "lag": stress_lag(args, tool),
-                                            "archive": stress_archive(args, tool)}
-    results["ratios"] = ratios(results)
+        figures, stress = run_tool(args, tool)
+        results["tools"].setdefault(tool.name, {}).update(figures)  # a merge replaces only the phases it ran
+        if stress is not None:
+            results["stress"][tool.name] = stress
+        results["ratios"] = ratios(results)
+        save(args, results)  # after every tool: a long run keeps what it measured if it is stopped
     return results
 
 
-# -- report -------------------------------------------------------------------------------------------------
-
-
-def fmt(value: Any, unit: str = "") -> str:
-    """A table cell."""
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        value = f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
-    elif isinstance(value, int):
-        value = f"{value:,}"
-    return f"{value}{unit}"
-
-
-def ratio_cell(results: dict[str, Any], name: str, phase: str, key: str) -> str:
-    """`(1.23x)` after a peer's figure, when kpi-sync has one."""
-    value = results.get("ratios", {}).get(name, {}).get(phase, {}).get(key)
-    return f" ({value:.2f}x)" if value is not None else ""
-
-
-def status_cell(metrics: Metrics) -> str:
-    """The statuses of the runs, with the first error."""
-    statuses = sorted(set(metrics.get("statuses", [])))
-    errors = metrics.get("errors") or []
-    text = "/".join(statuses)
-    return f"{text}: {errors[0][:90]}" if errors and text != "ok" else text
-
-
-def phase_table(results: dict[str, Any], phase: str) -> list[str]:
-    """One markdown table of a phase's medians, peer figures followed by peer/kpi-sync ratios."""
-    lines = ["| tool | status | API calls | wall s | peak MB | 429s | records held / in portal | missed | stale |"
-             " duplicate msgs |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, tool in results["tools"].items():
-        m = tool.get(phase)
-        if not m:
-            continue
-        rec = m.get("records", {})
-        lines.append(
-            f"| {name} | {status_cell(m)} | {fmt(m.get('api_calls'))}{ratio_cell(results, name, phase, 'api_calls')}"
-            f" | {fmt(m.get('wall_s'))}{ratio_cell(results, name, phase, 'wall_s')}"
-            f" | {fmt(m.get('peak_rss_mb'))}{ratio_cell(results, name, phase, 'peak_rss_mb')}"
-            f" | {fmt(m.get('http_429'))} | {fmt(rec.get('held'))} / {fmt(rec.get('portal'))}"
-            f" | {fmt(rec.get('missed'))} | {fmt(rec.get('stale'))} | {fmt(m.get('duplicates'))} |")
-    return lines
-
-
-def throttled_table(results: dict[str, Any]) -> list[str]:
-    """Wall time under rate limits against the floor (calls / allowed rate)."""
-    lines = ["| tool | status | API calls | 429s | wall s | floor s | wall / floor |", "|---|---|---|---|---|---|---|"]
-    for name, tool in results["tools"].items():
-        m = tool.get("throttled")
-        if m:
-            lines.append(f"| {name} | {status_cell(m)} | {fmt(m.get('api_calls'))} | {fmt(m.get('http_429'))}"
-                         f" | {fmt(m.get('wall_s'))}{ratio_cell(results, name, 'throttled', 'wall_s')}"
-                         f" | {fmt(m.get('floor_s'))} | {fmt(m.get('wall_over_floor'))} |")
-    return lines
-
-
-def stress_table(results: dict[str, Any]) -> list[str]:
-    """The stress cases side by side."""
-    lines = ["| tool | bulk import: status, held / imported, duplicate msgs | index lag: missed + stale of changed"
-             " | archived caught | re-associated caught |", "|---|---|---|---|---|"]
-    for name, cases in results["stress"].items():
-        bulk, lag, arch = cases["bulk"], cases["lag"], cases["archive"]
-        bulk_cell = bulk.get("note") or (f"{bulk['status']}, {fmt(bulk.get('held'))} / {fmt(bulk.get('portal'))},"
-                                         f" {fmt(bulk.get('duplicates'))}")
-        arch_cell = f"{arch['archived_caught']} of {arch['archived']}"
-        moved_cell = f"{arch['reassociated_caught']} of {arch['reassociated']}"
-        after = arch.get("after_reconcile")
-        if after:
-            arch_cell += f" ({after['archived_caught']} after `sync --reconcile`)"
-            moved_cell += f" ({after['reassociated_caught']} after `sync --reconcile`)"
-        lines.append(f"| {name} | {bulk_cell} | {lag['missed'] + lag['stale']} of {lag['portal']} ({lag['status']})"
-                     f" | {arch_cell} | {moved_cell} |")
-    return lines
-
-
-def write_markdown(results: dict[str, Any]) -> None:
-    """bench/RESULTS.md from the results document."""
-    counts = ", ".join(f"{k} {v['live']:,}" for k, v in results["portal"].items())
-    out = ["# Peer benchmarks: kpi-sync, Airbyte source-hubspot 5.7.0, Singer tap-hubspot 4.5.0", "",
-           "Produced by:", "", "```", results["command"], "```", "",
-           f"Generated {results['generated_at']}. Portal: sandbox seed {results['seed']}, size {results['size']}"
-           f" ({counts}; {results['owners']} owners). Start date given to the peers: {results['start_date']} (one day"
-           " before the oldest record, so every tool is asked for the whole portal). Each figure is the median of"
-           f" {results['runs']} run(s), each on a fresh sandbox; in brackets, peer / kpi-sync. API calls are the"
-           " sandbox's exact counters. kpi-sync runs `kpi-sync sync` with write-back off (the peers only read).",
-           "", "Streams: " + "; ".join(f"**{n}**: {t['streams']}" for n, t in results["tools"].items()), "",
-           "## Full first sync (unthrottled)", "", *phase_table(results, "full"), "",
-           f"## Incremental sync after {results['simulated_minutes']} simulated minutes (unthrottled)", "",
-           "Records: the records the simulation created or updated (of the types each tool syncs).", "",
-           *phase_table(results, "incremental"), ""]
-    if any("throttled" in t for t in results["tools"].values()):
-        out += [f"## Full sync under Professional rate limits (time scale {results['time_scale']})", "",
-                "Floor: the time the calls need at the allowed rate (190 per 10 s window, search 5 per s, windows"
-                " scaled). The peers' own sleeps are scaled by the same factor (`PEER_TIME_SCALE`).", "",
-                *throttled_table(results), "", *throttle_note(results)]
-    if results["stress"]:
-        out += ["## Correctness under stress", "", stress_legend(results), "", *stress_table(results), ""]
-    out += ["## Errors the tools reported", "", *error_lines(results), "", *NOTES]
-    RESULTS_MD.write_text("\n".join(out) + "\n")
-
-
-def throttle_note(results: dict[str, Any]) -> list[str]:
-    """Say so when no tool was refused a call: the portal is too small for the limits to bite."""
-    refused = [t["throttled"].get("http_429") for t in results["tools"].values() if "throttled" in t]
-    if any(refused):
-        return []
-    return ["No tool received a 429: every full sync of this portal stays under 190 calls per window, so the"
-            " throttled wall time is the unthrottled one (use `--size medium` to see the limits bite).", ""]
-
-
-def stress_legend(results: dict[str, Any]) -> str:
-    """What the stress columns mean, with the parameters used."""
-    stress = next(iter(results["stress"].values()), {})
-    bulk, lag = stress.get("bulk", {}), stress.get("lag", {})
-    return (f"Bulk import: {bulk.get('imported', '?')} {bulk.get('object', '')} created at one millisecond after a full"
-            " sync, then one incremental run (killed after the stress timeout: status `timeout`). Index lag: search"
-            f" lags {lag.get('lag_ms', '?')} ms; activity is simulated just before an incremental run, and a second"
-            " incremental runs after the lag; counted: changed records the tool does not hold current at the end."
-            " Archived / re-associated: records archived and call->contact associations moved by"
-            f" {results.get('stress_minutes', '?')} simulated minutes, counted among the records the tool held after"
-            " its full sync; caught = the tool no longer holds the archived record as live / holds the new"
-            " contact ids.")
-
-
-def error_lines(results: dict[str, Any]) -> list[str]:
-    """Distinct error messages per tool, from every phase and stress case."""
-    lines = []
-    for name in results["tools"]:
-        phases = [results["tools"][name].get(p, {}) for p in ("full", "incremental", "throttled")]
-        phases += list(results["stress"].get(name, {}).values())
-        errors = sorted({e for m in phases for e in m.get("errors") or []})
-        lines.append(f"- **{name}**: " + ("; ".join(f"`{e[:200]}`" for e in errors) if errors else "none"))
-    return lines
-
-
-NOTES = [
-    "## How it was measured", "",
-    "- Peers run through `bench/peers/launch_*.py` in their own virtualenvs (`bench/peers/install.py`); HubSpot"
-    " URLs are rewritten to the sandbox in `requests`' transport, the connectors' files are untouched."
-    " `bench/peers/ENDPOINTS.md` lists every endpoint they call; `sandbox/legacy.py` serves the legacy ones from"
-    " the same portal data.",
-    "- Peak memory: the tool's process tree RSS, sampled every 20 ms.",
-    "- Throttled runs: the sandbox enforces Professional limits with windows scaled by the time scale; the peers'"
-    " own sleeps (their retry backoff) are scaled by the same factor. kpi-sync's client-side limiter is not scaled.",
-    "- Records: peers count distinct ids in their RECORD messages, kpi-sync rows in its SQLite store; missed ="
-    " not delivered, stale = delivered with an older modification time than the portal's.",
-]
+def save(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Write the results document."""
+    path = RESULTS_DIR / f"peers-{args.label}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=("small", "medium"), default="small")
+    parser.add_argument("--contacts", type=int, default=None, help="contacts in the portal (engagements scale along)")
+    parser.add_argument("--label", default=None, help="results file name: peers-<label>.json (default: the portal)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--tools", default="kpi-sync,airbyte,singer")
+    parser.add_argument("--tools", default="kpi-sync,airbyte,singer", help=f"any of {', '.join(TOOLS)}")
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"any of {', '.join(PHASES)}")
+    parser.add_argument("--merge", action="store_true", help="update these tools in an existing results file")
+    parser.add_argument("--report", action="store_true", help="only rebuild bench/RESULTS.md from bench/results/")
     parser.add_argument("--minutes", type=float, default=60, help="simulated activity before the incremental run")
-    parser.add_argument("--time-scale", type=float, default=None,
-                        help="rate-limit window scale for throttled runs (default: 1 for small, 0.1 for medium)")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="rate-limit window scale for throttled runs")
     parser.add_argument("--timeout", type=float, default=1_800, help="seconds before a sync run is killed")
     parser.add_argument("--stress-timeout", type=float, default=900, help="seconds for the bulk-import run")
     parser.add_argument("--bulk-object", default="calls")
     parser.add_argument("--bulk-count", type=int, default=25_000)
     parser.add_argument("--lag-ms", type=int, default=90_000, help="search-index lag in the lag stress case")
     parser.add_argument("--stress-minutes", type=float, default=600, help="simulated minutes for archive stress")
-    parser.add_argument("--skip-throttled", action="store_true")
-    parser.add_argument("--skip-stress", action="store_true")
     args = parser.parse_args(argv)
     args.anchor_ms = None
-    if args.time_scale is None:
-        args.time_scale = 1.0 if args.size == "small" else 0.1
+    args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    if unknown := args.phases - set(PHASES):
+        parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    if args.label is None:
+        args.label = f"{args.contacts}-contacts" if args.contacts else args.size
     args.command_line = ".venv/bin/python bench/peer_bench.py " + shlex.join(argv)
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark, print the tables, write the JSON and markdown results."""
+    """Run the benchmark, write its JSON, rebuild and print bench/RESULTS.md."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    results = run_all(args)
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(results)
-    print(RESULTS_MD.read_text())
+    if not args.report:
+        path = RESULTS_DIR / f"peers-{args.label}.json"
+        results = json.loads(path.read_text()) if args.merge and path.exists() else {}
+        run_all(args, results)
+    print(write_report(RESULTS_DIR))
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,17 @@ ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks")
 SCRUBBED_ENV = ("HUBSPOT_", "KPI_", "SYNC_", "DATABASE_URL", "WRITEBACK_", "RECONCILE_", "ADMIN_",
                 "SANDBOX_URL", "PEER_")
 SAMPLE_EVERY_S = 0.02
+# Request paths and kpi-sync call kinds -> the stream they serve ("shared": schemas, properties, pipelines).
+ENTITY_STREAMS = {"contact": "contacts", "contacts": "contacts", "deal": "deals", "deals": "deals", "calls": "calls",
+                  "emails": "emails", "meetings": "meetings", "notes": "notes", "tasks": "tasks"}
+PEER_PATH_STREAMS = (
+    (re.compile(r"^/crm/v3/objects/([a-z_]+)"), None),
+    (re.compile(r"^/crm/v4/associations/([a-z_]+)/"), None),
+    (re.compile(r"^/properties/v2/([a-z_]+)/properties"), None),
+    (re.compile(r"^/deals/v1/"), "deals"),
+    (re.compile(r"^/engagements/v1/"), "engagements"),
+    (re.compile(r"^/crm/v3/owners"), "owners"),
+)
 
 
 def to_ms(value: Any) -> int | None:
@@ -95,6 +109,7 @@ class ProcResult:
     peak_rss_mb: float
     timed_out: bool
     command: str
+    last_call_s: float | None = None  # seconds from start to the last API call the probe saw (None: no probe)
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -111,14 +126,19 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_process(argv: list[str], env: dict[str, str], workdir: Path, name: str, timeout_s: float) -> ProcResult:
-    """Run a command, sampling its process tree's RSS; kill its process group after `timeout_s`."""
+def run_process(argv: list[str], env: dict[str, str], workdir: Path, name: str, timeout_s: float, *,
+                probe: Callable[[], int] | None = None) -> ProcResult:
+    """Run a command, sampling its process tree's RSS (and `probe`, the sandbox's call count, to time the last
+    API call); kill its process group after `timeout_s`."""
     with open(workdir / f"{name}.out", "wb") as out, open(workdir / f"{name}.err", "wb") as err:
         started = time.monotonic()
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, cwd=workdir, start_new_session=True)
         watched = psutil.Process(proc.pid)
         peak, returncode, timed_out = 0, None, False
+        calls, last_call = (probe(), None) if probe else (0, None)
         while True:
+            if probe and (now_calls := probe()) != calls:
+                calls, last_call = now_calls, time.monotonic() - started
             # The child's own ru_maxrss is not used: it includes the fork before exec, i.e. this process's RSS.
             pid, status = os.waitpid(proc.pid, os.WNOHANG)
             if pid:
@@ -132,7 +152,7 @@ def run_process(argv: list[str], env: dict[str, str], workdir: Path, name: str, 
                 break
             time.sleep(SAMPLE_EVERY_S)
         proc.returncode = returncode if returncode is not None else -9
-    return ProcResult(returncode, time.monotonic() - started, peak / 2**20, timed_out, " ".join(argv))
+    return ProcResult(returncode, time.monotonic() - started, peak / 2**20, timed_out, " ".join(argv), last_call)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -158,6 +178,11 @@ class Tool(ABC):
     def prepare(self, base_url: str) -> None:  # noqa: B027 - optional hook, most tools need nothing
         """One-off setup against a sandbox (catalogs), not measured."""
 
+    def seed_state(self, cursor_ms: int) -> None:
+        """Write the state a full sync ending at `cursor_ms` would have left (for a tool whose full sync of a big
+        portal does not finish in time); only tools whose state is a plain cursor can."""
+        raise NotImplementedError(f"{self.name} cannot start from a seeded state")
+
     @abstractmethod
     def begin(self) -> None:
         """Forget all state: the next run is a first full sync."""
@@ -171,11 +196,15 @@ class Tool(ABC):
         """What the run delivered; also keeps the state the next run needs."""
 
     def run(self, base_url: str, run_name: str, timeout_s: float, time_scale: float = 1.0,
-            extra: tuple[str, ...] = ()) -> tuple[ProcResult, Delivery]:
+            extra: tuple[str, ...] = (), *, probe: Callable[[], int] | None = None) -> tuple[ProcResult, Delivery]:
         """One sync run: process, then what it delivered."""
         argv, env = self.command(base_url, time_scale, extra)
-        result = run_process(argv, env, self.workdir, run_name, timeout_s)
+        result = run_process(argv, env, self.workdir, run_name, timeout_s, probe=probe)
         return result, self.collect(run_name)
+
+    @abstractmethod
+    def calls_by_stream(self, run_name: str) -> dict[str, int]:
+        """The run's API calls per stream (object type, "owners", or "shared" for schemas/properties/pipelines)."""
 
 
 class KpiSync(Tool):
@@ -184,6 +213,8 @@ class KpiSync(Tool):
     name = "kpi-sync"
     types = ("contacts", "deals", "owners", *ENGAGEMENT_TYPES)
     streams_note = "contacts, deals, owners, calls, emails, meetings, notes, tasks"
+
+    env_overrides: dict[str, str] = {}  # noqa: RUF012 - a class-level default, replaced by variants
 
     def __init__(self, workdir: Path, token: str, start_date: str, writeback: bool = False) -> None:
         super().__init__(workdir, token, start_date)
@@ -199,8 +230,37 @@ class KpiSync(Tool):
     def command(self, base_url: str, time_scale: float, extra: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
         """`kpi-sync sync` pointed at the sandbox through its documented environment variables."""
         env = clean_env(HUBSPOT_BASE_URL=base_url, HUBSPOT_ACCESS_TOKEN=self.token,
-                        DATABASE_URL=f"sqlite:///{self.db}", WRITEBACK_ENABLED=str(self.writeback).lower())
+                        DATABASE_URL=f"sqlite:///{self.db}", WRITEBACK_ENABLED=str(self.writeback).lower(),
+                        **self.env_overrides)
         return [str(ROOT / ".venv" / "bin" / "kpi-sync"), "sync", *extra], env
+
+    def last_run_counts(self) -> dict[str, Any]:
+        """`counts` of the newest row in the store's run history (API calls by kind, limiter waits)."""
+        if not self.db.exists():
+            return {}
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT counts FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()
+        except sqlite3.Error:
+            return {}
+        finally:
+            con.close()
+        counts = json.loads(row[0]) if row and row[0] else {}
+        return counts if isinstance(counts, dict) else {}
+
+    def calls_by_stream(self, run_name: str) -> dict[str, int]:
+        """From the run history: kinds `list:T`, `search:T`, `assoc:T->U`, `owners`, `pipelines` (deal stages,
+        counted to deals); the rest (properties, schemas) is shared."""
+        out: Counter[str] = Counter()
+        for kind, n in (self.last_run_counts().get("api", {}).get("calls") or {}).items():
+            head, _, rest = kind.partition(":")
+            if kind in ("owners", "pipelines"):
+                out["owners" if kind == "owners" else "deals"] += n
+            elif head in ("list", "search", "assoc") and rest:
+                out[ENTITY_STREAMS.get(rest.split("->")[0], rest)] += n
+            else:
+                out["shared"] += n
+        return dict(out)
 
     def collect(self, run_name: str) -> Delivery:
         """Rows in the store; `messages` counts rows that are new or changed by this run."""
@@ -214,6 +274,14 @@ class KpiSync(Tool):
         err = (self.workdir / f"{run_name}.err").read_text(errors="replace")
         delivery.errors = [line for line in err.splitlines() if '"level": "error"' in line or "Traceback" in line][:5]
         return delivery
+
+
+class KpiSyncAtLimit(KpiSync):
+    """kpi-sync with its ceilings at HubSpot's Professional limits (190 per 10 s, search 5 per s) instead of
+    the defaults (150, 4)."""
+
+    name = "kpi-sync-190"
+    env_overrides = {"HUBSPOT_RATE_LIMIT_PER_10S": "190", "HUBSPOT_SEARCH_PER_SECOND": "5"}  # noqa: RUF012
 
 
 def read_kpi_store(db: Path) -> dict[str, dict[str, Rec]]:
@@ -247,6 +315,15 @@ def read_kpi_store(db: Path) -> dict[str, dict[str, Rec]]:
     return out
 
 
+def stream_of_path(path: str) -> str:
+    """The stream a peer's request serves, from its path."""
+    for pattern, stream in PEER_PATH_STREAMS:
+        match = pattern.match(path)
+        if match:
+            return stream or ENTITY_STREAMS.get(match.group(1), "shared")
+    return "shared"
+
+
 class Peer(Tool):
     """A Singer/Airbyte-protocol peer run through its launcher in its own virtualenv; state kept between runs."""
 
@@ -258,6 +335,7 @@ class Peer(Tool):
         self.state = workdir / "state.json"
         self.config = workdir / "config.json"
         self.catalog = workdir / "catalog.json"
+        self.request_log: Path | None = None
 
     @property
     def python(self) -> str:
@@ -269,8 +347,33 @@ class Peer(Tool):
         self.state.unlink(missing_ok=True)
 
     def env(self, base_url: str, time_scale: float) -> dict[str, str]:
-        """Launcher environment: where the sandbox is, how to scale the peer's sleeps."""
-        return clean_env(SANDBOX_URL=base_url, PEER_TIME_SCALE=str(time_scale))
+        """Launcher environment: where the sandbox is, how to scale the peer's sleeps, where to log requests."""
+        extra = {"PEER_REQUEST_LOG": str(self.request_log)} if self.request_log else {}
+        return clean_env(SANDBOX_URL=base_url, PEER_TIME_SCALE=str(time_scale), **extra)
+
+    def run(self, base_url: str, run_name: str, timeout_s: float, time_scale: float = 1.0,
+            extra: tuple[str, ...] = (), *, probe: Callable[[], int] | None = None) -> tuple[ProcResult, Delivery]:
+        """One run, logging every request the peer sends to `<run_name>.requests.jsonl`."""
+        self.request_log = self.workdir / f"{run_name}.requests.jsonl"
+        self.request_log.unlink(missing_ok=True)
+        try:
+            return super().run(base_url, run_name, timeout_s, time_scale, extra, probe=probe)
+        finally:
+            self.request_log = None
+
+    def calls_by_stream(self, run_name: str) -> dict[str, int]:
+        """Requests in the run's log, attributed to streams by path (schemas and the like are "shared")."""
+        out: Counter[str] = Counter()
+        log = self.workdir / f"{run_name}.requests.jsonl"
+        if not log.exists():
+            return {}
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                path = str(json.loads(line)["p"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+            out[stream_of_path(path)] += 1
+        return dict(out)
 
     def collect(self, run_name: str) -> Delivery:
         """Parse RECORD/STATE/TRACE messages from the run's stdout."""
@@ -324,6 +427,13 @@ class Airbyte(Peer):
                     "primary_key": s.get("source_defined_primary_key", [])}
                    for s in catalog["streams"] if s["name"] in AIRBYTE_STREAMS]
         self.catalog.write_text(json.dumps({"streams": streams}))
+
+    def seed_state(self, cursor_ms: int) -> None:
+        """Every stream's `updatedAt` cursor at `cursor_ms`, in the per-stream state format its STATE messages use."""
+        when = datetime.fromtimestamp(cursor_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.state.write_text(json.dumps([
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": {"updatedAt": when}}}
+            for name in AIRBYTE_STREAMS]))
 
     def command(self, base_url: str, time_scale: float, extra: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
         """`launch_airbyte.py read --config --catalog [--state]`."""
