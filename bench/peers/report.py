@@ -344,7 +344,8 @@ NOTES = [
     "- Throttled runs: the sandbox enforces Professional limits with windows scaled by the time scale; the peers'"
     " own sleeps (their retry backoff) are scaled by the same factor; kpi-sync's limiter learns the scaled window"
     " from `X-HubSpot-RateLimit-Interval-Milliseconds`. `kpi-sync-190` is kpi-sync with"
-    " `HUBSPOT_RATE_LIMIT_PER_10S=190 HUBSPOT_SEARCH_PER_SECOND=5` (the defaults are 150 and 4).",
+    " `HUBSPOT_RATE_LIMIT_PER_10S=190 HUBSPOT_SEARCH_PER_SECOND=5`: the defaults since fe09915; the runs here were"
+    " made when the defaults were 150 and 4, which is what the `kpi-sync` rows use.",
     "- Records: peers count distinct ids in their RECORD messages, kpi-sync rows in its SQLite store; missed ="
     " not delivered, stale = delivered with an older modification time than the portal's.",
 ]
