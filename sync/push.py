@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
@@ -135,15 +135,19 @@ def write_back(
             _send(engine, client, inputs, now_ms, stats)
 
 
-def _pending_batch(conn: Connection, after: int) -> list[tuple[int, dict[str, str], dict[str, str], bool]]:
-    stmt = (
+def pending_query(after: int) -> Select[tuple[int, Any, Any, bool]]:
+    """The next batch of contacts waiting to be written (ids above `after`), with their ledger and archive flag."""
+    return (
         select(K.c.contact_id, K.c.properties, L.c.written, C.c.archived)
         .select_from(K.outerjoin(L, L.c.contact_id == K.c.contact_id).outerjoin(C, C.c.id == K.c.contact_id))
         .where(K.c.push_pending.is_(True), K.c.contact_id > after)
         .order_by(K.c.contact_id)
         .limit(BATCH_WRITE_SIZE)
     )
-    return [(r[0], dict(r[1] or {}), dict(r[2] or {}), bool(r[3])) for r in conn.execute(stmt)]
+
+
+def _pending_batch(conn: Connection, after: int) -> list[tuple[int, dict[str, str], dict[str, str], bool]]:
+    return [(r[0], dict(r[1] or {}), dict(r[2] or {}), bool(r[3])) for r in conn.execute(pending_query(after))]
 
 
 def _diffs(

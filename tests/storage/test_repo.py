@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, Executable, inspect, select
 
 from storage import repo
 from storage import tables as t
 from storage.engine import migrate
+from sync.push import pending_query
 
 
 def _contact(i: int, **kw: object) -> dict[str, object]:
@@ -110,14 +111,18 @@ def test_composite_key_lookup_finds_exactly_the_given_keys(store: Engine) -> Non
     assert found == {10, 40}
 
 
+def _sqlite_plan(engine: Engine, stmt: Executable) -> str:
+    """SQLite's query plan for a statement, its steps joined in one line."""
+    with engine.connect() as conn:
+        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+        return " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+
 def test_composite_key_lookup_uses_the_primary_key_index_on_sqlite(sqlite_store: Engine) -> None:
     """A page's link lookup must not scan the whole link table (it did, and full syncs grew quadratically)."""
     links = repo.table(t.EngagementContact)
     cond = repo.keys_in([links.c.engagement_type, links.c.engagement_id], [("call", 1), ("call", 2)])
-    stmt = select(links.c.contact_id).where(cond)
-    with sqlite_store.connect() as conn:
-        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
-        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    plan = _sqlite_plan(sqlite_store, select(links.c.contact_id).where(cond))
     assert "SCAN engagement_contacts" not in plan
     assert "USING" in plan
     assert "INDEX" in plan
@@ -136,14 +141,4 @@ def test_migrations_match_the_models(store: Engine) -> None:
 
 def test_pending_write_back_rows_are_paged_without_sorting_them_all(sqlite_store: Engine) -> None:
     """Each write-back batch reads the next 100 pending rows off an index; it used to sort every pending row."""
-    kpis = repo.table(t.ContactKpi)
-    stmt = (
-        select(kpis.c.contact_id)
-        .where(kpis.c.push_pending.is_(True), kpis.c.contact_id > 5)
-        .order_by(kpis.c.contact_id)
-        .limit(100)
-    )
-    with sqlite_store.connect() as conn:
-        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
-        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-    assert "TEMP B-TREE" not in plan
+    assert "TEMP B-TREE" not in _sqlite_plan(sqlite_store, pending_query(after=5))
