@@ -255,3 +255,13 @@ def get_state(conn: Connection, key: str) -> dict[str, Any] | None:
 def set_state(conn: Connection, key: str, value: Mapping[str, Any]) -> None:
     """Store a small piece of service state."""
     upsert(conn, table(t.KeyValue), [{"key": key, "value": dict(value)}])
+
+
+MS_PER_DAY = 86_400_000
+
+
+def mark_dirty_touch_days(conn: Connection, timestamps: Iterable[int | None], now_ms: int) -> int:
+    """Queue the UTC days of changed calls and emails (their K1 and K4 months are recounted); returns how many."""
+    rows = [{"day": day, "marked_at": now_ms} for day in {ts // MS_PER_DAY for ts in timestamps if ts is not None}]
+    insert_ignore(conn, table(t.DirtyTouchDay), rows)
+    return len(rows)

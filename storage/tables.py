@@ -81,6 +81,8 @@ class Engagement(SQLModel, table=True):
     """A call, email, meeting, note or task. Email bodies are reduced to the URLs they contain (kpi-spec D7)."""
 
     __tablename__ = "engagements"
+    # The KPI refresh re-reads the calls and emails of the months that changed: (type, timestamp) finds them.
+    __table_args__ = (Index("ix_engagements_type_timestamp", "type", "timestamp"),)
     type: str = Field(primary_key=True)  # call | email | meeting | note | task
     id: int = Field(primary_key=True, sa_type=BigInteger)
     timestamp: int | None = _ms()
@@ -153,6 +155,15 @@ class DirtyDeal(SQLModel, table=True):
     marked_at: int | None = _ms()
 
 
+class DirtyTouchDay(SQLModel, table=True):
+    """A UTC day (days since 1970-01-01) with a call or email whose KPI inputs changed since the last refresh:
+    the K1 and K4 cells of the months around it are recounted."""
+
+    __tablename__ = "dirty_touch_days"
+    day: int = Field(primary_key=True, sa_type=BigInteger)
+    marked_at: int | None = _ms()
+
+
 class SyncRun(SQLModel, table=True):
     """One cycle or reconcile: when, how it ended, what it moved and what it cost."""
 
@@ -193,6 +204,26 @@ class KpiAggregate(SQLModel, table=True):
     period: str = Field(primary_key=True)
     metrics: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     computed_at: int = Field(sa_type=BigInteger)
+
+
+class KpiCell(SQLModel, table=True):
+    """Partial counts of one KPI for one owner in one month, mergeable and, for contact KPIs, subtractable: the
+    aggregate rows are merged from these cells, so a refresh recounts only the cells its changes touch."""
+
+    __tablename__ = "kpi_cells"
+    kind: str = Field(primary_key=True)  # calls (K1) | response (K2) | followup (K3) | emails (K4) | sqls (K5)
+    owner_key: str = Field(primary_key=True)  # owner id, or "unassigned"
+    month: str = Field(primary_key=True)  # "YYYY-MM", or "" for facts without a month (counted in "all" only)
+    state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class OpportunityCredit(SQLModel, table=True):
+    """A deal counted as a K1 opportunity in the month of its createdate, for the owners credited with it."""
+
+    __tablename__ = "opportunity_credits"
+    deal_id: int = Field(primary_key=True, sa_type=BigInteger)
+    month: str
+    owners: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class WriteLedger(SQLModel, table=True):
