@@ -265,3 +265,12 @@ def mark_dirty_touch_days(conn: Connection, timestamps: Iterable[int | None], no
     rows = [{"day": day, "marked_at": now_ms} for day in {ts // MS_PER_DAY for ts in timestamps if ts is not None}]
     insert_ignore(conn, table(t.DirtyTouchDay), rows)
     return len(rows)
+
+
+def timestamps_of(conn: Connection, keys: Sequence[tuple[Any, ...]]) -> list[int | None]:
+    """`timestamp` of the engagements with these (type, id) keys."""
+    tbl = table(t.Engagement)
+    found: list[int | None] = []
+    for part in chunks(keys):
+        found.extend(conn.execute(select(tbl.c.timestamp).where(keys_in([tbl.c.type, tbl.c.id], part))).scalars())
+    return found
