@@ -1,6 +1,8 @@
 """Pulling HubSpot into the store: list passes (first load, reconcile) and incremental search windows.
 
-Every page and its cursor commit in one transaction, so a killed process resumes with at most one page re-read.
+Every list page and its cursor commit in one transaction; incremental search commits up to five pages (1,000
+records, what one v4 association batch read takes) with their contact links and cursor. A killed process resumes
+with at most one list page or five search pages re-read.
 Incremental search pages by a keyset on `hs_object_id` inside a fixed window [lo, hi) of the modification
 property: no offset is ever used, so neither the 10,000-result cap nor thousands of records sharing one
 millisecond can lose a record or loop. The window's upper bound is the run's start; records changed during the
@@ -35,7 +37,11 @@ from sync.records import ParseStats, owner_row, parse_page, stage_row, valid_id
 
 log = structlog.get_logger(__name__)
 
+TOUCH_KINDS = ("call", "email")  # engagement types whose changes move K1 and K4 cells
 OWNER_REFRESH_MS = 3_600_000  # owners and pipelines change rarely: refresh hourly, and on every list pass
+# Search pages whose records share one association read (and one commit): 5 pages of 200 fill the v4 batch read's
+# 1,000 inputs, so links cost one call per 1,000 changed records instead of one per 200.
+SEARCH_PAGES_PER_BATCH = ASSOC_BATCH_READ_SIZE // SEARCH_PAGE_SIZE
 
 
 class Interrupted(Exception):  # noqa: N818 - a signal, not an error
@@ -222,6 +228,8 @@ class Puller:
             assert spec.link_model is not None
             linked = repo.linked_contacts(conn, spec.link_model, spec.link_cols, flipped)
             self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, linked, self.run_start_ms)
+            if spec.kind in TOUCH_KINDS:
+                repo.mark_dirty_touch_days(conn, repo.timestamps_of(conn, flipped), self.run_start_ms)
 
     # -- incremental -------------------------------------------------------------------------------------------
     def incremental(self, spec: Spec, cursor: dict[str, Any]) -> None:
@@ -246,16 +254,39 @@ class Puller:
             cursor["high_water"] = hi + overlap_ms  # consecutive windows of one run join without overlap
 
     def _search_window(self, spec: Spec, cursor: dict[str, Any]) -> bool:
-        """One search page of the current window; True when the window is exhausted."""
-        self._check_stop()
+        """Up to SEARCH_PAGES_PER_BATCH search pages of the current window, their contact links read in one batch
+        and committed with the cursor in one transaction; True when the window is exhausted."""
+        rows: list[dict[str, Any]] = []
+        key_id, pages, done = int(cursor["key_id"] or 0), 0, False
+        while not done and pages < SEARCH_PAGES_PER_BATCH:
+            self._check_stop()
+            page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id))
+            rows += parse_page(
+                spec.object_type, page.results, self.stats.parse, self.settings.extra_properties(spec.object_type)
+            ).rows
+            # The keyset advances over every record of the page, also those the parser skipped.
+            ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
+            key_id = max(ids, default=key_id)
+            pages += 1
+            done = page.after is None or not ids
+        links = self._read_links(spec, [r["id"] for r in rows]) if spec.link_model else None
+        with self.engine.begin() as conn:
+            self._apply(conn, spec, rows, links)
+            cursor["key_id"] = key_id
+            self._save(conn, cursor)
+        self.stats.pages[f"search:{spec.object_type}"] += pages
+        return done
+
+    def _search_body(self, spec: Spec, cursor: dict[str, Any], key_id: int) -> dict[str, Any]:
+        """The next keyset page of the current window: ids above `key_id`, ascending."""
         modified = MODIFIED_PROPERTY[spec.object_type]
-        body = {
+        return {
             "filterGroups": [
                 {
                     "filters": [
                         {"propertyName": modified, "operator": "GTE", "value": str(cursor["window_lo"])},
                         {"propertyName": modified, "operator": "LT", "value": str(cursor["window_hi"])},
-                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(cursor["key_id"] or 0)},
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(key_id)},
                     ]
                 }
             ],
@@ -263,20 +294,6 @@ class Puller:
             "properties": self._properties(spec.object_type),
             "limit": SEARCH_PAGE_SIZE,
         }
-        page = self.client.search_page(spec.object_type, body)
-        parsed = parse_page(
-            spec.object_type, page.results, self.stats.parse, self.settings.extra_properties(spec.object_type)
-        )
-        links = self._read_links(spec, [r["id"] for r in parsed.rows]) if spec.link_model else None
-        # The keyset advances over every record of the page, also those the parser skipped.
-        ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
-        with self.engine.begin() as conn:
-            self._apply(conn, spec, parsed.rows, links)
-            if ids:
-                cursor["key_id"] = max(ids)
-            self._save(conn, cursor)
-        self.stats.pages[f"search:{spec.object_type}"] += 1
-        return page.after is None or not ids
 
     # -- shared ------------------------------------------------------------------------------------------------
     def _properties(self, object_type: str) -> list[str]:
@@ -301,7 +318,7 @@ class Puller:
     def _apply(
         self, conn: Connection, spec: Spec, rows: list[dict[str, Any]], links: dict[int, set[int]] | None
     ) -> None:
-        """Upsert one page; mark contacts (and deals) whose KPI inputs changed."""
+        """Upsert one list page or batch of search pages; mark contacts (and deals) whose KPI inputs changed."""
         if spec.kind:
             rows = [{**r, "type": spec.kind} for r in rows]
         changed = repo.upsert_changed(conn, spec.model, rows, spec.fields)
@@ -326,6 +343,11 @@ class Puller:
             self.stats.dirty_deals += repo.mark_dirty_deals(conn, deals, self.run_start_ms)
         else:
             self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, affected, self.run_start_ms)
+        if spec.kind in TOUCH_KINDS:  # the K1 and K4 months of the call or email, before and after, are recounted
+            relinked = {k[1] for k in diffs}
+            stamps = [r.get("timestamp") for r in rows if int(r["id"]) in relinked]
+            stamps += [ts for old, new in changed for ts in ((old or {}).get("timestamp"), new.get("timestamp"))]
+            repo.mark_dirty_touch_days(conn, stamps, self.run_start_ms)
 
     def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
         cursor["updated_at"] = self.run_start_ms
