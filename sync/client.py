@@ -21,7 +21,7 @@ from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sync.config import Settings
-from sync.constants import GENERAL_WINDOW_S, LIST_PAGE_SIZE
+from sync.constants import LIST_PAGE_SIZE
 from sync.errors import (
     AuthError,
     DailyLimitError,
@@ -109,17 +109,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-def translate(
-    exc: BaseException, *, search: bool = False, window_s: float = GENERAL_WINDOW_S, timezone: str = "UTC"
-) -> KpiSyncError:
+def translate(exc: BaseException, *, timezone: str = "UTC") -> KpiSyncError:
     """Map an SDK or urllib3 exception to our error types. Messages never contain headers, tokens or bodies.
 
-    `timezone` is the portal's: a DAILY 429 without `Retry-After` resumes at its next midnight."""
+    `timezone` is the portal's: a DAILY 429 without `Retry-After` resumes at its next midnight. A short-policy 429
+    without `Retry-After` carries no wait: the client asks its limiter when the window frees."""
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status > 0:
-        return _translate_status(
-            status, _body_of(exc), _headers_of(exc), search=search, window_s=window_s, timezone=timezone
-        )
+        return _translate_status(status, _body_of(exc), _headers_of(exc), timezone=timezone)
     if isinstance(exc, urllib3.exceptions.TimeoutError):
         return RetriableError("HubSpot did not answer in time", status=None)
     if isinstance(exc, urllib3.exceptions.ProtocolError | urllib3.exceptions.NewConnectionError | ConnectionError):
@@ -132,7 +129,7 @@ def translate(
 
 
 def _translate_status(
-    status: int, body: Mapping[str, Any], headers: Mapping[str, str], *, search: bool, window_s: float, timezone: str
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str], *, timezone: str
 ) -> KpiSyncError:
     category = str(body.get("category") or body.get("errorType") or "")
     message = str(body.get("message") or "")[:200]
@@ -148,14 +145,7 @@ def _translate_status(
         if policy == "DAILY":
             resume = time.time() + wait if wait else next_midnight(time.time(), timezone)
             return DailyLimitError("HubSpot's daily API limit is reached", resume_at=resume)
-        # Without Retry-After, wait out the window of the limit hit (`window_s` is already the search window for a
-        # search call: SECONDLY waits a second, TEN_SECONDLY_ROLLING ten).
-        fallback = window_s
-        return RateLimitedError(
-            f"rate limited ({policy or 'unknown policy'})",
-            status=429,
-            wait_seconds=wait if wait is not None else fallback,
-        )
+        return RateLimitedError(f"rate limited ({policy or 'unknown policy'})", status=429, wait_seconds=wait)
     if status >= 500 or status in (423, 477):
         return RetriableError(f"HubSpot answered {status}", status=status, wait_seconds=_retry_after(headers))
     return RequestError(
@@ -223,7 +213,6 @@ class HubSpotClient:
     def _once(self, kind: str, method: Callable[..., Any], *args: Any, search: bool, **kwargs: Any) -> tuple[int, Any]:
         self.limiter.acquire(search=search)
         self.stats.calls[kind] += 1
-        window = self.limiter.window_seconds(search)
         started = time.monotonic()
         try:
             resp = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
@@ -234,10 +223,10 @@ class HubSpotClient:
         except Exception as exc:  # every SDK/urllib3 failure becomes one of ours, right here
             if getattr(exc, "status", None):
                 self._note_slow(started)  # an answer, if an unwelcome one (a timeout is counted as such)
-            err = translate(exc, search=search, window_s=window, timezone=self.limiter.timezone)
+            err = translate(exc, timezone=self.limiter.timezone)
             self._record_failure(err, exc)
             if isinstance(err, RateLimitedError):
-                self.limiter.pause(err.wait_seconds or window, search=search)
+                self._hold_window(err, search)
             raise err from exc
         self._note_slow(started)
         self.stats.statuses[str(status)] += 1
@@ -247,6 +236,14 @@ class HubSpotClient:
         except orjson.JSONDecodeError as exc:
             self.stats.faults["malformed"] += 1
             raise MalformedResponseError("HubSpot sent a truncated or invalid JSON body") from exc
+
+    def _hold_window(self, err: RateLimitedError, search: bool) -> None:
+        """A 429 of a short policy holds the window it hit: for HubSpot's `Retry-After`, else until the limiter
+        sees the window's oldest call leave it (usually well under a window); the retry waits as long."""
+        if err.wait_seconds is None:
+            err.wait_seconds = self.limiter.refused(search=search)
+        else:
+            self.limiter.pause(err.wait_seconds, search=search)
 
     def _note_slow(self, started: float) -> None:
         if time.monotonic() - started > self._slow_s:

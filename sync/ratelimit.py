@@ -138,8 +138,24 @@ class RateLimiter:
         for _ in range(used - len(window.stamps)):
             window.stamps.append(now)
 
+    def refused(self, search: bool = False) -> float:
+        """HubSpot answered 429 without `Retry-After`: the window is full as HubSpot counts it. Hold it until its
+        oldest call leaves (a slot frees then; a whole window when we know of no call in it) and return that wait."""
+        window = self._search if search else self._general
+        with self._lock:
+            now = self._clock()
+            window.prune(now)
+            if window.stamps:
+                window.stamps.pop()  # the refused call: HubSpot did not count it
+            wait = window.stamps[0] + window.span - now if window.stamps else window.span
+            # The rest of the full window is calls another process made, at times we cannot know: count them as sent
+            # now, as `_count_others` does, so they hold their slots a window.
+            window.stamps.extend([now] * (window.limit - len(window.stamps)))
+            window.blocked_until = max(window.blocked_until, now + wait)
+            return wait
+
     def pause(self, seconds: float, search: bool = False) -> None:
-        """HubSpot answered 429: hold the window for `seconds`."""
+        """HubSpot answered 429 with `Retry-After`: hold the window for `seconds`."""
         window = self._search if search else self._general
         with self._lock:
             window.blocked_until = max(window.blocked_until, self._clock() + seconds)

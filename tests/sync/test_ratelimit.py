@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -15,9 +16,10 @@ import pytest
 from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.harness import RunningSandbox, run_sandbox
-from sync.client import translate
+from sync.client import HubSpotClient, translate
 from sync.errors import DailyLimitError, RateLimitedError
 from sync.ratelimit import GUARD_S, RateLimiter, next_midnight
+from tests.sync.conftest import settings_for
 
 HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}
 
@@ -223,14 +225,65 @@ def test_at_the_professional_limit_the_sandbox_refuses_nothing_and_no_wait_is_lo
     assert sent[-1] - sent[0] >= 4 * 10 * SCALE
 
 
-@pytest.mark.parametrize(("search", "window_s"), [(True, 1.0), (False, 10.0)])
-def test_a_429_without_retry_after_waits_out_the_window_it_hit(search: bool, window_s: float) -> None:
-    """A SECONDLY (search) 429 waits the search window, a TEN_SECONDLY_ROLLING one the general window: a tenth of
-    the search window would retry straight into the same full window."""
-    policy = "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
+@pytest.mark.parametrize(("headers", "wait"), [({"Retry-After": "3"}, 3.0), ({}, None)], ids=["retry-after", "none"])
+@pytest.mark.parametrize("policy", ["SECONDLY", "TEN_SECONDLY_ROLLING"])
+def test_a_short_policy_429_carries_hubspots_wait_or_none(
+    policy: str, headers: dict[str, str], wait: float | None
+) -> None:
+    """A SECONDLY or TEN_SECONDLY_ROLLING 429 is retriable with HubSpot's `Retry-After`, or with no wait when it
+    names none (the client then asks its limiter)."""
     exc = ApiException(status=429, reason="Too Many Requests")
     exc.body = orjson.dumps({"status": "error", "errorType": "RATE_LIMIT", "policyName": policy, "message": "limit"})
-    err = translate(exc, search=search, window_s=window_s)
+    exc.headers = headers
+    err = translate(exc)
     assert isinstance(err, RateLimitedError)
-    assert err.wait_seconds == window_s
+    assert err.wait_seconds == wait
 
+
+@pytest.mark.parametrize(
+    ("search", "limit", "window_s"), [(False, 10, 10.0), (True, 5, 1.0)], ids=["general", "search"]
+)
+def test_a_429_without_retry_after_holds_the_window_until_its_oldest_call_leaves(
+    search: bool, limit: int, window_s: float
+) -> None:
+    """HubSpot refusing the call that fills our window (another process took a slot) holds the window only until
+    our oldest call leaves it, and later calls go out as their slots free, not a whole window after the 429."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, per_10s=10, search=5)
+    gap = window_s / limit
+    send(limiter, clock, limit - 1, gap=gap, search=search)  # our calls at 0, gap, ..., up to `limit - 2` gaps
+    limiter.acquire(search=search)  # the one HubSpot refuses
+    refused_at = clock.now
+    guard = min(GUARD_S, window_s * 0.05)
+    assert limiter.refused(search=search) == pytest.approx(window_s + guard - refused_at)
+    assert send(limiter, clock, 2, search=search) == pytest.approx([window_s + guard, window_s + guard + gap])
+
+
+@pytest.mark.parametrize(("search", "window_s"), [(False, 10.0), (True, 1.0)], ids=["general", "search"])
+def test_a_429_without_retry_after_and_no_call_of_ours_in_the_window_holds_it_a_whole_window(
+    search: bool, window_s: float
+) -> None:
+    """When every call in HubSpot's full window is another process's, nothing tells when one leaves: a window."""
+    clock = FakeClock()
+    limiter = make_limiter(clock)
+    limiter.acquire(search=search)  # the one HubSpot refuses
+    span = window_s + min(GUARD_S, window_s * 0.05)
+    assert limiter.refused(search=search) == pytest.approx(span)
+    assert send(limiter, clock, 1, search=search) == pytest.approx([span])
+
+
+def test_the_client_retries_a_ten_secondly_429_when_the_oldest_call_leaves_the_window(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Through the client against the sandbox: a TEN_SECONDLY_ROLLING 429 without `Retry-After` on the call that
+    fills the window is retried once the window's oldest call has left it, about a second later, not ten."""
+    sandbox.set_faults(rate_429=1.0)  # every call refused, without Retry-After
+    clock = FakeClock()
+    limiter = make_limiter(clock, per_10s=10)
+    settings = settings_for(sandbox, f"sqlite:///{tmp_path / 'unused.db'}", hubspot_max_retries=1)
+    client = HubSpotClient(settings, limiter=limiter, sleep=clock.sleep)
+    send(limiter, clock, 9, gap=1.0)  # nine earlier calls, a second apart: 0 to 8 s; now 9 s
+    with pytest.raises(RateLimitedError):
+        client.pipelines()
+    assert client.stats.faults["429"] == 2  # the call and its one retry
+    assert clock.now == pytest.approx(10.0 + GUARD_S)  # the retry went out when the call at 0 s left the window
