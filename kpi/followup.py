@@ -70,20 +70,28 @@ def aggregate_followup(
     `over_contacted` counts contacts with `kpi_max_touches_per_day` >= 3.
     """
     cells: dict[Cell, FollowupCell] = {}
-    period = calendar.period
     for c in contacts:
-        first = c.first_touch_at
-        key = (Scopes.owner_key(c.owner_id), None if first is None else period(first))
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = FollowupCell()
-        if first is not None:
-            cell.touched += 1
-            cell.touches += c.sales_touches
-        status = c.followup_status.value
-        cell.statuses[status] = cell.statuses.get(status, 0) + 1
-        if c.touches_before_conversation is not None:
-            cell.attempts[min(c.touches_before_conversation, len(ATTEMPT_BUCKETS) - 1)] += 1
-        if c.max_touches_per_day >= OVER_CONTACTED_PER_DAY:
-            cell.over_contacted += 1
+        add_followup(cells, c, calendar, 1)
     return roll_up(KPI, cells, scopes, FollowupCell, only)
+
+
+def add_followup(cells: dict[Cell, FollowupCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
+    """Count a contact into its K3 cell (`sign` 1), or take it out again (-1)."""
+    first = c.first_touch_at
+    key = (Scopes.owner_key(c.owner_id), None if first is None else calendar.period(first))
+    cell = cells.get(key)
+    if cell is None:
+        cell = cells[key] = FollowupCell()
+    if first is not None:
+        cell.touched += sign
+        cell.touches += sign * c.sales_touches
+    status = c.followup_status.value
+    count = cell.statuses.get(status, 0) + sign
+    if count:
+        cell.statuses[status] = count
+    else:
+        cell.statuses.pop(status, None)
+    if c.touches_before_conversation is not None:
+        cell.attempts[min(c.touches_before_conversation, len(ATTEMPT_BUCKETS) - 1)] += sign
+    if c.max_touches_per_day >= OVER_CONTACTED_PER_DAY:
+        cell.over_contacted += sign

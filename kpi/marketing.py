@@ -23,13 +23,13 @@ class MarketingCell:
 
     sales_emails: int = 0
     content_emails: int = 0
-    assets: set[str] = field(default_factory=set)
+    assets: Counter[str] = field(default_factory=Counter)  # asset key -> content emails sharing it
 
     def merge(self, other: MarketingCell) -> None:
         """Add `other` into this cell."""
         self.sales_emails += other.sales_emails
         self.content_emails += other.content_emails
-        self.assets |= other.assets
+        self.assets.update(other.assets)
 
     def finish(self) -> Values:
         """The K4 metrics."""
@@ -53,6 +53,11 @@ def aggregate_marketing(
     Each sales email counts once however many contacts it went to; `distinct_assets` are the distinct asset
     keys (D7) among the content emails of the key.
     """
+    return roll_up(KPI, email_cells(emails, calendar), scopes, MarketingCell, only)
+
+
+def email_cells(emails: Iterable[EmailFact], calendar: Calendar) -> dict[Cell, MarketingCell]:
+    """K4 cells by email owner and month of the email."""
     cells: dict[Cell, MarketingCell] = {}
     period = calendar.period
     for email in emails:
@@ -64,7 +69,7 @@ def aggregate_marketing(
         if email.assets:
             cell.content_emails += 1
             cell.assets.update(email.assets)
-    return roll_up(KPI, cells, scopes, MarketingCell, only)
+    return cells
 
 
 def top_assets(
@@ -75,4 +80,9 @@ def top_assets(
     for email in emails:
         if email.assets and (period == ALL_TIME or calendar.period(email.timestamp) == period):
             counts.update(email.assets)
+    return most_shared(counts, limit)
+
+
+def most_shared(counts: Counter[str], limit: int = TOP_ASSETS) -> list[tuple[str, int]]:
+    """The `limit` assets with the most emails, most first, ties by asset key."""
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]

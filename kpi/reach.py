@@ -5,12 +5,14 @@ Benchmark (the article): 1,000 calls yield about 350 prospects and about 30 oppo
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Iterable
+from collections import Counter
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kpi.facts import CallFact, DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, per_thousand, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, per_thousand, ratio, roll_up
 
 KPI = "K1"
 OPPORTUNITY_WINDOW_MS = 90 * 86_400_000
@@ -23,16 +25,16 @@ class ReachCell:
     outbound_calls: int = 0
     connected_calls: int = 0
     decision_maker_connects: int = 0
-    reached: set[int] = field(default_factory=set)
-    opportunities: set[int] = field(default_factory=set)
+    reached: Counter[int] = field(default_factory=Counter)  # contact -> connected calls that reached it
+    opportunities: Counter[int] = field(default_factory=Counter)  # deal -> owners credited with it
 
     def merge(self, other: ReachCell) -> None:
         """Add `other` into this cell (distinct contacts and deals stay distinct)."""
         self.outbound_calls += other.outbound_calls
         self.connected_calls += other.connected_calls
         self.decision_maker_connects += other.decision_maker_connects
-        self.reached |= other.reached
-        self.opportunities |= other.opportunities
+        self.reached.update(other.reached)
+        self.opportunities.update(other.opportunities)
 
     def finish(self) -> Values:
         """The K1 metrics; ratios and per-1,000 figures are None when there were no outbound calls."""
@@ -71,6 +73,28 @@ def aggregate_reach(
     To get a key right, pass every call of its scope in its period and, for opportunities, every connected call
     of its scope from 90 days before the period start, plus every deal created in the period.
     """
+    cells, by_contact = call_cells(calls, decision_makers, calendar)
+    for fact in opportunity_facts(deals, by_contact, calendar):
+        add_opportunity(cells, fact, 1)
+    return roll_up(KPI, cells, scopes, ReachCell, only)
+
+
+ConnectedCalls = Mapping[int, Sequence[tuple[int, str]]]  # contact -> (time, owner) of its connected calls
+
+
+class OpportunityFact(NamedTuple):
+    """A deal counted as an opportunity in the month of its `createdate`, for each owner that reached one of
+    its contacts with a connected call in the 90 days up to that moment."""
+
+    deal_id: int
+    month: str
+    owners: tuple[str, ...]
+
+
+def call_cells(
+    calls: Iterable[CallFact], decision_makers: Container[int], calendar: Calendar
+) -> tuple[dict[Cell, ReachCell], dict[int, list[tuple[int, str]]]]:
+    """The call side of K1 cells by call owner and month, and each reached contact's connected calls."""
     cells: dict[Cell, ReachCell] = {}
     period = calendar.period
     by_contact: dict[int, list[tuple[int, str]]] = {}
@@ -88,25 +112,40 @@ def aggregate_reach(
                 cell.decision_maker_connects += 1
             for c in contact_ids:
                 by_contact.setdefault(c, []).append((call.timestamp, call.owner_id))
-    _add_opportunities(cells, deals, by_contact, calendar)
-    return roll_up(KPI, cells, scopes, ReachCell, only)
+    return cells, by_contact
 
 
-def _add_opportunities(
-    cells: dict[Cell, ReachCell],
-    deals: Iterable[DealFact],
-    by_contact: dict[int, list[tuple[int, str]]],
-    calendar: Calendar,
-) -> None:
-    for deal in deals:
-        created = deal.createdate
-        if created is None:
-            continue
-        month = calendar.period(created)
-        for contact_id in deal.contact_ids:
-            for ts, owner_id in by_contact.get(contact_id, ()):
-                if created - OPPORTUNITY_WINDOW_MS <= ts <= created:
-                    cell = cells.get((owner_id, month))
-                    if cell is None:
-                        cell = cells[(owner_id, month)] = ReachCell()
-                    cell.opportunities.add(deal.deal_id)
+def opportunity_fact(deal: DealFact, connected: ConnectedCalls, calendar: Calendar) -> OpportunityFact | None:
+    """The deal's opportunity credit, or None when it has no createdate or no owner reached its contacts in time.
+
+    `connected` must hold the connected calls of (at least) the deal's contacts.
+    """
+    created = deal.createdate
+    if created is None:
+        return None
+    earliest = created - OPPORTUNITY_WINDOW_MS
+    owners = {
+        owner_id
+        for contact_id in deal.contact_ids
+        for ts, owner_id in connected.get(contact_id, ())
+        if earliest <= ts <= created
+    }
+    if not owners:
+        return None
+    return OpportunityFact(deal.deal_id, calendar.period(created), tuple(sorted(owners)))
+
+
+def opportunity_facts(
+    deals: Iterable[DealFact], connected: ConnectedCalls, calendar: Calendar
+) -> list[OpportunityFact]:
+    """`opportunity_fact` of every deal that has one."""
+    return [f for deal in deals if (f := opportunity_fact(deal, connected, calendar)) is not None]
+
+
+def add_opportunity(cells: dict[Cell, ReachCell], fact: OpportunityFact, sign: int) -> None:
+    """Credit the deal to each owner's cell of its month (`sign` 1), or take the credit back (-1)."""
+    for owner_id in fact.owners:
+        cell = cells.get((owner_id, fact.month))
+        if cell is None:
+            cell = cells[(owner_id, fact.month)] = ReachCell()
+        bump(cell.opportunities, fact.deal_id, sign)

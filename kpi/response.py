@@ -6,12 +6,13 @@ average response seen in the market was 42 hours.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, mean, median, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, mean, median, ratio, roll_up
 
 KPI = "K2"
 
@@ -24,7 +25,7 @@ class ResponseCell:
     within_1h: int = 0
     decided: int = 0
     awaiting: int = 0
-    minutes: list[int] = field(default_factory=list)
+    minutes: Counter[int] = field(default_factory=Counter)  # response minutes -> responded leads
 
     def merge(self, other: ResponseCell) -> None:
         """Add `other` into this cell."""
@@ -32,13 +33,13 @@ class ResponseCell:
         self.within_1h += other.within_1h
         self.decided += other.decided
         self.awaiting += other.awaiting
-        self.minutes.extend(other.minutes)
+        self.minutes.update(other.minutes)
 
     def finish(self) -> Values:
         """The K2 metrics."""
         return {
             "leads": self.leads,
-            "responded": len(self.minutes),
+            "responded": self.minutes.total(),
             "responded_within_1h": self.within_1h,
             "share_within_1h": ratio(self.within_1h, self.decided),
             "median_response_minutes": median(self.minutes),
@@ -63,21 +64,25 @@ def aggregate_response(
     in whole minutes as written to `kpi_lead_response_minutes`.
     """
     cells: dict[Cell, ResponseCell] = {}
-    period = calendar.period
     for c in contacts:
-        t0 = c.t0
-        if t0 is None:
-            continue
-        key = (Scopes.owner_key(c.owner_id), period(t0))
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = ResponseCell()
-        cell.leads += 1
-        if c.lead_response_minutes is None:
-            cell.awaiting += 1
-        else:
-            cell.minutes.append(c.lead_response_minutes)
-        if c.responded_within_1h is not None:
-            cell.decided += 1
-            cell.within_1h += c.responded_within_1h
+        add_response(cells, c, calendar, 1)
     return roll_up(KPI, cells, scopes, ResponseCell, only)
+
+
+def add_response(cells: dict[Cell, ResponseCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
+    """Count a contact into its K2 cell (`sign` 1), or take it out again (-1); non-leads count nowhere."""
+    t0 = c.t0
+    if t0 is None:
+        return
+    key = (Scopes.owner_key(c.owner_id), calendar.period(t0))
+    cell = cells.get(key)
+    if cell is None:
+        cell = cells[key] = ResponseCell()
+    cell.leads += sign
+    if c.lead_response_minutes is None:
+        cell.awaiting += sign
+    else:
+        bump(cell.minutes, c.lead_response_minutes, sign)
+    if c.responded_within_1h is not None:
+        cell.decided += sign
+        cell.within_1h += sign * c.responded_within_1h

@@ -6,8 +6,10 @@ into the keys that were asked for: owner, primary team and portal, each for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
-from typing import Protocol, Self, TypeVar
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import fields
+from typing import Any, Protocol, Self, TypeVar
 
 from kpi.periods import ALL_TIME
 from kpi.rows import Owner
@@ -102,6 +104,53 @@ def roll_up(
     return {key: acc.finish() for key, acc in merged.items()}
 
 
+def bump(counter: Counter[Any], item: Any, sign: int) -> None:
+    """Add `sign` (+1 or -1) to `item`'s count, dropping the item when its count reaches zero."""
+    count = counter[item] + sign
+    if count:
+        counter[item] = count
+    else:
+        del counter[item]
+
+
+def is_empty(cell: Any) -> bool:
+    """Whether a cell counts nothing (every fact it held was taken out again)."""
+    for f in fields(cell):
+        value = getattr(cell, f.name)
+        if isinstance(value, list):
+            if any(value):
+                return False
+        elif value:
+            return False
+    return True
+
+
+def cell_to_json(cell: Any) -> dict[str, Any]:
+    """A cell as plain JSON values: counters become sorted [item, count] pairs (items keep their type)."""
+    out: dict[str, Any] = {}
+    for f in fields(cell):
+        value = getattr(cell, f.name)
+        out[f.name] = sorted([k, n] for k, n in value.items()) if isinstance(value, Counter) else value
+    return out
+
+
+def cell_from_json(cls: type[A], data: Mapping[str, Any]) -> A:
+    """The cell `cell_to_json` gave; fields it lacks keep their defaults."""
+    cell = cls()
+    for f in fields(cell):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if isinstance(getattr(cell, f.name), Counter):
+            value = Counter({(k if isinstance(k, str) else int(k)): int(n) for k, n in value})
+        elif isinstance(value, dict):
+            value = dict(value)
+        elif isinstance(value, list):
+            value = list(value)
+        setattr(cell, f.name, value)
+    return cell
+
+
 def ratio(numerator: int, denominator: int) -> float | None:
     """numerator / denominator as a fraction; None (empty) when the denominator is zero."""
     return numerator / denominator if denominator else None
@@ -112,17 +161,27 @@ def per_thousand(numerator: int, calls: int) -> float | None:
     return numerator * 1000 / calls if calls else None
 
 
-def median(values: list[int]) -> float | None:
-    """The median (mean of the two middle values for an even count); None for no values."""
-    if not values:
+def median(counts: Mapping[int, int]) -> float | None:
+    """The median of a multiset {value: count} (mean of the two middle values for an even count); None if empty."""
+    total = sum(counts.values())
+    if not total:
         return None
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    if len(ordered) % 2:
-        return float(ordered[mid])
-    return (ordered[mid - 1] + ordered[mid]) / 2
+    ordered = sorted(counts)
+    low, high = _at_rank(ordered, counts, (total - 1) // 2), _at_rank(ordered, counts, total // 2)
+    return float(low) if low == high else (low + high) / 2
 
 
-def mean(values: list[int]) -> float | None:
-    """The arithmetic mean; None for no values."""
-    return sum(values) / len(values) if values else None
+def _at_rank(ordered: list[int], counts: Mapping[int, int], rank: int) -> int:
+    """The value at a 0-based rank of the multiset whose distinct values are `ordered`."""
+    seen = 0
+    for value in ordered:
+        seen += counts[value]
+        if seen > rank:
+            return value
+    raise IndexError(rank)
+
+
+def mean(counts: Mapping[int, int]) -> float | None:
+    """The arithmetic mean of a multiset {value: count}; None if empty."""
+    total = sum(counts.values())
+    return sum(v * n for v, n in counts.items()) / total if total else None

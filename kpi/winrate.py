@@ -5,13 +5,14 @@ The article gives no figure for this KPI; it is shown without a benchmark.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.facts import DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, median, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, median, ratio, roll_up
 
 KPI = "K5"
 
@@ -21,23 +22,24 @@ class WinCell:
     """Partial K5 counts of one owner and month (or of one key while rolling up)."""
 
     sqls: int = 0
-    days: list[int] = field(default_factory=list)
+    days: Counter[int] = field(default_factory=Counter)  # whole days SQL to customer -> customers
     won: int = 0
     lost: int = 0
 
     def merge(self, other: WinCell) -> None:
         """Add `other` into this cell."""
         self.sqls += other.sqls
-        self.days.extend(other.days)
+        self.days.update(other.days)
         self.won += other.won
         self.lost += other.lost
 
     def finish(self) -> Values:
         """The K5 metrics."""
+        customers = self.days.total()
         return {
             "sqls": self.sqls,
-            "customers": len(self.days),
-            "sql_to_customer_ratio": ratio(len(self.days), self.sqls),
+            "customers": customers,
+            "sql_to_customer_ratio": ratio(customers, self.sqls),
             "median_days_sql_to_customer": median(self.days),
             "deals_won": self.won,
             "deals_lost": self.lost,
@@ -61,14 +63,27 @@ def aggregate_winrate(
     without a close date counts in "all" only; open deals and deals whose outcome is unknown are not counted.
     """
     cells: dict[Cell, WinCell] = {}
-    period = calendar.period
     for c in contacts:
-        if c.sql_date is None:
-            continue
-        cell = _cell(cells, (Scopes.owner_key(c.owner_id), period(c.sql_date)))
-        cell.sqls += 1
-        if c.days_sql_to_customer is not None:
-            cell.days.append(c.days_sql_to_customer)
+        add_sql(cells, c, calendar, 1)
+    for key, cell in deal_cells(deals, calendar).items():
+        _cell(cells, key).merge(cell)
+    return roll_up(KPI, cells, scopes, WinCell, only)
+
+
+def add_sql(cells: dict[Cell, WinCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
+    """Count a contact's SQL side into its K5 cell (`sign` 1), or take it out again (-1)."""
+    if c.sql_date is None:
+        return
+    cell = _cell(cells, (Scopes.owner_key(c.owner_id), calendar.period(c.sql_date)))
+    cell.sqls += sign
+    if c.days_sql_to_customer is not None:
+        bump(cell.days, c.days_sql_to_customer, sign)
+
+
+def deal_cells(deals: Iterable[DealFact], calendar: Calendar) -> dict[Cell, WinCell]:
+    """The deal side of K5: closed deals won and lost, by deal owner and month of `closedate`."""
+    cells: dict[Cell, WinCell] = {}
+    period = calendar.period
     for deal in deals:
         if deal.won is None:
             continue
@@ -78,7 +93,7 @@ def aggregate_winrate(
             cell.won += 1
         else:
             cell.lost += 1
-    return roll_up(KPI, cells, scopes, WinCell, only)
+    return cells
 
 
 def _cell(cells: dict[Cell, WinCell], key: Cell) -> WinCell:

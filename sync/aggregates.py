@@ -1,0 +1,535 @@
+"""The K1-K5 aggregate rows, merged from per-owner, per-month cells that the store keeps between refreshes.
+
+A cell holds one KPI's partial counts for one owner in one month (`kpi.scopes`); the aggregate rows of every
+owner, team and the portal, per month and for all time, are merges of cells. A refresh recounts only the cells its
+changes touch, then merges the cells again (a few thousand rows, whatever the portal's size):
+
+- contact KPIs (K2, K3, the SQL side of K5): the contact pass subtracts each changed contact's old facts from its
+  cells and adds the new ones, in the same transaction that stores the new facts (`apply_contact_changes`);
+- calls and emails (K1, K4): the months around the days marked in `dirty_touch_days` are recounted from the
+  store (the pull marks the days of changed calls and emails, the contact pass those of the calls and emails of a
+  contact that was archived, restored or changed its decision-maker flag);
+- K1 opportunities: each deal's credit (which owners reached its contacts in the 90 days before it was created)
+  is kept per deal and recomputed for the deals in `dirty_deals` (the pull marks changed deals, the contact pass
+  the deals of every contact it recomputed);
+- the deal side of K5 is recounted from the deals every time (one row per deal, no joins).
+
+A full rebuild (`kpis --recompute`, a changed KPI configuration, or a store without cells) recounts every cell
+with the same functions, so an incremental refresh and a full one give the very same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, String, and_, delete, select, type_coerce
+
+from kpi.aggregate import KPIS
+from kpi.config import KpiConfig
+from kpi.contact import ContactKpis, FollowupStatus, is_decision_maker
+from kpi.facts import DealFact, call_fact, deal_fact, engagement_facts
+from kpi.followup import FollowupCell, add_followup
+from kpi.marketing import MarketingCell, email_cells, most_shared
+from kpi.periods import MS_PER_DAY
+from kpi.reach import OpportunityFact, ReachCell, add_opportunity, call_cells, opportunity_fact
+from kpi.response import ResponseCell, add_response
+from kpi.rows import MAX_MS, MIN_MS, Contact, Deal, Engagement, Owner, Stage, stage_map
+from kpi.scopes import Cell, Scopes, Values, cell_from_json, cell_to_json, is_empty, roll_up
+from kpi.winrate import WinCell, add_sql, deal_cells
+from storage import repo
+from storage import tables as t
+
+C = repo.table(t.Contact)
+E = repo.table(t.Engagement)
+EC = repo.table(t.EngagementContact)
+D = repo.table(t.Deal)
+DC = repo.table(t.DealContact)
+K = repo.table(t.ContactKpi)
+A = repo.table(t.KpiAggregate)
+CELLS = repo.table(t.KpiCell)
+CREDITS = repo.table(t.OpportunityCredit)
+DAYS = repo.table(t.DirtyTouchDay)
+DIRTY_DEALS = repo.table(t.DirtyDeal)
+
+# Stored cell kinds: the KPI each feeds and its cell class.
+KINDS: dict[str, tuple[str, type[Any]]] = {
+    "calls": ("K1", ReachCell),
+    "response": ("K2", ResponseCell),
+    "followup": ("K3", FollowupCell),
+    "emails": ("K4", MarketingCell),
+    "sqls": ("K5", WinCell),
+}
+CONTACT_KINDS = ("response", "followup", "sqls")
+TOUCH_KINDS = ("calls", "emails")
+STATE_KEY = "kpi_cells"  # service_state: {"config": signature of the rules the cells were counted with, "stale"}
+
+CellKey = tuple[str, str, str]  # (kind, owner key, month or "")
+Cells = dict[str, dict[Cell, Any]]  # kind -> {(owner key, month or None): cell}
+ContactChange = tuple[ContactKpis | None, ContactKpis | None]
+
+
+# -- bookkeeping ----------------------------------------------------------------------------------------------------
+def config_signature(config: KpiConfig) -> str:
+    """What the cells depend on besides the data: a changed rule or time zone means recounting everything."""
+    parts = [
+        sorted(config.connected_dispositions),
+        sorted(config.decision_maker_roles),
+        config.content_path_pattern,
+        str(config.timezone),
+        config.stale_after_days,
+        config.min_attempts,
+    ]
+    return hashlib.sha256(orjson.dumps(parts, default=str)).hexdigest()[:16]
+
+
+def cells_usable(conn: Connection, config: KpiConfig) -> bool:
+    """Whether the stored cells were counted with this configuration (else a full rebuild is due)."""
+    return (repo.get_state(conn, STATE_KEY) or {}).get("config") == config_signature(config)
+
+
+def needs_merge(conn: Connection) -> bool:
+    """Whether anything the aggregate rows are merged from changed since the last merge."""
+    if (repo.get_state(conn, STATE_KEY) or {}).get("stale"):
+        return True
+    return any(conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, DIRTY_DEALS))
+
+
+def _mark_stale(conn: Connection, config: KpiConfig) -> None:
+    repo.set_state(conn, STATE_KEY, {"config": config_signature(config), "stale": True})
+
+
+# -- contact pass: deltas -----------------------------------------------------------------------------------------
+def apply_contact_changes(
+    conn: Connection, changes: Sequence[ContactChange], config: KpiConfig, now_ms: int
+) -> None:
+    """Move changed contacts' counts in the contact cells; queue the days of the calls and emails that read them.
+
+    Runs in the contact pass's transaction, so cells and stored facts never disagree. `changes` are
+    (old facts, new facts) of contacts whose facts differ (None: the contact did not qualify).
+    """
+    if not changes:
+        return
+    cal = config.calendar
+    deltas: Cells = {kind: {} for kind in CONTACT_KINDS}
+    for old, new in changes:
+        for facts, sign in ((old, -1), (new, 1)):
+            if facts is not None:
+                add_response(deltas["response"], facts, cal, sign)
+                add_followup(deltas["followup"], facts, cal, sign)
+                add_sql(deltas["sqls"], facts, cal, sign)
+    stored = _load_cells(conn, [(kind, key) for kind in CONTACT_KINDS for key in deltas[kind]])
+    for kind in CONTACT_KINDS:
+        cells = stored.setdefault(kind, {})
+        for key, delta in deltas[kind].items():
+            cells.setdefault(key, KINDS[kind][1]()).merge(delta)
+    _save_cells(conn, stored)
+    flipped = [_contact_id(old, new) for old, new in changes if _touch_view(old) != _touch_view(new)]
+    mark_touch_days_of_contacts(conn, flipped, now_ms)
+    _mark_stale(conn, config)
+
+
+def mark_deals_of_contacts(conn: Connection, contact_ids: Sequence[int], now_ms: int) -> None:
+    """Queue the deals of recomputed contacts: a change to a contact or to its calls may move a deal's credit."""
+    deal_ids: set[int] = set()
+    for part in repo.chunks(contact_ids):
+        deal_ids.update(conn.execute(select(DC.c.deal_id).where(DC.c.contact_id.in_(part))).scalars())
+    repo.mark_dirty_deals(conn, deal_ids, now_ms)
+
+
+def invalidate(conn: Connection) -> None:
+    """Forget that the cells are usable: until a full rebuild finishes, every refresh rebuilds them."""
+    repo.set_state(conn, STATE_KEY, {"config": None, "stale": True})
+
+
+def _contact_id(old: ContactKpis | None, new: ContactKpis | None) -> int:
+    facts = new if new is not None else old
+    assert facts is not None
+    return facts.contact_id
+
+
+def _touch_view(facts: ContactKpis | None) -> bool | None:
+    """What call and email facts read of a contact: whether it counts (live and qualifying), and is a decision
+    maker. A contact linked to a sales touch always qualifies, so None here means "not on any fact"."""
+    return None if facts is None else facts.decision_maker
+
+
+def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], now_ms: int) -> None:
+    """Queue the days of the calls and emails linked to these contacts."""
+    stamps: set[int] = set()
+    for part in repo.chunks(contact_ids):
+        stmt = (
+            select(E.c.timestamp)
+            .join(EC, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
+            .where(EC.c.contact_id.in_(part), EC.c.engagement_type.in_(("call", "email")))
+        )
+        stamps.update(ts for ts in conn.execute(stmt).scalars() if ts is not None)
+    repo.mark_dirty_touch_days(conn, stamps, now_ms)
+
+
+# -- refresh ------------------------------------------------------------------------------------------------------
+def refresh_aggregates(conn: Connection, config: KpiConfig, now_ms: int, *, full: bool) -> int:
+    """Recount the cells that need it (all of them when `full`), merge them into the aggregate rows and store
+    the rows that changed; returns how many aggregate rows there are."""
+    live = _live_contacts(conn)
+    if full:
+        _rebuild_cells(conn, config, live)
+    else:
+        _recount_touch_months(conn, config, live, _dirty_months(conn, config))
+        _recount_credits(conn, config, live)
+    conn.execute(delete(DAYS))
+    conn.execute(delete(DIRTY_DEALS))
+    owners = load_owners(conn)
+    merged = _merge(conn, config, owners)
+    written = _store_rows(conn, merged, now_ms)
+    emails = _load_kind(conn, "emails")
+    assets: Counter[str] = Counter()
+    for cell in emails.values():
+        assets.update(cell.assets)
+    repo.set_state(conn, "top_assets", {"assets": most_shared(assets)})
+    repo.set_state(conn, STATE_KEY, {"config": config_signature(config), "stale": False})
+    return written
+
+
+def _merge(conn: Connection, config: KpiConfig, owners: Sequence[Owner]) -> dict[tuple[str, str, str, str], Values]:
+    scopes = Scopes(owners)
+    cal = config.calendar
+    by_kpi: dict[str, dict[Cell, Any]] = {kpi: {} for kpi in KPIS}
+    for kind, (kpi, _) in KINDS.items():
+        by_kpi[kpi] = _load_kind(conn, kind)
+    calls = by_kpi["K1"]
+    for fact in _load_credits(conn):
+        add_opportunity(calls, fact, 1)
+    wins = by_kpi["K5"]
+    for key, cell in deal_cells(_deal_facts(conn), cal).items():
+        wins.setdefault(key, WinCell()).merge(cell)
+    out: dict[tuple[str, str, str, str], Values] = {}
+    for kpi, cls in KINDS.values():
+        out.update(roll_up(kpi, by_kpi[kpi], scopes, cls, None))
+    return out
+
+
+def _store_rows(conn: Connection, merged: Mapping[tuple[str, str, str, str], Values], now_ms: int) -> int:
+    """Write the rows whose figures changed (computed_at: the refresh that last changed them); drop vanished."""
+    current = {
+        (r.kpi, r.scope, r.scope_id, r.period): r.metrics
+        for r in conn.execute(select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, A.c.metrics))
+    }
+    gone = [key for key in current if key not in merged]
+    for part in repo.chunks(gone):
+        conn.execute(delete(A).where(repo.keys_in([A.c.kpi, A.c.scope, A.c.scope_id, A.c.period], part)))
+    rows = [
+        {"kpi": k[0], "scope": k[1], "scope_id": k[2], "period": k[3], "metrics": dict(v), "computed_at": now_ms}
+        for k, v in merged.items()
+        if current.get(k) != v
+    ]
+    repo.upsert(conn, A, rows)
+    return len(merged)
+
+
+# -- cells in the store -------------------------------------------------------------------------------------------
+def _month_text(month: str | None) -> str:
+    return month or ""
+
+
+def _load_cells(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> Cells:
+    wanted = [(kind, owner, _month_text(month)) for kind, (owner, month) in keys]
+    found: Cells = {}
+    for part in repo.chunks(wanted):
+        cond = repo.keys_in([CELLS.c.kind, CELLS.c.owner_key, CELLS.c.month], part)
+        for r in conn.execute(select(CELLS).where(cond)):
+            found.setdefault(r.kind, {})[(r.owner_key, r.month or None)] = cell_from_json(KINDS[r.kind][1], r.state)
+    return found
+
+
+def _load_kind(conn: Connection, kind: str) -> dict[Cell, Any]:
+    cls = KINDS[kind][1]
+    return {
+        (r.owner_key, r.month or None): cell_from_json(cls, r.state)
+        for r in conn.execute(select(CELLS.c.owner_key, CELLS.c.month, CELLS.c.state).where(CELLS.c.kind == kind))
+    }
+
+
+def _save_cells(conn: Connection, cells: Cells) -> None:
+    """Store cells; a cell that counts nothing any more is deleted (a full count would not have it)."""
+    rows, empty = [], []
+    for kind, by_key in cells.items():
+        for (owner, month), cell in by_key.items():
+            if is_empty(cell):
+                empty.append((kind, owner, _month_text(month)))
+            else:
+                state = cell_to_json(cell)
+                rows.append({"kind": kind, "owner_key": owner, "month": _month_text(month), "state": state})
+    for part in repo.chunks(empty):
+        conn.execute(delete(CELLS).where(repo.keys_in([CELLS.c.kind, CELLS.c.owner_key, CELLS.c.month], part)))
+    repo.upsert(conn, CELLS, rows)
+
+
+def _replace_kinds(conn: Connection, cells: Cells, months: Iterable[str] | None = None) -> None:
+    """Replace every stored cell of these kinds (only of `months` when given) by `cells`."""
+    for kind in cells:
+        stmt = delete(CELLS).where(CELLS.c.kind == kind)
+        if months is not None:
+            stmt = stmt.where(CELLS.c.month.in_(list(months)))
+        conn.execute(stmt)
+    _save_cells(conn, cells)
+
+
+# -- full rebuild -------------------------------------------------------------------------------------------------
+def _rebuild_cells(conn: Connection, config: KpiConfig, live: set[int]) -> None:
+    cal = config.calendar
+    contact_cells: Cells = {kind: {} for kind in CONTACT_KINDS}
+    for facts in _all_contact_facts(conn):
+        add_response(contact_cells["response"], facts, cal, 1)
+        add_followup(contact_cells["followup"], facts, cal, 1)
+        add_sql(contact_cells["sqls"], facts, cal, 1)
+    conn.execute(delete(CELLS))
+    _save_cells(conn, contact_cells)
+    calls, emails = engagement_facts(_touch_engagements(conn, live), config)
+    reach, by_contact = call_cells(calls, _decision_makers(conn, config), cal)
+    _save_cells(conn, {"calls": reach, "emails": email_cells(emails, cal)})
+    conn.execute(delete(CREDITS))
+    credits = [opportunity_fact(d, by_contact, cal) for d in _credit_deals(conn, None, live)]
+    _save_credits(conn, [c for c in credits if c is not None])
+
+
+def _all_contact_facts(conn: Connection) -> Iterator[ContactKpis]:
+    # JSON null and SQL NULL both mean "does not qualify": filter in Python, which sees both as None.
+    for values in conn.execute(select(K.c.facts)).scalars():
+        if values:
+            yield facts_from_json(values)
+
+
+def facts_from_json(values: list[Any]) -> ContactKpis:
+    """The `ContactKpis` stored as a JSON list."""
+    fields = list(values)
+    index = ContactKpis._fields.index("followup_status")
+    fields[index] = FollowupStatus(fields[index])
+    return ContactKpis(*fields)
+
+
+# -- calls and emails ---------------------------------------------------------------------------------------------
+def _dirty_months(conn: Connection, config: KpiConfig) -> set[str]:
+    cal = config.calendar
+    months: set[str] = set()
+    for day in conn.execute(select(DAYS.c.day)).scalars():
+        start = min(max(day * MS_PER_DAY, MIN_MS), MAX_MS)
+        end = min(max((day + 1) * MS_PER_DAY - 1, MIN_MS), MAX_MS)
+        months.update((cal.period(start), cal.period(end)))
+    return months
+
+
+def _recount_touch_months(conn: Connection, config: KpiConfig, live: set[int], months: set[str]) -> None:
+    if not months:
+        return
+    cal = config.calendar
+    dms = _decision_makers(conn, config)
+    engagements: list[Engagement] = []
+    for month in sorted(months):
+        engagements.extend(_touch_engagements_between(conn, live, *_bounds(config, month)))
+    calls, emails = engagement_facts(engagements, config)
+    reach, _ = call_cells(calls, dms, cal)
+    cells: Cells = {"calls": dict(reach), "emails": dict(email_cells(emails, cal))}
+    for kind in TOUCH_KINDS:  # an engagement exactly on a bound belongs to one month only
+        cells[kind] = {key: cell for key, cell in cells[kind].items() if key[1] in months}
+    _replace_kinds(conn, cells, months)
+
+
+def _bounds(config: KpiConfig, month: str) -> tuple[int, int]:
+    """[start, end) of a month in UTC ms, clamped to the timestamps an engagement can have."""
+    try:
+        start, end = config.calendar.period_bounds(month)
+    except (ValueError, OverflowError):  # the first or last month representable
+        year = int(month[:4])
+        start, end = (MIN_MS, MIN_MS + 32 * MS_PER_DAY) if year <= 1 else (MAX_MS - 32 * MS_PER_DAY, MAX_MS + 1)
+    return max(start, MIN_MS), min(end, MAX_MS + 1)
+
+
+# `urls` comes back as the driver gives it (no SQLAlchemy JSON processing, which cost more than everything else
+# here on a million rows): text on SQLite, already decoded on PostgreSQL; `_urls` takes either.
+ENGAGEMENT_COLS = (
+    E.c.id,
+    E.c.type,
+    E.c.timestamp,
+    E.c.owner_id,
+    E.c.call_direction,
+    E.c.call_disposition,
+    E.c.email_direction,
+    type_coerce(E.c.urls, String),
+    E.c.meeting_outcome,
+)
+
+
+def _urls(raw: Any) -> tuple[str, ...]:
+    if raw is None or raw == "null":
+        return ()
+    value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    return tuple(value) if isinstance(value, list) else ()
+
+
+def engagement_of(row: Sequence[Any], contact_ids: tuple[int, ...]) -> Engagement:
+    """An `Engagement` from a row of `ENGAGEMENT_COLS`."""
+    eid, kind, ts, owner, direction, disposition, email_direction, urls, outcome = row
+    return Engagement(
+        eid, kind, ts, owner, contact_ids, direction, disposition, email_direction, _urls(urls), outcome
+    )
+
+
+def _touch_engagements(conn: Connection, live: set[int]) -> Iterator[Engagement]:
+    """Calls and emails with their live contacts: the facts of K1 and K4.
+
+    Walks engagement_contacts in primary-key order (engagement type, id) joined to engagements by their primary
+    key, so both dialects stream it without a sort; archived contacts are filtered against an id set.
+    """
+    stmt = (
+        select(*ENGAGEMENT_COLS, EC.c.contact_id)
+        .select_from(EC.join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)))
+        .where(EC.c.engagement_type.in_(("call", "email")), E.c.archived.is_(False))
+        .order_by(EC.c.engagement_type, EC.c.engagement_id)
+    )
+    current: tuple[Any, ...] | None = None
+    contacts: list[int] = []
+    for row in conn.execute(stmt.execution_options(yield_per=10_000)):
+        key = tuple(row[:-1])
+        if current is not None and key[:2] != current[:2]:
+            if contacts:
+                yield engagement_of(current, tuple(contacts))
+            contacts = []
+        current = key
+        if row[-1] in live:
+            contacts.append(row[-1])
+    if current is not None and contacts:
+        yield engagement_of(current, tuple(contacts))
+
+
+def _touch_engagements_between(conn: Connection, live: set[int], start: int, end: int) -> Iterator[Engagement]:
+    """`_touch_engagements` of the calls and emails timed in [start, end) (found through their time index)."""
+    stmt = (
+        select(*ENGAGEMENT_COLS, EC.c.contact_id)
+        .select_from(E.join(EC, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)))
+        .where(
+            E.c.type.in_(("call", "email")),
+            and_(E.c.timestamp >= start, E.c.timestamp < end),
+            E.c.archived.is_(False),
+        )
+    )
+    grouped: dict[tuple[str, int], tuple[Sequence[Any], list[int]]] = {}
+    for row in conn.execute(stmt):
+        entry = grouped.get((row[1], row[0]))
+        if entry is None:
+            entry = grouped[(row[1], row[0])] = (tuple(row[:-1]), [])
+        if row[-1] in live:
+            entry[1].append(row[-1])
+    for cols, contacts in grouped.values():
+        if contacts:
+            yield engagement_of(cols, tuple(sorted(contacts)))
+
+
+def _live_contacts(conn: Connection) -> set[int]:
+    return set(conn.execute(select(C.c.id).where(C.c.archived.is_(False))).scalars())
+
+
+def _decision_makers(conn: Connection, config: KpiConfig) -> set[int]:
+    """Live contacts that are decision makers (D6), as the contact pass judges them."""
+    rows = conn.execute(
+        select(C.c.id, C.c.buying_role).where(C.c.archived.is_(False), C.c.buying_role.is_not(None))
+    )
+    return {
+        r.id
+        for r in rows
+        if is_decision_maker(Contact(r.id, None, None, None, None, None, None, None, r.buying_role), config)
+    }
+
+
+# -- opportunities and deals --------------------------------------------------------------------------------------
+def _recount_credits(conn: Connection, config: KpiConfig, live: set[int]) -> None:
+    deal_ids = list(conn.execute(select(DIRTY_DEALS.c.deal_id)).scalars())
+    if not deal_ids:
+        return
+    deals = _credit_deals(conn, deal_ids, live)
+    connected = _connected_calls(conn, config, {c for d in deals for c in d.contact_ids})
+    cal = config.calendar
+    fresh = [f for d in deals if (f := opportunity_fact(d, connected, cal)) is not None]
+    for part in repo.chunks(deal_ids):
+        conn.execute(delete(CREDITS).where(CREDITS.c.deal_id.in_(part)))
+    _save_credits(conn, fresh)
+
+
+def _credit_deals(conn: Connection, deal_ids: Sequence[int] | None, live: set[int]) -> list[DealFact]:
+    """Live deals (all, or those of `deal_ids`) with createdate and live contacts, as `DealFact`s."""
+    links: dict[int, list[int]] = defaultdict(list)
+    deals: list[tuple[int, int | None]] = []
+    parts = [None] if deal_ids is None else list(repo.chunks(deal_ids))
+    for part in parts:
+        link_stmt = select(DC.c.deal_id, DC.c.contact_id)
+        deal_stmt = select(D.c.id, D.c.createdate).where(D.c.archived.is_(False), D.c.createdate.is_not(None))
+        if part is not None:
+            link_stmt = link_stmt.where(DC.c.deal_id.in_(part))
+            deal_stmt = deal_stmt.where(D.c.id.in_(part))
+        for deal_id, contact_id in conn.execute(link_stmt):
+            if contact_id in live:
+                links[deal_id].append(contact_id)
+        deals.extend((r[0], r[1]) for r in conn.execute(deal_stmt))
+    return [DealFact(i, None, created, None, None, tuple(sorted(links.get(i, ())))) for i, created in deals]
+
+
+def _connected_calls(conn: Connection, config: KpiConfig, contact_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+    """Each contact's connected sales calls as (time, owner)."""
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for part in repo.chunks(sorted(contact_ids)):
+        stmt = (
+            select(EC.c.contact_id, *ENGAGEMENT_COLS)
+            .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
+            .where(EC.c.engagement_type == "call", EC.c.contact_id.in_(part), E.c.archived.is_(False))
+        )
+        for row in conn.execute(stmt):
+            fact = call_fact(engagement_of(row[1:], (row[0],)), config)
+            if fact is not None and fact.connected:
+                found[row[0]].append((fact.timestamp, fact.owner_id))
+    return found
+
+
+def _save_credits(conn: Connection, credits: Sequence[OpportunityFact]) -> None:
+    repo.upsert(conn, CREDITS, [{"deal_id": f.deal_id, "month": f.month, "owners": list(f.owners)} for f in credits])
+
+
+def _load_credits(conn: Connection) -> Iterator[OpportunityFact]:
+    for r in conn.execute(select(CREDITS.c.deal_id, CREDITS.c.month, CREDITS.c.owners)):
+        yield OpportunityFact(r.deal_id, r.month, tuple(r.owners))
+
+
+def _deal_facts(conn: Connection) -> list[DealFact]:
+    """Live deals with their outcome (the deal side of K5; contacts are not needed there)."""
+    stages = stage_map(
+        [
+            Stage(r.pipeline_id, r.stage_id, r.is_closed, r.probability)
+            for r in conn.execute(select(repo.table(t.DealStage)))
+        ]
+    )
+    facts = []
+    for r in conn.execute(
+        select(
+            D.c.id, D.c.owner_id, D.c.createdate, D.c.closedate, D.c.pipeline, D.c.dealstage,
+            D.c.is_closed_won, D.c.is_closed,
+        ).where(D.c.archived.is_(False))
+    ):
+        fact = deal_fact(Deal(*r, contact_ids=()), stages)
+        if fact is not None:
+            facts.append(fact)
+    return facts
+
+
+def load_owners(conn: Connection) -> list[Owner]:
+    """Owners as the KPI rules see them (name from first/last name, else e-mail, else id)."""
+    out = []
+    for r in conn.execute(select(repo.table(t.Owner))).mappings():
+        name = " ".join(p for p in (r["first_name"], r["last_name"]) if p) or r["email"] or r["id"]
+        out.append(
+            Owner(
+                r["id"], name, r["email"], tuple(r["team_ids"] or ()), tuple(r["team_names"] or ()), bool(r["archived"])
+            )
+        )
+    return out
