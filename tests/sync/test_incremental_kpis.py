@@ -1,0 +1,233 @@
+"""Incremental KPI refresh: after each kind of change HubSpot can make, the aggregates a cycle leaves are the ones a
+recompute from scratch gives, and the change did move them.
+
+Each case edits the sandbox portal directly (as a rep or an import would), runs one cycle, and compares the
+aggregate rows with `refresh(full=True)` on the same store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Engine, select
+
+from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
+from sandbox.harness import RunningSandbox
+from sandbox.objtypes import STANDARD
+from sandbox.org import REPS, owner_id
+from storage import repo
+from storage import tables as t
+from sync.recompute import kpi_config, refresh
+from tests.sync.conftest import cycle, settings_for
+
+DAY_MS = 86_400_000
+Rows = dict[tuple[str, str, str, str], dict[str, Any]]
+
+
+def aggregates(engine: Engine) -> Rows:
+    """Every aggregate row's figures by key."""
+    a = repo.table(t.KpiAggregate).c
+    with engine.connect() as conn:
+        return {
+            (r[0], r[1], r[2], r[3]): r[4]
+            for r in conn.execute(select(a.kpi, a.scope, a.scope_id, a.period, a.metrics))
+        }
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def props_of(sb: RunningSandbox, name: str, rid: int) -> dict[str, str]:
+    props: dict[str, str] = orjson.loads(sb.portal.rows_by_id(STANDARD[name], [rid])[rid][5])
+    return props
+
+
+def edit(sb: RunningSandbox, name: str, rid: int, **changes: str) -> None:
+    """Change some properties of a record, bumping its modification date."""
+    sb.portal.update(STANDARD[name], rid, {**props_of(sb, name, rid), **changes}, now_ms())
+
+
+def pick(sb: RunningSandbox, name: str, where: str = "") -> int:
+    """The lowest live id of a type matching an SQL condition on its JSON properties."""
+    ot = STANDARD[name]
+    rows = sb.portal.query(f"SELECT id FROM {ot.table} WHERE archived = 0 {where} ORDER BY id LIMIT 1")
+    assert rows, f"no {name} {where}"
+    return int(rows[0][0])
+
+
+def contacts_of(sb: RunningSandbox, name: str, rid: int) -> list[int]:
+    return sb.portal.associated(STANDARD[name], [rid], STANDARD["contacts"]).get(rid, [])
+
+
+def connected_call(sb: RunningSandbox) -> int:
+    return pick(
+        sb,
+        "calls",
+        f"AND json_extract(props, '$.hs_call_disposition') = '{DISPOSITION_CONNECTED}'"
+        " AND json_extract(props, '$.hs_call_direction') = 'OUTBOUND'"
+        " AND json_extract(props, '$.hubspot_owner_id') != ''",
+    )
+
+
+def new_call_to_two_contacts(sb: RunningSandbox) -> tuple[int, list[int]]:
+    """A new connected call of the first rep, linked to two live contacts."""
+    ot = STANDARD["calls"]
+    rid = sb.portal.next_ids(ot, 1)[0]
+    props = {
+        "hs_timestamp": str(now_ms() - 3_600_000),
+        "hs_call_direction": "OUTBOUND",
+        "hs_call_disposition": DISPOSITION_CONNECTED,
+        "hubspot_owner_id": owner_id(0),
+    }
+    sb.portal.create(ot, rid, props, now_ms())
+    first = pick(sb, "contacts")
+    two = [first, pick(sb, "contacts", f"AND id > {first}")]
+    for contact in two:
+        sb.portal.associate(ot, rid, STANDARD["contacts"], contact)
+    return rid, two
+
+
+# -- the changes --------------------------------------------------------------------------------------------------
+def log_a_new_call(sb: RunningSandbox) -> None:
+    new_call_to_two_contacts(sb)
+
+
+def change_a_calls_outcome(sb: RunningSandbox) -> None:
+    edit(sb, "calls", connected_call(sb), hs_call_disposition=DISPOSITION_NO_ANSWER)
+
+
+def move_a_call_to_another_month(sb: RunningSandbox) -> None:
+    call = connected_call(sb)
+    when = datetime.fromisoformat(props_of(sb, "calls", call)["hs_timestamp"])
+    edit(sb, "calls", call, hs_timestamp=(when - timedelta(days=45)).isoformat())
+
+
+def give_a_call_to_another_rep(sb: RunningSandbox) -> None:
+    call = connected_call(sb)
+    other = next(
+        owner_id(i)
+        for i, r in enumerate(REPS)
+        if owner_id(i) != props_of(sb, "calls", call)["hubspot_owner_id"] and not r.archived
+    )
+    edit(sb, "calls", call, hubspot_owner_id=other)
+
+
+def archive_a_call(sb: RunningSandbox) -> None:
+    sb.portal.archive(STANDARD["calls"], [connected_call(sb)], now_ms())
+
+
+def archive_a_reached_contact(sb: RunningSandbox) -> None:
+    sb.portal.archive(STANDARD["contacts"], contacts_of(sb, "calls", connected_call(sb))[:1], now_ms())
+
+
+def make_a_reached_contact_a_decision_maker(sb: RunningSandbox) -> None:
+    contact = contacts_of(sb, "calls", connected_call(sb))[0]
+    edit(sb, "contacts", contact, hs_buying_role="DECISION_MAKER")
+
+
+def move_a_contacts_sql_date(sb: RunningSandbox) -> None:
+    contact = pick(sb, "contacts", "AND json_extract(props, '$.hs_lifecyclestage_salesqualifiedlead_date') IS NOT NULL")
+    edit(sb, "contacts", contact, hs_lifecyclestage_salesqualifiedlead_date=str(now_ms() - 400 * DAY_MS))
+
+
+def win_an_open_deal(sb: RunningSandbox) -> None:
+    deal = pick(sb, "deals", "AND json_extract(props, '$.hs_is_closed') = 'false'")
+    edit(
+        sb, "deals", deal, dealstage="closedwon", hs_is_closed="true", hs_is_closed_won="true", closedate=str(now_ms())
+    )
+
+
+def create_a_deal_for_a_reached_contact(sb: RunningSandbox) -> None:
+    contact = contacts_of(sb, "calls", connected_call(sb))[0]
+    ot = STANDARD["deals"]
+    rid = sb.portal.next_ids(ot, 1)[0]
+    sb.portal.create(
+        ot,
+        rid,
+        {
+            "dealname": "new",
+            "pipeline": "default",
+            "dealstage": "appointmentscheduled",
+            "hubspot_owner_id": owner_id(0),
+        },
+        now_ms(),
+        now_ms(),
+    )
+    sb.portal.associate(ot, rid, STANDARD["contacts"], contact)
+
+
+SIMPLE: list[Callable[[RunningSandbox], None]] = [
+    log_a_new_call,
+    change_a_calls_outcome,
+    move_a_call_to_another_month,
+    give_a_call_to_another_rep,
+    archive_a_call,
+    archive_a_reached_contact,
+    make_a_reached_contact_a_decision_maker,
+    move_a_contacts_sql_date,
+    win_an_open_deal,
+    create_a_deal_for_a_reached_contact,
+]
+
+
+@pytest.mark.parametrize("change", SIMPLE, ids=lambda f: f.__name__)
+def test_one_change_refreshes_to_the_full_recompute(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, change: Callable[[RunningSandbox], None]
+) -> None:
+    """After one kind of change and one cycle (reconciling, for what only a list pass sees), the aggregates are
+    those of a recompute from scratch, and differ from before the change."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    cycle(sqlite_store, settings)
+    before = aggregates(sqlite_store)
+    change(sandbox)
+    cycle(sqlite_store, settings, reconcile=True)
+    incremental = aggregates(sqlite_store)
+    refresh(sqlite_store, kpi_config(settings), now_ms(), full=True)
+    assert incremental == aggregates(sqlite_store)
+    assert incremental != before
+
+
+def test_dropping_one_contact_of_a_call_refreshes_to_the_full_recompute(
+    sandbox: RunningSandbox, store: Engine, store_url: str
+) -> None:
+    """A call that loses one of its two contacts (only the association changes, not the call) stops counting that
+    contact as reached, on both databases."""
+    settings = settings_for(sandbox, store_url, writeback_enabled=False)
+    cycle(store, settings)
+    call, two = new_call_to_two_contacts(sandbox)
+    cycle(store, settings)
+    before = aggregates(store)
+    sandbox.portal.dissociate(STANDARD["calls"], call, STANDARD["contacts"], two[0])
+    summary = cycle(store, settings, reconcile=True)
+    assert summary.counts["pull"]["relinked"]["calls"] == 1
+    incremental = aggregates(store)
+    refresh(store, kpi_config(settings), now_ms(), full=True)
+    assert incremental == aggregates(store)
+    assert incremental != before
+
+
+def test_a_changed_kpi_configuration_recounts_everything(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """Counting no-answer calls as connected changes every reach figure at the next cycle, with no data change."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    cycle(sqlite_store, settings)
+    before = aggregates(sqlite_store)
+    wider = settings_for(
+        sandbox,
+        sqlite_url,
+        writeback_enabled=False,
+        kpi_connected_dispositions=[DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER],
+    )
+    cycle(sqlite_store, wider)
+    after = aggregates(sqlite_store)
+    portal_all = ("K1", "portal", "portal", "all")
+    assert after[portal_all]["connected_calls"] > before[portal_all]["connected_calls"]
+    refresh(sqlite_store, kpi_config(wider), now_ms(), full=True)
+    assert aggregates(sqlite_store) == after
