@@ -5,7 +5,7 @@
 Fills a fresh store with a synthetic portal of the sandbox's sizes (rows written straight into the tables, as
 a finished pull leaves them), then times `kpi-sync kpis --recompute` (refresh(full=True)) and an incremental
 refresh after 1 % of the contacts changed (their lifecycle dates moved and one new call each, as the pull would
-mark them, with the days of the new calls). Prints the figures and writes bench/results/kpi-store-<size>.json. CPU seconds are printed beside
+mark them, and the new calls as new). Prints the figures and writes bench/results/kpi-store-<size>.json. CPU seconds are printed beside
 wall seconds: on a shared machine they are the steadier figure (the database engine runs in this process).
 """
 
@@ -109,7 +109,7 @@ def change_one_percent(engine: Engine, contacts: list[Contact], rng: random.Rand
             {"engagement_type": "call", "engagement_id": base + i, "contact_id": c.id}
             for i, c in enumerate(changed)])
         repo.mark_dirty_contacts(conn, [c.id for c in changed], now)
-        repo.mark_dirty_touch_days(conn, [c["timestamp"] for c in calls], now)
+        repo.mark_added_touches(conn, [("call", c["id"]) for c in calls], now)
     return len(changed)
 
 

@@ -274,3 +274,10 @@ def timestamps_of(conn: Connection, keys: Sequence[tuple[Any, ...]]) -> list[int
     for part in chunks(keys):
         found.extend(conn.execute(select(tbl.c.timestamp).where(keys_in([tbl.c.type, tbl.c.id], part))).scalars())
     return found
+
+
+def mark_added_touches(conn: Connection, keys: Iterable[tuple[str, int]], now_ms: int) -> int:
+    """Queue new calls and emails, by (type, id), to be added to their K1 or K4 cells; returns how many."""
+    rows = [{"type": kind, "id": int(i), "marked_at": now_ms} for kind, i in set(keys)]
+    insert_ignore(conn, table(t.AddedTouch), rows)
+    return len(rows)

@@ -164,6 +164,16 @@ class DirtyTouchDay(SQLModel, table=True):
     marked_at: int | None = _ms()
 
 
+class AddedTouch(SQLModel, table=True):
+    """A call or email new to the store since the last KPI refresh: its facts are added to its K1 or K4 cell as they
+    are, unless its month is recounted anyway."""
+
+    __tablename__ = "added_touches"
+    type: str = Field(primary_key=True)
+    id: int = Field(primary_key=True, sa_type=BigInteger)
+    marked_at: int | None = _ms()
+
+
 class SyncRun(SQLModel, table=True):
     """One cycle or reconcile: when, how it ended, what it moved and what it cost."""
 

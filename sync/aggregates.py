@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -53,6 +53,7 @@ A = repo.table(t.KpiAggregate)
 CELLS = repo.table(t.KpiCell)
 CREDITS = repo.table(t.OpportunityCredit)
 DAYS = repo.table(t.DirtyTouchDay)
+ADDED = repo.table(t.AddedTouch)
 DIRTY_DEALS = repo.table(t.DirtyDeal)
 
 # Stored cell kinds: the KPI each feeds and its cell class.
@@ -95,7 +96,7 @@ def needs_merge(conn: Connection) -> bool:
     """Whether anything the aggregate rows are merged from changed since the last merge."""
     if (repo.get_state(conn, STATE_KEY) or {}).get("stale"):
         return True
-    return any(conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, DIRTY_DEALS))
+    return any(conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS))
 
 
 def _mark_stale(conn: Connection, config: KpiConfig) -> None:
@@ -174,14 +175,15 @@ def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], no
 def refresh_aggregates(conn: Connection, config: KpiConfig, now_ms: int, *, full: bool) -> int:
     """Recount the cells that need it (all of them when `full`), merge them into the aggregate rows and store
     the rows that changed; returns how many aggregate rows there are."""
-    live = _live_contacts(conn)
     if full:
-        _rebuild_cells(conn, config, live)
+        _rebuild_cells(conn, config)
     else:
-        _recount_touch_months(conn, config, live, _dirty_months(conn, config))
-        _recount_credits(conn, config, live)
-    conn.execute(delete(DAYS))
-    conn.execute(delete(DIRTY_DEALS))
+        months = _dirty_months(conn, config)
+        _recount_touch_months(conn, config, months)
+        _add_new_touches(conn, config, months)
+        _recount_credits(conn, config)
+    for tbl in (DAYS, ADDED, DIRTY_DEALS):
+        conn.execute(delete(tbl))
     owners = load_owners(conn)
     merged = _merge(conn, config, owners)
     written = _store_rows(conn, merged, now_ms)
@@ -279,8 +281,9 @@ def _replace_kinds(conn: Connection, cells: Cells, months: Iterable[str] | None 
 
 
 # -- full rebuild -------------------------------------------------------------------------------------------------
-def _rebuild_cells(conn: Connection, config: KpiConfig, live: set[int]) -> None:
+def _rebuild_cells(conn: Connection, config: KpiConfig) -> None:
     cal = config.calendar
+    live = _live_contacts(conn)
     contact_cells: Cells = {kind: {} for kind in CONTACT_KINDS}
     for facts in _all_contact_facts(conn):
         add_response(contact_cells["response"], facts, cal, 1)
@@ -292,7 +295,7 @@ def _rebuild_cells(conn: Connection, config: KpiConfig, live: set[int]) -> None:
     reach, by_contact = call_cells(calls, _decision_makers(conn, config), cal)
     _save_cells(conn, {"calls": reach, "emails": email_cells(emails, cal)})
     conn.execute(delete(CREDITS))
-    credits = [opportunity_fact(d, by_contact, cal) for d in _credit_deals(conn, None, live)]
+    credits = [opportunity_fact(d, by_contact, cal) for d in _credit_deals(conn, None, live.__contains__)]
     _save_credits(conn, [c for c in credits if c is not None])
 
 
@@ -322,20 +325,44 @@ def _dirty_months(conn: Connection, config: KpiConfig) -> set[str]:
     return months
 
 
-def _recount_touch_months(conn: Connection, config: KpiConfig, live: set[int], months: set[str]) -> None:
+def _recount_touch_months(conn: Connection, config: KpiConfig, months: set[str]) -> None:
     if not months:
         return
-    cal = config.calendar
-    dms = _decision_makers(conn, config)
-    engagements: list[Engagement] = []
+    grouped: Grouped = {}
     for month in sorted(months):
-        engagements.extend(_touch_engagements_between(conn, live, *_bounds(config, month)))
+        start, end = _bounds(config, month)
+        cond = and_(E.c.type.in_(("call", "email")), E.c.timestamp >= start, E.c.timestamp < end)
+        _group_touch_rows(conn, cond, grouped)
+    cal = config.calendar
+    engagements, dms = _with_live_contacts(conn, config, grouped)
     calls, emails = engagement_facts(engagements, config)
-    reach, _ = call_cells(calls, dms, cal)
-    cells: Cells = {"calls": dict(reach), "emails": dict(email_cells(emails, cal))}
-    for kind in TOUCH_KINDS:  # an engagement exactly on a bound belongs to one month only
+    cells: Cells = {"calls": dict(call_cells(calls, dms, cal)[0]), "emails": dict(email_cells(emails, cal))}
+    for kind in TOUCH_KINDS:  # clamped bounds of the first and last representable months may reach further
         cells[kind] = {key: cell for key, cell in cells[kind].items() if key[1] in months}
     _replace_kinds(conn, cells, months)
+
+
+def _add_new_touches(conn: Connection, config: KpiConfig, recounted: set[str]) -> None:
+    """Add the facts of new calls and emails to their cells (those of recounted months are counted already)."""
+    keys = [tuple(r) for r in conn.execute(select(ADDED.c.type, ADDED.c.id))]
+    if not keys:
+        return
+    grouped: Grouped = {}
+    for part in repo.chunks(keys):
+        _group_touch_rows(conn, repo.keys_in([E.c.type, E.c.id], part), grouped)
+    cal = config.calendar
+    engagements, dms = _with_live_contacts(conn, config, grouped)
+    calls, emails = engagement_facts(engagements, config)
+    new: Cells = {
+        "calls": dict(call_cells([c for c in calls if cal.period(c.timestamp) not in recounted], dms, cal)[0]),
+        "emails": dict(email_cells([e for e in emails if cal.period(e.timestamp) not in recounted], cal)),
+    }
+    stored = _load_cells(conn, [(kind, key) for kind in TOUCH_KINDS for key in new[kind]])
+    for kind in TOUCH_KINDS:
+        cells = stored.setdefault(kind, {})
+        for key, delta in new[kind].items():
+            cells.setdefault(key, KINDS[kind][1]()).merge(delta)
+    _save_cells(conn, stored)
 
 
 def _bounds(config: KpiConfig, month: str) -> tuple[int, int]:
@@ -405,27 +432,45 @@ def _touch_engagements(conn: Connection, live: set[int]) -> Iterator[Engagement]
         yield engagement_of(current, tuple(contacts))
 
 
-def _touch_engagements_between(conn: Connection, live: set[int], start: int, end: int) -> Iterator[Engagement]:
-    """`_touch_engagements` of the calls and emails timed in [start, end) (found through their time index)."""
+Grouped = dict[tuple[str, int], tuple[Sequence[Any], list[int]]]  # (type, id) -> (ENGAGEMENT_COLS, contacts)
+
+
+def _group_touch_rows(conn: Connection, cond: Any, grouped: Grouped) -> None:
+    """Add the non-archived calls and emails matching `cond` to `grouped`, with all their linked contacts."""
     stmt = (
         select(*ENGAGEMENT_COLS, EC.c.contact_id)
         .select_from(E.join(EC, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)))
-        .where(
-            E.c.type.in_(("call", "email")),
-            and_(E.c.timestamp >= start, E.c.timestamp < end),
-            E.c.archived.is_(False),
-        )
+        .where(E.c.type.in_(("call", "email")), E.c.archived.is_(False), cond)
     )
-    grouped: dict[tuple[str, int], tuple[Sequence[Any], list[int]]] = {}
     for row in conn.execute(stmt):
         entry = grouped.get((row[1], row[0]))
         if entry is None:
             entry = grouped[(row[1], row[0])] = (tuple(row[:-1]), [])
-        if row[-1] in live:
-            entry[1].append(row[-1])
+        entry[1].append(row[-1])
+
+
+def _with_live_contacts(conn: Connection, config: KpiConfig, grouped: Grouped) -> tuple[list[Engagement], set[int]]:
+    """The grouped engagements with only their live contacts, and which of those are decision makers."""
+    contact_ids = sorted({c for _, contacts in grouped.values() for c in contacts})
+    live: set[int] = set()
+    dms: set[int] = set()
+    for part in repo.chunks(contact_ids):
+        rows = conn.execute(select(C.c.id, C.c.buying_role).where(C.c.id.in_(part), C.c.archived.is_(False)))
+        for contact_id, role in rows:
+            live.add(contact_id)
+            if _is_decision_maker(contact_id, role, config):
+                dms.add(contact_id)
+    engagements = []
     for cols, contacts in grouped.values():
-        if contacts:
-            yield engagement_of(cols, tuple(sorted(contacts)))
+        kept = tuple(sorted(c for c in contacts if c in live))
+        if kept:
+            engagements.append(engagement_of(cols, kept))
+    return engagements, dms
+
+
+def _is_decision_maker(contact_id: int, buying_role: str | None, config: KpiConfig) -> bool:
+    contact = Contact(contact_id, None, None, None, None, None, None, None, buying_role)
+    return bool(buying_role) and is_decision_maker(contact, config)
 
 
 def _live_contacts(conn: Connection) -> set[int]:
@@ -437,19 +482,15 @@ def _decision_makers(conn: Connection, config: KpiConfig) -> set[int]:
     rows = conn.execute(
         select(C.c.id, C.c.buying_role).where(C.c.archived.is_(False), C.c.buying_role.is_not(None))
     )
-    return {
-        r.id
-        for r in rows
-        if is_decision_maker(Contact(r.id, None, None, None, None, None, None, None, r.buying_role), config)
-    }
+    return {r.id for r in rows if _is_decision_maker(r.id, r.buying_role, config)}
 
 
 # -- opportunities and deals --------------------------------------------------------------------------------------
-def _recount_credits(conn: Connection, config: KpiConfig, live: set[int]) -> None:
+def _recount_credits(conn: Connection, config: KpiConfig) -> None:
     deal_ids = list(conn.execute(select(DIRTY_DEALS.c.deal_id)).scalars())
     if not deal_ids:
         return
-    deals = _credit_deals(conn, deal_ids, live)
+    deals = _credit_deals(conn, deal_ids, None)
     connected = _connected_calls(conn, config, {c for d in deals for c in d.contact_ids})
     cal = config.calendar
     fresh = [f for d in deals if (f := opportunity_fact(d, connected, cal)) is not None]
@@ -458,8 +499,13 @@ def _recount_credits(conn: Connection, config: KpiConfig, live: set[int]) -> Non
     _save_credits(conn, fresh)
 
 
-def _credit_deals(conn: Connection, deal_ids: Sequence[int] | None, live: set[int]) -> list[DealFact]:
-    """Live deals (all, or those of `deal_ids`) with createdate and live contacts, as `DealFact`s."""
+def _credit_deals(
+    conn: Connection, deal_ids: Sequence[int] | None, is_live: Callable[[int], bool] | None
+) -> list[DealFact]:
+    """Live deals (all, or those of `deal_ids`) with createdate and live contacts, as `DealFact`s.
+
+    `is_live` tells live contacts; None: ask the store about the deals' contacts.
+    """
     links: dict[int, list[int]] = defaultdict(list)
     deals: list[tuple[int, int | None]] = []
     parts = [None] if deal_ids is None else list(repo.chunks(deal_ids))
@@ -470,10 +516,21 @@ def _credit_deals(conn: Connection, deal_ids: Sequence[int] | None, live: set[in
             link_stmt = link_stmt.where(DC.c.deal_id.in_(part))
             deal_stmt = deal_stmt.where(D.c.id.in_(part))
         for deal_id, contact_id in conn.execute(link_stmt):
-            if contact_id in live:
-                links[deal_id].append(contact_id)
+            links[deal_id].append(contact_id)
         deals.extend((r[0], r[1]) for r in conn.execute(deal_stmt))
-    return [DealFact(i, None, created, None, None, tuple(sorted(links.get(i, ())))) for i, created in deals]
+    if is_live is None:
+        is_live = _live_among(conn, {c for ids in links.values() for c in ids}).__contains__
+    return [
+        DealFact(i, None, created, None, None, tuple(sorted(c for c in links.get(i, ()) if is_live(c))))
+        for i, created in deals
+    ]
+
+
+def _live_among(conn: Connection, contact_ids: set[int]) -> set[int]:
+    live: set[int] = set()
+    for part in repo.chunks(sorted(contact_ids)):
+        live.update(conn.execute(select(C.c.id).where(C.c.id.in_(part), C.c.archived.is_(False))).scalars())
+    return live
 
 
 def _connected_calls(conn: Connection, config: KpiConfig, contact_ids: set[int]) -> dict[int, list[tuple[int, str]]]:

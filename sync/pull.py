@@ -190,7 +190,7 @@ class Puller:
             for row in parsed.rows:
                 row["seen_at"] = started
             with self.engine.begin() as conn:
-                self._apply(conn, spec, parsed.rows, links if associations else None)
+                self._apply(conn, spec, parsed.rows, links if associations else None, listing=True)
                 cursor["list_after"] = page.after
                 self._save(conn, cursor)
             self.stats.pages[f"list:{spec.object_type}"] += 1
@@ -316,7 +316,13 @@ class Puller:
         return links
 
     def _apply(
-        self, conn: Connection, spec: Spec, rows: list[dict[str, Any]], links: dict[int, set[int]] | None
+        self,
+        conn: Connection,
+        spec: Spec,
+        rows: list[dict[str, Any]],
+        links: dict[int, set[int]] | None,
+        *,
+        listing: bool = False,
     ) -> None:
         """Upsert one list page or batch of search pages; mark contacts (and deals) whose KPI inputs changed."""
         if spec.kind:
@@ -343,11 +349,27 @@ class Puller:
             self.stats.dirty_deals += repo.mark_dirty_deals(conn, deals, self.run_start_ms)
         else:
             self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, affected, self.run_start_ms)
-        if spec.kind in TOUCH_KINDS:  # the K1 and K4 months of the call or email, before and after, are recounted
-            relinked = {k[1] for k in diffs}
-            stamps = [r.get("timestamp") for r in rows if int(r["id"]) in relinked]
-            stamps += [ts for old, new in changed for ts in ((old or {}).get("timestamp"), new.get("timestamp"))]
-            repo.mark_dirty_touch_days(conn, stamps, self.run_start_ms)
+        if spec.kind in TOUCH_KINDS:
+            self._mark_touches(conn, spec.kind, rows, changed, {k[1] for k in diffs}, listing=listing)
+
+    def _mark_touches(
+        self,
+        conn: Connection,
+        kind: str,
+        rows: list[dict[str, Any]],
+        changed: list[tuple[dict[str, Any] | None, dict[str, Any]]],
+        relinked: set[int],
+        *,
+        listing: bool,
+    ) -> None:
+        """Queue the K1/K4 work of changed calls or emails: a new one is added to its cells as it is; for one that
+        changed or was re-linked, the months of its day before and after are recounted. A list pass (a first
+        load: everything is new) marks days only, a few hundred rows instead of one per record."""
+        added = set() if listing else {int(new["id"]) for old, new in changed if old is None}
+        stamps = [r.get("timestamp") for r in rows if int(r["id"]) in relinked - added]
+        stamps += [ts for old, new in changed if old is not None for ts in (old.get("timestamp"), new.get("timestamp"))]
+        repo.mark_dirty_touch_days(conn, stamps, self.run_start_ms)
+        repo.mark_added_touches(conn, [(kind, i) for i in added], self.run_start_ms)
 
     def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
         cursor["updated_at"] = self.run_start_ms
