@@ -6,7 +6,7 @@ before a "yes", so at least 5 attempts.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis, FollowupStatus
@@ -37,20 +37,23 @@ class FollowupCell:
             self.statuses[status] = self.statuses.get(status, 0) + count
         self.attempts = [a + b for a, b in zip(self.attempts, other.attempts, strict=True)]
 
-    def finish(self) -> Values:
+    @classmethod
+    def total(cls, cells: Sequence[FollowupCell]) -> Values:
         """The K3 metrics."""
+        touched = sum(c.touched for c in cells)
         values: Values = {
-            "contacts_touched": self.touched,
-            "mean_touches": ratio(self.touches, self.touched),
+            "contacts_touched": touched,
+            "mean_touches": ratio(sum(c.touches for c in cells), touched),
         }
-        for status in FollowupStatus:
-            values[f"status_{status.value}"] = self.statuses.get(status.value, 0)
-        stopped = self.statuses.get(FollowupStatus.STOPPED_EARLY.value, 0)
-        exhausted = self.statuses.get(FollowupStatus.EXHAUSTED.value, 0)
+        statuses = {s.value: sum(c.statuses.get(s.value, 0) for c in cells) for s in FollowupStatus}
+        for status, count in statuses.items():
+            values[f"status_{status}"] = count
+        stopped = statuses[FollowupStatus.STOPPED_EARLY.value]
+        exhausted = statuses[FollowupStatus.EXHAUSTED.value]
         values["share_stopped_early"] = ratio(stopped, stopped + exhausted)
-        for bucket, count in zip(ATTEMPT_BUCKETS, self.attempts, strict=True):
-            values[f"first_conversation_attempt_{bucket}"] = count
-        values["over_contacted"] = self.over_contacted
+        for i, bucket in enumerate(ATTEMPT_BUCKETS):
+            values[f"first_conversation_attempt_{bucket}"] = sum(c.attempts[i] for c in cells)
+        values["over_contacted"] = sum(c.over_contacted for c in cells)
         return values
 
 
@@ -72,7 +75,7 @@ def aggregate_followup(
     cells: dict[Cell, FollowupCell] = {}
     for c in contacts:
         add_followup(cells, c, calendar, 1)
-    return roll_up(KPI, cells, scopes, FollowupCell, only)
+    return roll_up(KPI, cells, scopes, FollowupCell.total, only)
 
 
 def add_followup(cells: dict[Cell, FollowupCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:

@@ -6,12 +6,12 @@ The article gives no figure for this KPI; it is shown without a benchmark.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kpi.facts import EmailFact
 from kpi.periods import ALL_TIME, Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, distinct, ratio, roll_up
 
 KPI = "K4"
 TOP_ASSETS = 10
@@ -31,13 +31,16 @@ class MarketingCell:
         self.content_emails += other.content_emails
         self.assets.update(other.assets)
 
-    def finish(self) -> Values:
+    @classmethod
+    def total(cls, cells: Sequence[MarketingCell]) -> Values:
         """The K4 metrics."""
+        sales = sum(c.sales_emails for c in cells)
+        content = sum(c.content_emails for c in cells)
         return {
-            "sales_emails": self.sales_emails,
-            "content_emails": self.content_emails,
-            "content_usage_rate": ratio(self.content_emails, self.sales_emails),
-            "distinct_assets": len(self.assets),
+            "sales_emails": sales,
+            "content_emails": content,
+            "content_usage_rate": ratio(content, sales),
+            "distinct_assets": distinct([c.assets for c in cells]),
         }
 
 
@@ -53,7 +56,7 @@ def aggregate_marketing(
     Each sales email counts once however many contacts it went to; `distinct_assets` are the distinct asset
     keys (D7) among the content emails of the key.
     """
-    return roll_up(KPI, email_cells(emails, calendar), scopes, MarketingCell, only)
+    return roll_up(KPI, email_cells(emails, calendar), scopes, MarketingCell.total, only)
 
 
 def email_cells(emails: Iterable[EmailFact], calendar: Calendar) -> dict[Cell, MarketingCell]:

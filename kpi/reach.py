@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from kpi.facts import CallFact, DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, per_thousand, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, distinct, per_thousand, ratio, roll_up
 
 KPI = "K1"
 OPPORTUNITY_WINDOW_MS = 90 * 86_400_000
@@ -36,19 +36,24 @@ class ReachCell:
         self.reached.update(other.reached)
         self.opportunities.update(other.opportunities)
 
-    def finish(self) -> Values:
+    @classmethod
+    def total(cls, cells: Sequence[ReachCell]) -> Values:
         """The K1 metrics; ratios and per-1,000 figures are None when there were no outbound calls."""
-        calls = self.outbound_calls
+        calls = sum(c.outbound_calls for c in cells)
+        connected = sum(c.connected_calls for c in cells)
+        dm_connects = sum(c.decision_maker_connects for c in cells)
+        reached = distinct([c.reached for c in cells])
+        opportunities = distinct([c.opportunities for c in cells])
         return {
             "outbound_calls": calls,
-            "connected_calls": self.connected_calls,
-            "reach_ratio": ratio(self.connected_calls, calls),
-            "decision_maker_connects": self.decision_maker_connects,
-            "decision_maker_reach_ratio": ratio(self.decision_maker_connects, calls),
-            "prospects_reached": len(self.reached),
-            "opportunities": len(self.opportunities),
-            "prospects_per_1000_calls": per_thousand(len(self.reached), calls),
-            "opportunities_per_1000_calls": per_thousand(len(self.opportunities), calls),
+            "connected_calls": connected,
+            "reach_ratio": ratio(connected, calls),
+            "decision_maker_connects": dm_connects,
+            "decision_maker_reach_ratio": ratio(dm_connects, calls),
+            "prospects_reached": reached,
+            "opportunities": opportunities,
+            "prospects_per_1000_calls": per_thousand(reached, calls),
+            "opportunities_per_1000_calls": per_thousand(opportunities, calls),
         }
 
 
@@ -76,7 +81,7 @@ def aggregate_reach(
     cells, by_contact = call_cells(calls, decision_makers, calendar)
     for fact in opportunity_facts(deals, by_contact, calendar):
         add_opportunity(cells, fact, 1)
-    return roll_up(KPI, cells, scopes, ReachCell, only)
+    return roll_up(KPI, cells, scopes, ReachCell.total, only)
 
 
 ConnectedCalls = Mapping[int, Sequence[tuple[int, str]]]  # contact -> (time, owner) of its connected calls

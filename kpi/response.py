@@ -7,12 +7,12 @@ average response seen in the market was 42 hours.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, mean, median, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, mean, median, ratio, roll_up, summed
 
 KPI = "K2"
 
@@ -35,16 +35,19 @@ class ResponseCell:
         self.awaiting += other.awaiting
         self.minutes.update(other.minutes)
 
-    def finish(self) -> Values:
+    @classmethod
+    def total(cls, cells: Sequence[ResponseCell]) -> Values:
         """The K2 metrics."""
+        within_1h = sum(c.within_1h for c in cells)
+        minutes = summed([c.minutes for c in cells])
         return {
-            "leads": self.leads,
-            "responded": self.minutes.total(),
-            "responded_within_1h": self.within_1h,
-            "share_within_1h": ratio(self.within_1h, self.decided),
-            "median_response_minutes": median(self.minutes),
-            "mean_response_minutes": mean(self.minutes),
-            "awaiting_response": self.awaiting,
+            "leads": sum(c.leads for c in cells),
+            "responded": sum(minutes.values()),
+            "responded_within_1h": within_1h,
+            "share_within_1h": ratio(within_1h, sum(c.decided for c in cells)),
+            "median_response_minutes": median(minutes),
+            "mean_response_minutes": mean(minutes),
+            "awaiting_response": sum(c.awaiting for c in cells),
         }
 
 
@@ -66,7 +69,7 @@ def aggregate_response(
     cells: dict[Cell, ResponseCell] = {}
     for c in contacts:
         add_response(cells, c, calendar, 1)
-    return roll_up(KPI, cells, scopes, ResponseCell, only)
+    return roll_up(KPI, cells, scopes, ResponseCell.total, only)
 
 
 def add_response(cells: dict[Cell, ResponseCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:

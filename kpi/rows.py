@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 # The spec's URL pattern for D7, compiled once.
 URL_PATTERN = re.compile(r"""https?://[^\s"'<>]+""")
@@ -54,9 +55,9 @@ class Contact:
     archived: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Engagement:
-    """A call, email, meeting, note or task.
+class Engagement(NamedTuple):
+    """A call, email, meeting, note or task (a NamedTuple: built by the million in a full recompute, where a frozen
+    dataclass's construction cost more than the KPI rules themselves).
 
     `contact_ids` are the associated contacts. `urls` are the URLs of the email body, already extracted from
     `hs_email_html` and `hs_email_text` by `extract_urls` (empty for other types), so the body itself need not be

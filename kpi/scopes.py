@@ -7,7 +7,7 @@ into the keys that were asked for: owner, primary team and portal, each for the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Protocol, Self, TypeVar
 
@@ -29,13 +29,15 @@ Cell = tuple[str, str | None]  # (owner key, month or None when the fact has no 
 
 
 class Accumulator(Protocol):
-    """A partial aggregate that can absorb another of its kind and produce the final values."""
+    """Partial counts of one owner and month that can absorb another cell of its kind, and whose merge with other
+    cells gives a key's metric values."""
 
     def merge(self, other: Self) -> None:
         """Add `other`'s counts into this one."""
 
-    def finish(self) -> Values:
-        """The metric values."""
+    @classmethod
+    def total(cls, cells: Sequence[Self]) -> Values:
+        """The metric values of the cells taken together."""
 
 
 class Scopes:
@@ -86,22 +88,36 @@ A = TypeVar("A", bound=Accumulator)
 
 def roll_up(
     kpi: str,
-    cells: dict[Cell, A],
+    cells: Mapping[Cell, A],
     scopes: Scopes,
-    new: Callable[[], A],
+    total: Callable[[Sequence[A]], Values],
     only: Collection[AggregateKey] | None,
 ) -> dict[AggregateKey, Values]:
-    """Merge the cells into every key they feed (or only the keys in `only`) and finish them."""
-    merged: dict[AggregateKey, A] = {}
+    """The values of every key the cells feed (or only the keys in `only`): `total` of the cells of each key."""
+    members: dict[AggregateKey, list[A]] = {}
     for (owner_key, month), cell in cells.items():
         for key in scopes.keys_of(kpi, owner_key, month):
-            if only is not None and key not in only:
-                continue
-            acc = merged.get(key)
-            if acc is None:
-                acc = merged[key] = new()
-            acc.merge(cell)
-    return {key: acc.finish() for key, acc in merged.items()}
+            if only is None or key in only:
+                members.setdefault(key, []).append(cell)
+    return {key: total(group) for key, group in members.items()}
+
+
+def distinct(counters: Sequence[Mapping[Any, int]]) -> int:
+    """How many distinct items the multisets hold together."""
+    if len(counters) == 1:
+        return len(counters[0])
+    return len(set().union(*counters))
+
+
+def summed(counters: Sequence[Mapping[int, int]]) -> Mapping[int, int]:
+    """The multisets added together."""
+    if len(counters) == 1:
+        return counters[0]
+    out: dict[int, int] = {}
+    for counter in counters:
+        for item, count in counter.items():
+            out[item] = out.get(item, 0) + count
+    return out
 
 
 def bump(counter: Counter[Any], item: Any, sign: int) -> None:
@@ -137,18 +153,26 @@ def cell_to_json(cell: Any) -> dict[str, Any]:
 def cell_from_json(cls: type[A], data: Mapping[str, Any]) -> A:
     """The cell `cell_to_json` gave; fields it lacks keep their defaults."""
     cell = cls()
-    for f in fields(cell):  # type: ignore[arg-type]
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        if isinstance(getattr(cell, f.name), Counter):
-            value = Counter({(k if isinstance(k, str) else int(k)): int(n) for k, n in value})
-        elif isinstance(value, dict):
-            value = dict(value)
-        elif isinstance(value, list):
-            value = list(value)
-        setattr(cell, f.name, value)
+    for name, kind in _plan(cls):
+        if name in data:
+            value = data[name]
+            setattr(cell, name, Counter(dict(value)) if kind is Counter else kind(value) if kind else value)
     return cell
+
+
+_PLANS: dict[type[Any], list[tuple[str, Any]]] = {}
+
+
+def _plan(cls: type[Any]) -> list[tuple[str, Any]]:
+    """Each field of a cell class with the type to rebuild it as (None: as JSON gives it)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        sample = cls()
+        plan = _PLANS[cls] = [
+            (f.name, next((k for k in (Counter, dict, list) if isinstance(getattr(sample, f.name), k)), None))
+            for f in fields(sample)
+        ]
+    return plan
 
 
 def ratio(numerator: int, denominator: int) -> float | None:

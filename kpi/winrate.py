@@ -6,13 +6,13 @@ The article gives no figure for this KPI; it is shown without a benchmark.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.facts import DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, median, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, median, ratio, roll_up, summed
 
 KPI = "K5"
 
@@ -33,17 +33,22 @@ class WinCell:
         self.won += other.won
         self.lost += other.lost
 
-    def finish(self) -> Values:
+    @classmethod
+    def total(cls, cells: Sequence[WinCell]) -> Values:
         """The K5 metrics."""
-        customers = self.days.total()
+        days = summed([c.days for c in cells])
+        customers = sum(days.values())
+        sqls = sum(c.sqls for c in cells)
+        won = sum(c.won for c in cells)
+        lost = sum(c.lost for c in cells)
         return {
-            "sqls": self.sqls,
+            "sqls": sqls,
             "customers": customers,
-            "sql_to_customer_ratio": ratio(customers, self.sqls),
-            "median_days_sql_to_customer": median(self.days),
-            "deals_won": self.won,
-            "deals_lost": self.lost,
-            "deal_win_rate": ratio(self.won, self.won + self.lost),
+            "sql_to_customer_ratio": ratio(customers, sqls),
+            "median_days_sql_to_customer": median(days),
+            "deals_won": won,
+            "deals_lost": lost,
+            "deal_win_rate": ratio(won, won + lost),
         }
 
 
@@ -67,7 +72,7 @@ def aggregate_winrate(
         add_sql(cells, c, calendar, 1)
     for key, cell in deal_cells(deals, calendar).items():
         _cell(cells, key).merge(cell)
-    return roll_up(KPI, cells, scopes, WinCell, only)
+    return roll_up(KPI, cells, scopes, WinCell.total, only)
 
 
 def add_sql(cells: dict[Cell, WinCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:

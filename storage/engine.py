@@ -40,10 +40,16 @@ def make_engine(url: str) -> Engine:
         if path and ":memory:" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               json_deserializer=orjson.loads)
+                               json_deserializer=orjson.loads, json_serializer=_json_text)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, json_deserializer=orjson.loads)
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10},
+                         json_deserializer=orjson.loads, json_serializer=_json_text)
+
+
+def _json_text(value: object) -> str:
+    """JSON columns' text, by orjson: the standard library's encoder cost seconds per 100k KPI rows."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def migrate(engine: Engine) -> None:

@@ -210,7 +210,7 @@ def _merge(conn: Connection, config: KpiConfig, owners: Sequence[Owner]) -> dict
         wins.setdefault(key, WinCell()).merge(cell)
     out: dict[tuple[str, str, str, str], Values] = {}
     for kpi, cls in KINDS.values():
-        out.update(roll_up(kpi, by_kpi[kpi], scopes, cls, None))
+        out.update(roll_up(kpi, by_kpi[kpi], scopes, cls.total, None))
     return out
 
 
@@ -238,12 +238,17 @@ def _month_text(month: str | None) -> str:
 
 
 def _load_cells(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> Cells:
-    wanted = [(kind, owner, _month_text(month)) for kind, (owner, month) in keys]
+    """The stored cells of these (kind, cell) keys (read by kind and owner, which both dialects index well)."""
+    wanted = {(kind, owner, month) for kind, (owner, month) in keys}
     found: Cells = {}
-    for part in repo.chunks(wanted):
-        cond = repo.keys_in([CELLS.c.kind, CELLS.c.owner_key, CELLS.c.month], part)
-        for r in conn.execute(select(CELLS).where(cond)):
-            found.setdefault(r.kind, {})[(r.owner_key, r.month or None)] = cell_from_json(KINDS[r.kind][1], r.state)
+    for kind in sorted({k[0] for k in wanted}):
+        owners = sorted({k[1] for k in wanted if k[0] == kind})
+        for part in repo.chunks(owners):
+            stmt = select(CELLS).where(CELLS.c.kind == kind, CELLS.c.owner_key.in_(part))
+            for r in conn.execute(stmt):
+                month = r.month or None
+                if (kind, r.owner_key, month) in wanted:
+                    found.setdefault(kind, {})[(r.owner_key, month)] = cell_from_json(KINDS[kind][1], r.state)
     return found
 
 

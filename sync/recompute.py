@@ -8,11 +8,11 @@ recompute (`kpis --recompute`) runs the same code over every contact and must gi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, select
 
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, FollowupStatus, compute_contact, properties_of
@@ -111,12 +111,14 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def _recompute_chunk(
     conn: Connection, ids: Sequence[int], config: KpiConfig, now_ms: int, stats: RecomputeStats, *, full: bool
 ) -> None:
-    """Recompute and store these contacts; unless `full`, move their counts in the aggregate cells at once."""
-    contacts = {r.id: r for r in _load_contacts(conn, ids)}
-    engagements = _load_engagements(conn, ids)
+    """Recompute and store these contacts (ascending ids); unless `full`, move their counts in the aggregate cells
+    at once. A full pass covers every contact, so it reads id ranges instead of id lists (no long IN lists)."""
+    of = _ids_range(ids) if full else _ids_list(ids)
+    contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
+    engagements = _load_engagements(conn, of(EC.c.contact_id))
     previous = {
         r.contact_id: (r.properties, r.facts)
-        for r in conn.execute(select(K.c.contact_id, K.c.properties, K.c.facts).where(K.c.contact_id.in_(ids)))
+        for r in conn.execute(select(K.c.contact_id, K.c.properties, K.c.facts).where(of(K.c.contact_id)))
     }
     rows = []
     changes: list[aggregates.ContactChange] = []
@@ -127,9 +129,10 @@ def _recompute_chunk(
         old, old_facts = previous.get(contact_id, (None, None))
         if kpis is None and old is None:
             continue  # never qualified, nothing written: nothing to keep or clear
-        old_kpis = aggregates.facts_from_json(old_facts) if old_facts else None
-        if old_kpis != kpis:
-            changes.append((old_kpis, kpis))
+        if not full:
+            old_kpis = aggregates.facts_from_json(old_facts) if old_facts else None
+            if old_kpis != kpis:
+                changes.append((old_kpis, kpis))
         if kpis is not None:
             stats.skipped_engagements += kpis.skipped_engagements
         pending = old != props
@@ -145,24 +148,29 @@ def _recompute_chunk(
             }
         )
     stats.contacts += len(ids)
-    _upsert_keep_pending(conn, rows)
+    _upsert_keep_pending(conn, rows, of)
     if not full:
         aggregates.apply_contact_changes(conn, changes, config, now_ms)
         aggregates.mark_deals_of_contacts(conn, ids, now_ms)
-    conn.execute(delete(repo.table(t.DirtyContact)).where(repo.table(t.DirtyContact).c.contact_id.in_(ids)))
+    conn.execute(delete(repo.table(t.DirtyContact)).where(of(repo.table(t.DirtyContact).c.contact_id)))
 
 
-def _upsert_keep_pending(conn: Connection, rows: list[dict[str, Any]]) -> None:
+IdFilter = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+
+
+def _ids_list(ids: Sequence[int]) -> IdFilter:
+    return lambda col: col.in_(ids)
+
+
+def _ids_range(ids: Sequence[int]) -> IdFilter:
+    return lambda col: col.between(ids[0], ids[-1])
+
+
+def _upsert_keep_pending(conn: Connection, rows: list[dict[str, Any]], of: IdFilter) -> None:
     """Upsert KPI rows; a row still waiting to be written stays pending even if this pass found no change."""
     if not rows:
         return
-    waiting = set(
-        conn.execute(
-            select(K.c.contact_id).where(
-                K.c.contact_id.in_([r["contact_id"] for r in rows]), K.c.push_pending.is_(True)
-            )
-        ).scalars()
-    )
+    waiting = set(conn.execute(select(K.c.contact_id).where(of(K.c.contact_id), K.c.push_pending.is_(True))).scalars())
     for row in rows:
         row["push_pending"] = row["push_pending"] or row["contact_id"] in waiting
     repo.upsert(conn, K, rows)
@@ -174,7 +182,7 @@ def _facts_json(kpis: ContactKpis | None) -> list[Any] | None:
     return [v.value if isinstance(v, FollowupStatus) else v for v in kpis]
 
 
-def _load_contacts(conn: Connection, ids: Sequence[int]) -> list[Contact]:
+def _load_contacts(conn: Connection, where: ColumnElement[bool]) -> list[Contact]:
     rows = conn.execute(
         select(
             C.c.id,
@@ -187,17 +195,17 @@ def _load_contacts(conn: Connection, ids: Sequence[int]) -> list[Contact]:
             C.c.customer_date,
             C.c.buying_role,
             C.c.archived,
-        ).where(C.c.id.in_(ids))
+        ).where(where)
     )
     return [Contact(**r._mapping) for r in rows]
 
 
-def _load_engagements(conn: Connection, ids: Sequence[int]) -> dict[int, list[Engagement]]:
-    """Non-archived engagements linked to each of the given contacts."""
+def _load_engagements(conn: Connection, where: ColumnElement[bool]) -> dict[int, list[Engagement]]:
+    """Non-archived engagements linked to each of the contacts `where` picks (a condition on the link's contact)."""
     stmt = (
         select(EC.c.contact_id, *ENGAGEMENT_COLS)
         .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
-        .where(EC.c.contact_id.in_(ids), E.c.archived.is_(False))
+        .where(where, E.c.archived.is_(False))
     )
     found: dict[int, list[Engagement]] = defaultdict(list)
     for row in conn.execute(stmt):

@@ -196,7 +196,7 @@ def facts_of(w: World) -> Facts:
             if cid in linked:
                 linked[cid].append(e)
     kpis = [compute_contact(c, linked[c.id], w.config, w.now) for c in w.contacts]
-    shown = [replace(e, contact_ids=tuple(i for i in e.contact_ids if i in live)) for e in w.engagements]
+    shown = [e._replace(contact_ids=tuple(i for i in e.contact_ids if i in live)) for e in w.engagements]
     calls, emails = engagement_facts(shown, w.config)
     deals = [deal_fact(replace(d, contact_ids=tuple(i for i in d.contact_ids if i in live)), STAGES) for d in w.deals]
     return Facts([k for k in kpis if k is not None], calls, emails, [d for d in deals if d is not None])

@@ -1,0 +1,99 @@
+"""Cells: the per-owner, per-month partial counts the store keeps. Moving a changed contact's facts out of and into
+them gives the cells a count from scratch gives; cells survive their JSON form; multiset medians and means are the
+plain ones."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpi.contact import ContactKpis
+from kpi.followup import FollowupCell, add_followup
+from kpi.periods import Calendar
+from kpi.reach import ReachCell, call_cells
+from kpi.response import ResponseCell, add_response
+from kpi.scopes import Cell, cell_from_json, cell_to_json, is_empty, mean, median
+from kpi.winrate import WinCell, add_sql
+from tests.kpi.test_kpi_invariants_hypothesis import World, edited, facts_of, worlds
+
+Adder = Callable[[dict[Cell, Any], ContactKpis, Calendar, int], None]
+ADDERS: dict[str, tuple[Adder, type[Any]]] = {
+    "K2": (add_response, ResponseCell),
+    "K3": (add_followup, FollowupCell),
+    "K5": (add_sql, WinCell),
+}
+
+
+def counted(facts: list[ContactKpis], calendar: Calendar) -> dict[str, dict[Cell, Any]]:
+    """Contact cells counted from scratch."""
+    cells: dict[str, dict[Cell, Any]] = {kpi: {} for kpi in ADDERS}
+    for kpi, (add, _) in ADDERS.items():
+        for k in facts:
+            add(cells[kpi], k, calendar, 1)
+    return cells
+
+
+@settings(max_examples=150)
+@given(worlds().flatmap(lambda w: st.tuples(st.just(w), edited(w))))
+def test_moving_changed_contacts_gives_the_cells_counted_afresh(pair: tuple[World, World]) -> None:
+    """Old cells, minus the old facts of each changed contact plus its new ones, drop the empty cells: the new
+    cells (a removed contact has only old facts, a new one only new facts)."""
+    before, after = pair
+    calendar = after.config.calendar
+    old = {k.contact_id: k for k in facts_of(before).contacts}
+    new = {k.contact_id: k for k in facts_of(after).contacts}
+    cells = counted(list(old.values()), calendar)
+    for cid in old.keys() | new.keys():
+        if old.get(cid) == new.get(cid):
+            continue
+        for kpi, (add, _) in ADDERS.items():
+            if cid in old:
+                add(cells[kpi], old[cid], calendar, -1)
+            if cid in new:
+                add(cells[kpi], new[cid], calendar, 1)
+    moved = {kpi: {key: c for key, c in by_key.items() if not is_empty(c)} for kpi, by_key in cells.items()}
+    assert moved == counted(list(new.values()), calendar)
+
+
+@settings(max_examples=60)
+@given(worlds())
+def test_cells_survive_their_json_form(w: World) -> None:
+    """Every cell, written as JSON text and read back, is the same cell (counter items keep their type)."""
+    facts = facts_of(w)
+    calendar = w.config.calendar
+    cells: list[Any] = [c for by_key in counted(facts.contacts, calendar).values() for c in by_key.values()]
+    cells += call_cells(facts.calls, {k.contact_id for k in facts.contacts if k.decision_maker}, calendar)[0].values()
+    for cell in cells:
+        assert cell_from_json(type(cell), orjson.loads(orjson.dumps(cell_to_json(cell)))) == cell
+
+
+def test_an_emptied_cell_is_empty_and_a_counting_one_is_not() -> None:
+    """A cell whose every fact was taken out again counts nothing; one reached contact is something."""
+    assert is_empty(ReachCell())
+    assert is_empty(FollowupCell(statuses={}, attempts=[0, 0, 0, 0, 0]))
+    assert not is_empty(ReachCell(reached=Counter({7: 1})))
+    assert not is_empty(FollowupCell(attempts=[0, 1, 0, 0, 0]))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[5], [1, 2], [2, 1, 3], [4, 4, 1, 9], [0, 0, 0], [-3, 10, 10, 2, 7, 7], list(range(11)), [1, 1, 2, 2, 2, 3]],
+)
+def test_multiset_median_and_mean_are_those_of_the_listed_values(values: list[int]) -> None:
+    """median and mean of {value: count} equal statistics' over the values listed with repetition."""
+    counts = Counter(values)
+    assert median(counts) == statistics.median(values)
+    assert mean(counts) == sum(values) / len(values)
+
+
+def test_median_and_mean_of_nothing_are_empty() -> None:
+    """No values: no median, no mean (shown empty, never 0)."""
+    assert median(Counter()) is None
+    assert mean(Counter()) is None
