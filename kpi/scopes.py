@@ -142,11 +142,11 @@ def is_empty(cell: Any) -> bool:
 
 
 def cell_to_json(cell: Any) -> dict[str, Any]:
-    """A cell as plain JSON values: counters become sorted [item, count] pairs (items keep their type)."""
+    """A cell as plain JSON values: counters become [item, count] pairs (items keep their type)."""
     out: dict[str, Any] = {}
-    for f in fields(cell):
-        value = getattr(cell, f.name)
-        out[f.name] = sorted([k, n] for k, n in value.items()) if isinstance(value, Counter) else value
+    for name, kind in _plan(type(cell)):
+        value = getattr(cell, name)
+        out[name] = list(value.items()) if kind is Counter else value
     return out
 
 

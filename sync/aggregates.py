@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -42,6 +43,7 @@ from kpi.scopes import Cell, Scopes, Values, cell_from_json, cell_to_json, is_em
 from kpi.winrate import WinCell, add_sql, deal_cells
 from storage import repo
 from storage import tables as t
+from storage.engine import make_engine
 
 C = repo.table(t.Contact)
 E = repo.table(t.Engagement)
@@ -172,11 +174,14 @@ def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], no
 
 
 # -- refresh ------------------------------------------------------------------------------------------------------
-def refresh_aggregates(conn: Connection, config: KpiConfig, now_ms: int, *, full: bool) -> int:
-    """Recount the cells that need it (all of them when `full`), merge them into the aggregate rows and store
-    the rows that changed; returns how many aggregate rows there are."""
+def refresh_aggregates(
+    conn: Connection, config: KpiConfig, now_ms: int, *, full: bool, touch: TouchCells | None = None
+) -> int:
+    """Recount the cells that need it (all of them when `full`, taking the call and email cells from `touch` when
+    they were counted already), merge them into the aggregate rows and store the rows that changed; returns how
+    many aggregate rows there are."""
     if full:
-        _rebuild_cells(conn, config)
+        _rebuild_cells(conn, config, touch or count_touch_cells(conn, config))
     else:
         months = _dirty_months(conn, config)
         _recount_touch_months(conn, config, months)
@@ -286,9 +291,38 @@ def _replace_kinds(conn: Connection, cells: Cells, months: Iterable[str] | None 
 
 
 # -- full rebuild -------------------------------------------------------------------------------------------------
-def _rebuild_cells(conn: Connection, config: KpiConfig) -> None:
+@dataclass
+class TouchCells:
+    """The call and email cells of a whole portal and its deals' opportunity credits."""
+
+    calls: dict[Cell, ReachCell]
+    emails: dict[Cell, MarketingCell]
+    credits: list[OpportunityFact]
+
+
+def count_touch_cells(conn: Connection, config: KpiConfig) -> TouchCells:
+    """Count every call and email cell and every deal's credit (reads engagements, links, contacts and deals only,
+    so it can run beside the contact pass)."""
     cal = config.calendar
     live = _live_contacts(conn)
+    calls, emails = engagement_facts(_touch_engagements(conn, live), config)
+    reach, by_contact = call_cells(calls, _decision_makers(conn, config), cal)
+    credits = [opportunity_fact(d, by_contact, cal) for d in _credit_deals(conn, None, live.__contains__)]
+    return TouchCells(reach, email_cells(emails, cal), [c for c in credits if c is not None])
+
+
+def count_touch_cells_at(url: str, config: KpiConfig) -> TouchCells:
+    """`count_touch_cells` on a connection of its own: the entry point of a worker process."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return count_touch_cells(conn, config)
+    finally:
+        engine.dispose()
+
+
+def _rebuild_cells(conn: Connection, config: KpiConfig, touch: TouchCells) -> None:
+    cal = config.calendar
     contact_cells: Cells = {kind: {} for kind in CONTACT_KINDS}
     for facts in _all_contact_facts(conn):
         add_response(contact_cells["response"], facts, cal, 1)
@@ -296,12 +330,9 @@ def _rebuild_cells(conn: Connection, config: KpiConfig) -> None:
         add_sql(contact_cells["sqls"], facts, cal, 1)
     conn.execute(delete(CELLS))
     _save_cells(conn, contact_cells)
-    calls, emails = engagement_facts(_touch_engagements(conn, live), config)
-    reach, by_contact = call_cells(calls, _decision_makers(conn, config), cal)
-    _save_cells(conn, {"calls": reach, "emails": email_cells(emails, cal)})
+    _save_cells(conn, {"calls": dict(touch.calls), "emails": dict(touch.emails)})
     conn.execute(delete(CREDITS))
-    credits = [opportunity_fact(d, by_contact, cal) for d in _credit_deals(conn, None, live.__contains__)]
-    _save_credits(conn, [c for c in credits if c is not None])
+    _save_credits(conn, touch.credits)
 
 
 def _all_contact_facts(conn: Connection) -> Iterator[ContactKpis]:

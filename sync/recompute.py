@@ -7,12 +7,16 @@ recompute (`kpis --recompute`) runs the same code over every contact and must gi
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, select
+import structlog
+from sqlalchemy import ColumnElement, Connection, Engine, delete, literal_column, select
 
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, FollowupStatus, compute_contact, properties_of
@@ -23,7 +27,12 @@ from sync import aggregates
 from sync.aggregates import ENGAGEMENT_COLS, engagement_of
 from sync.config import Settings
 
+log = structlog.get_logger(__name__)
+
 CHUNK = 2_000  # contacts recomputed per transaction
+# A full recompute of this many contacts counts calls and emails in a second process (spawned: about a second to
+# start, worth it from tens of seconds of work; it uses the machine's second core).
+PARALLEL_FROM = 20_000
 
 C = repo.table(t.Contact)
 E = repo.table(t.Engagement)
@@ -58,12 +67,15 @@ class RecomputeStats:
         return dict(self.__dict__)
 
 
-def refresh(engine: Engine, config: KpiConfig, now_ms: int, *, full: bool = False) -> RecomputeStats:
+def refresh(
+    engine: Engine, config: KpiConfig, now_ms: int, *, full: bool = False, parallel_from: int = PARALLEL_FROM
+) -> RecomputeStats:
     """Recompute the contacts that need it, then the aggregates, if anything they read changed.
 
     Everything is recomputed when asked (`full`) or when the stored cells were counted with another KPI
     configuration (the facts depend on it too). A full run first marks the cells unusable, so a run killed
-    half-way is followed by another full one.
+    half-way is followed by another full one. From `parallel_from` contacts on, a full run counts the call and
+    email cells in a second process while this one recomputes the contacts.
     """
     stats = RecomputeStats()
     with engine.begin() as conn:
@@ -72,14 +84,82 @@ def refresh(engine: Engine, config: KpiConfig, now_ms: int, *, full: bool = Fals
             aggregates.invalidate(conn)
         ids, due = _contacts_to_recompute(conn, now_ms, full)
     stats.due_to_time = len(due)
-    for chunk in _chunks(sorted(ids), CHUNK):
-        with engine.begin() as conn:
-            _recompute_chunk(conn, chunk, config, now_ms, stats, full=full)
+    touch: aggregates.TouchCells | None = None
+    if full:
+        with _touch_counter(engine, config, parallel=len(ids) >= parallel_from) as counting:
+            _recompute_all(engine, sorted(ids), config, now_ms, stats)
+            touch = _result_or_none(counting)
+    else:
+        for chunk in _chunks(sorted(ids), CHUNK):
+            with engine.begin() as conn:
+                _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
         if full or _owners_changed(conn) or aggregates.needs_merge(conn):
-            stats.aggregates = aggregates.refresh_aggregates(conn, config, now_ms, full=full)
+            stats.aggregates = aggregates.refresh_aggregates(conn, config, now_ms, full=full, touch=touch)
             repo.set_state(conn, "aggregate_owners", {"signature": _owner_signature(conn)})
     return stats
+
+
+def _recompute_all(engine: Engine, ids: Sequence[int], config: KpiConfig, now_ms: int, stats: RecomputeStats) -> None:
+    """Recompute every contact: one stream of all links sorted by contact, cut into chunks of ascending ids.
+
+    Joining the links of 2,000 contacts at a time reads engagements in random order; one sorted stream reads both
+    tables in key order and lets the database sort (about three times faster on two million links). The stream
+    reads on its own connection while each chunk commits on another.
+    """
+    with engine.connect() as reader:
+        stream = _LinksByContact(reader)
+        for chunk in _chunks(ids, CHUNK):
+            engagements = stream.take(chunk[-1])
+            with engine.begin() as conn:
+                _recompute_chunk(conn, chunk, config, now_ms, stats, full=True, engagements=engagements)
+
+
+class _LinksByContact:
+    """Non-archived engagements of every linked contact, in ascending contact id order, taken chunk by chunk."""
+
+    def __init__(self, conn: Connection) -> None:
+        stmt = (
+            select(EC.c.contact_id, *ENGAGEMENT_COLS)
+            .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
+            .where(E.c.archived.is_(False))
+            .order_by(literal_column("+engagement_contacts.contact_id"))  # sort; do not walk the contact index
+        )
+        self._rows = iter(conn.execute(stmt.execution_options(stream_results=True, yield_per=20_000)))
+        self._next: Any = next(self._rows, None)
+
+    def take(self, upto: int) -> dict[int, list[Engagement]]:
+        """The engagements of the contacts up to `upto` (inclusive) not taken yet."""
+        found: dict[int, list[Engagement]] = defaultdict(list)
+        row = self._next
+        while row is not None and row[0] <= upto:
+            found[row[0]].append(engagement_of(row[1:], (row[0],)))
+            row = next(self._rows, None)
+        self._next = row
+        return found
+
+
+@contextmanager
+def _touch_counter(engine: Engine, config: KpiConfig, *, parallel: bool) -> Iterator[Future[Any] | None]:
+    """A future of the whole portal's call and email cells, counted in a spawned process; None when not parallel."""
+    if not parallel or engine.url.database in (None, "", ":memory:"):  # an in-memory store is this process's alone
+        yield None
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool.submit(aggregates.count_touch_cells_at, url, config)
+
+
+def _result_or_none(counting: Future[Any] | None) -> aggregates.TouchCells | None:
+    """The worker's cells; None (count them here instead) when there is no worker or it failed."""
+    if counting is None:
+        return None
+    try:
+        cells: aggregates.TouchCells = counting.result()
+    except Exception as exc:
+        log.warning("kpi_touch_worker_failed", error=type(exc).__name__)
+        return None
+    return cells
 
 
 def _contacts_to_recompute(conn: Connection, now_ms: int, full: bool) -> tuple[set[int], set[int]]:
@@ -109,13 +189,21 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def _recompute_chunk(
-    conn: Connection, ids: Sequence[int], config: KpiConfig, now_ms: int, stats: RecomputeStats, *, full: bool
+    conn: Connection,
+    ids: Sequence[int],
+    config: KpiConfig,
+    now_ms: int,
+    stats: RecomputeStats,
+    *,
+    full: bool,
+    engagements: dict[int, list[Engagement]] | None = None,
 ) -> None:
     """Recompute and store these contacts (ascending ids); unless `full`, move their counts in the aggregate cells
     at once. A full pass covers every contact, so it reads id ranges instead of id lists (no long IN lists)."""
     of = _ids_range(ids) if full else _ids_list(ids)
     contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
-    engagements = _load_engagements(conn, of(EC.c.contact_id))
+    if engagements is None:
+        engagements = _load_engagements(conn, of(EC.c.contact_id))
     previous = {
         r.contact_id: (r.properties, r.facts)
         for r in conn.execute(select(K.c.contact_id, K.c.properties, K.c.facts).where(of(K.c.contact_id)))

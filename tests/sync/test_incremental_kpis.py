@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, select
+from structlog.testing import capture_logs
 
 from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
 from sandbox.harness import RunningSandbox
@@ -231,3 +232,19 @@ def test_a_changed_kpi_configuration_recounts_everything(
     assert after[portal_all]["connected_calls"] > before[portal_all]["connected_calls"]
     refresh(sqlite_store, kpi_config(wider), now_ms(), full=True)
     assert aggregates(sqlite_store) == after
+
+
+def test_a_full_recompute_counting_calls_in_a_second_process_gives_the_same_rows(
+    sandbox: RunningSandbox, store: Engine, store_url: str
+) -> None:
+    """With the call and email cells counted in a spawned process beside the contact pass, a full recompute stores
+    the very rows the single-process one does, on both databases."""
+    settings = settings_for(sandbox, store_url, writeback_enabled=False)
+    cycle(store, settings)
+    now = now_ms()
+    refresh(store, kpi_config(settings), now, full=True, parallel_from=10**9)
+    alone = aggregates(store)
+    with capture_logs() as logs:
+        refresh(store, kpi_config(settings), now, full=True, parallel_from=0)
+    assert aggregates(store) == alone
+    assert [e for e in logs if e["event"] == "kpi_touch_worker_failed"] == []
