@@ -299,7 +299,7 @@ def _max_per_day(times: list[int], config: KpiConfig) -> int:
     days = config.calendar.days(times)
     if days[0] == days[-1]:
         return len(days)
-    return Counter(days).most_common(1)[0][1]
+    return max(Counter(days).values())
 
 
 def _next_change(
