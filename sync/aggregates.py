@@ -35,7 +35,7 @@ from kpi.contact import ContactKpis, FollowupStatus, is_decision_maker
 from kpi.facts import DealFact, call_fact, deal_fact, engagement_facts
 from kpi.followup import FollowupCell, add_followup
 from kpi.marketing import MarketingCell, email_cells, most_shared
-from kpi.periods import MS_PER_DAY
+from kpi.periods import MS_PER_DAY, Calendar
 from kpi.reach import OpportunityFact, ReachCell, add_opportunity, call_cells, opportunity_fact
 from kpi.response import ResponseCell, add_response
 from kpi.rows import MAX_MS, MIN_MS, Contact, Deal, Engagement, Owner, Stage, stage_map
@@ -121,9 +121,7 @@ def apply_contact_changes(
     for old, new in changes:
         for facts, sign in ((old, -1), (new, 1)):
             if facts is not None:
-                add_response(deltas["response"], facts, cal, sign)
-                add_followup(deltas["followup"], facts, cal, sign)
-                add_sql(deltas["sqls"], facts, cal, sign)
+                add_contact(deltas, facts, cal, sign)
     stored = _load_cells(conn, [(kind, key) for kind in CONTACT_KINDS for key in deltas[kind]])
     for kind in CONTACT_KINDS:
         cells = stored.setdefault(kind, {})
@@ -133,6 +131,18 @@ def apply_contact_changes(
     flipped = [_contact_id(old, new) for old, new in changes if _touch_view(old) != _touch_view(new)]
     mark_touch_days_of_contacts(conn, flipped, now_ms)
     _mark_stale(conn, config)
+
+
+def add_contact(cells: Cells, facts: ContactKpis, calendar: Calendar, sign: int) -> None:
+    """Count a contact into its K2, K3 and K5 cells (`sign` 1), or take it out again (-1)."""
+    add_response(cells["response"], facts, calendar, sign)
+    add_followup(cells["followup"], facts, calendar, sign)
+    add_sql(cells["sqls"], facts, calendar, sign)
+
+
+def new_contact_cells() -> Cells:
+    """Empty contact cells, to count a full pass into as it goes."""
+    return {kind: {} for kind in CONTACT_KINDS}
 
 
 def mark_deals_of_contacts(conn: Connection, contact_ids: Sequence[int], now_ms: int) -> None:
@@ -175,13 +185,23 @@ def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], no
 
 # -- refresh ------------------------------------------------------------------------------------------------------
 def refresh_aggregates(
-    conn: Connection, config: KpiConfig, now_ms: int, *, full: bool, touch: TouchCells | None = None
+    conn: Connection,
+    config: KpiConfig,
+    now_ms: int,
+    *,
+    full: bool,
+    touch: TouchCells | None = None,
+    contact_cells: Cells | None = None,
 ) -> int:
-    """Recount the cells that need it (all of them when `full`, taking the call and email cells from `touch` when
-    they were counted already), merge them into the aggregate rows and store the rows that changed; returns how
-    many aggregate rows there are."""
+    """Recount the cells that need it (all of them when `full`, taking the call and email cells from `touch` and
+    the contact cells from `contact_cells` when they were counted already), merge them into the aggregate rows and
+    store the rows that changed; returns how many aggregate rows there are."""
     if full:
-        _rebuild_cells(conn, config, touch or count_touch_cells(conn, config))
+        if contact_cells is None:
+            contact_cells = new_contact_cells()
+            for facts in _all_contact_facts(conn):
+                add_contact(contact_cells, facts, config.calendar, 1)
+        _rebuild_cells(conn, contact_cells, touch or count_touch_cells(conn, config))
     else:
         months = _dirty_months(conn, config)
         _recount_touch_months(conn, config, months)
@@ -321,13 +341,7 @@ def count_touch_cells_at(url: str, config: KpiConfig) -> TouchCells:
         engine.dispose()
 
 
-def _rebuild_cells(conn: Connection, config: KpiConfig, touch: TouchCells) -> None:
-    cal = config.calendar
-    contact_cells: Cells = {kind: {} for kind in CONTACT_KINDS}
-    for facts in _all_contact_facts(conn):
-        add_response(contact_cells["response"], facts, cal, 1)
-        add_followup(contact_cells["followup"], facts, cal, 1)
-        add_sql(contact_cells["sqls"], facts, cal, 1)
+def _rebuild_cells(conn: Connection, contact_cells: Cells, touch: TouchCells) -> None:
     conn.execute(delete(CELLS))
     _save_cells(conn, contact_cells)
     _save_cells(conn, {"calls": dict(touch.calls), "emails": dict(touch.emails)})
@@ -437,7 +451,8 @@ def engagement_of(row: Sequence[Any], contact_ids: tuple[int, ...]) -> Engagemen
     """An `Engagement` from a row of `ENGAGEMENT_COLS`."""
     eid, kind, ts, owner, direction, disposition, email_direction, urls, outcome = row
     return Engagement(
-        eid, kind, ts, owner, contact_ids, direction, disposition, email_direction, _urls(urls), outcome
+        eid, kind, ts, owner, contact_ids, direction, disposition, email_direction,
+        () if urls is None else _urls(urls), outcome,
     )
 
 

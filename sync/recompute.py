@@ -85,9 +85,11 @@ def refresh(
         ids, due = _contacts_to_recompute(conn, now_ms, full)
     stats.due_to_time = len(due)
     touch: aggregates.TouchCells | None = None
+    counted: aggregates.Cells | None = None
     if full:
+        counted = aggregates.new_contact_cells()
         with _touch_counter(engine, config, parallel=len(ids) >= parallel_from) as counting:
-            _recompute_all(engine, sorted(ids), config, now_ms, stats)
+            _recompute_all(engine, sorted(ids), config, now_ms, stats, counted=counted)
             touch = _result_or_none(counting)
     else:
         for chunk in _chunks(sorted(ids), CHUNK):
@@ -95,13 +97,24 @@ def refresh(
                 _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
         if full or _owners_changed(conn) or aggregates.needs_merge(conn):
-            stats.aggregates = aggregates.refresh_aggregates(conn, config, now_ms, full=full, touch=touch)
+            stats.aggregates = aggregates.refresh_aggregates(
+                conn, config, now_ms, full=full, touch=touch, contact_cells=counted
+            )
             repo.set_state(conn, "aggregate_owners", {"signature": _owner_signature(conn)})
     return stats
 
 
-def _recompute_all(engine: Engine, ids: Sequence[int], config: KpiConfig, now_ms: int, stats: RecomputeStats) -> None:
-    """Recompute every contact: one stream of all links sorted by contact, cut into chunks of ascending ids.
+def _recompute_all(
+    engine: Engine,
+    ids: Sequence[int],
+    config: KpiConfig,
+    now_ms: int,
+    stats: RecomputeStats,
+    *,
+    counted: aggregates.Cells,
+) -> None:
+    """Recompute every contact (counting each into the contact cells `counted`): one stream of all links sorted by
+    contact, cut into chunks of ascending ids.
 
     Joining the links of 2,000 contacts at a time reads engagements in random order; one sorted stream reads both
     tables in key order and lets the database sort (about three times faster on two million links). The stream
@@ -112,7 +125,9 @@ def _recompute_all(engine: Engine, ids: Sequence[int], config: KpiConfig, now_ms
         for chunk in _chunks(ids, CHUNK):
             engagements = stream.take(chunk[-1])
             with engine.begin() as conn:
-                _recompute_chunk(conn, chunk, config, now_ms, stats, full=True, engagements=engagements)
+                _recompute_chunk(
+                    conn, chunk, config, now_ms, stats, full=True, engagements=engagements, counted=counted
+                )
 
 
 class _LinksByContact:
@@ -197,6 +212,7 @@ def _recompute_chunk(
     *,
     full: bool,
     engagements: dict[int, list[Engagement]] | None = None,
+    counted: aggregates.Cells | None = None,
 ) -> None:
     """Recompute and store these contacts (ascending ids); unless `full`, move their counts in the aggregate cells
     at once. A full pass covers every contact, so it reads id ranges instead of id lists (no long IN lists)."""
@@ -204,9 +220,10 @@ def _recompute_chunk(
     contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
     if engagements is None:
         engagements = _load_engagements(conn, of(EC.c.contact_id))
+    facts_col = K.c.facts if not full else literal_column("NULL")  # a full pass needs no old facts
     previous = {
-        r.contact_id: (r.properties, r.facts)
-        for r in conn.execute(select(K.c.contact_id, K.c.properties, K.c.facts).where(of(K.c.contact_id)))
+        r[0]: (r[1], r[2])
+        for r in conn.execute(select(K.c.contact_id, K.c.properties, facts_col).where(of(K.c.contact_id)))
     }
     rows = []
     changes: list[aggregates.ContactChange] = []
@@ -223,6 +240,8 @@ def _recompute_chunk(
                 changes.append((old_kpis, kpis))
         if kpis is not None:
             stats.skipped_engagements += kpis.skipped_engagements
+            if counted is not None:
+                aggregates.add_contact(counted, kpis, config.calendar, 1)
         pending = old != props
         stats.changed += int(pending)
         rows.append(
