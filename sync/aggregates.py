@@ -43,7 +43,6 @@ from kpi.scopes import Cell, Scopes, Values, cell_from_json, cell_to_json, is_em
 from kpi.winrate import WinCell, add_sql, deal_cells
 from storage import repo
 from storage import tables as t
-from storage.engine import make_engine
 
 C = repo.table(t.Contact)
 E = repo.table(t.Engagement)
@@ -329,16 +328,6 @@ def count_touch_cells(conn: Connection, config: KpiConfig) -> TouchCells:
     reach, by_contact = call_cells(calls, _decision_makers(conn, config), cal)
     credits = [opportunity_fact(d, by_contact, cal) for d in _credit_deals(conn, None, live.__contains__)]
     return TouchCells(reach, email_cells(emails, cal), [c for c in credits if c is not None])
-
-
-def count_touch_cells_at(url: str, config: KpiConfig) -> TouchCells:
-    """`count_touch_cells` on a connection of its own: the entry point of a worker process."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return count_touch_cells(conn, config)
-    finally:
-        engine.dispose()
 
 
 def _rebuild_cells(conn: Connection, contact_cells: Cells, touch: TouchCells) -> None:

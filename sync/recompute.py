@@ -23,6 +23,7 @@ from kpi.contact import ContactKpis, FollowupStatus, compute_contact, properties
 from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
+from storage.engine import make_engine
 from sync import aggregates
 from sync.aggregates import ENGAGEMENT_COLS, engagement_of
 from sync.config import Settings
@@ -30,9 +31,11 @@ from sync.config import Settings
 log = structlog.get_logger(__name__)
 
 CHUNK = 2_000  # contacts recomputed per transaction
-# A full recompute of this many contacts counts calls and emails in a second process (spawned: about a second to
-# start, worth it from tens of seconds of work; it uses the machine's second core).
+# A full recompute of this many contacts takes a second process (spawned: about a second to start, worth it from
+# tens of seconds of work): it counts every call and email cell, then computes the contacts of the top HELPER_SHARE
+# of ids, while this process computes and stores the rest (the two take about as long on two cores).
 PARALLEL_FROM = 20_000
+HELPER_SHARE = 0.3
 
 C = repo.table(t.Contact)
 E = repo.table(t.Engagement)
@@ -74,8 +77,9 @@ def refresh(
 
     Everything is recomputed when asked (`full`) or when the stored cells were counted with another KPI
     configuration (the facts depend on it too). A full run first marks the cells unusable, so a run killed
-    half-way is followed by another full one. From `parallel_from` contacts on, a full run counts the call and
-    email cells in a second process while this one recomputes the contacts.
+    half-way is followed by another full one. From `parallel_from` contacts on, a full run shares the work with a
+    spawned helper process (see HELPER_SHARE); if the helper fails, this process does its share itself. As with
+    any spawned process, a script calling this must guard its entry point (`if __name__ == "__main__":`).
     """
     stats = RecomputeStats()
     with engine.begin() as conn:
@@ -88,9 +92,17 @@ def refresh(
     counted: aggregates.Cells | None = None
     if full:
         counted = aggregates.new_contact_cells()
-        with _touch_counter(engine, config, parallel=len(ids) >= parallel_from) as counting:
-            _recompute_all(engine, sorted(ids), config, now_ms, stats, counted=counted)
-            touch = _result_or_none(counting)
+        ordered = sorted(ids)
+        parallel = len(ordered) >= parallel_from and engine.url.database not in (None, "", ":memory:")
+        mine, theirs = _split(ordered) if parallel else (ordered, [])
+        with _helper(engine, config, now_ms, theirs, parallel=parallel) as helping:
+            _recompute_all(engine, mine, config, now_ms, stats, counted=counted)
+            done = _result_or_none(helping)
+        if done is None:
+            _recompute_all(engine, theirs, config, now_ms, stats, counted=counted)
+        else:
+            touch, computed = done
+            _store_computed(engine, theirs, config, now_ms, stats, computed=computed, counted=counted)
     else:
         for chunk in _chunks(sorted(ids), CHUNK):
             with engine.begin() as conn:
@@ -120,8 +132,10 @@ def _recompute_all(
     tables in key order and lets the database sort (about three times faster on two million links). The stream
     reads on its own connection while each chunk commits on another.
     """
+    if not ids:
+        return
     with engine.connect() as reader:
-        stream = _LinksByContact(reader)
+        stream = _LinksByContact(reader, ids[0], ids[-1])
         for chunk in _chunks(ids, CHUNK):
             engagements = stream.take(chunk[-1])
             with engine.begin() as conn:
@@ -130,14 +144,65 @@ def _recompute_all(
                 )
 
 
-class _LinksByContact:
-    """Non-archived engagements of every linked contact, in ascending contact id order, taken chunk by chunk."""
+def _store_computed(
+    engine: Engine,
+    ids: Sequence[int],
+    config: KpiConfig,
+    now_ms: int,
+    stats: RecomputeStats,
+    *,
+    computed: dict[int, ContactKpis | None],
+    counted: aggregates.Cells,
+) -> None:
+    """Store the contacts the helper process computed, chunk by chunk."""
+    for chunk in _chunks(ids, CHUNK):
+        with engine.begin() as conn:
+            _recompute_chunk(conn, chunk, config, now_ms, stats, full=True, computed=computed, counted=counted)
 
-    def __init__(self, conn: Connection) -> None:
+
+def compute_contacts(conn: Connection, ids: Sequence[int], config: KpiConfig, now_ms: int) -> dict[int, Any]:
+    """The KPI values of these contacts (ascending ids, a range the caller covers wholly), without storing them."""
+    out: dict[int, ContactKpis | None] = {}
+    if not ids:
+        return out
+    with conn.engine.connect() as reader:
+        stream = _LinksByContact(reader, ids[0], ids[-1])
+        for chunk in _chunks(ids, CHUNK):
+            engagements = stream.take(chunk[-1])
+            contacts = {r.id: r for r in _load_contacts(conn, C.c.id.between(chunk[0], chunk[-1]))}
+            for cid in chunk:
+                contact = contacts.get(cid)
+                out[cid] = compute_contact(contact, engagements.get(cid, ()), config, now_ms) if contact else None
+    return out
+
+
+def _split(ids: Sequence[int]) -> tuple[Sequence[int], Sequence[int]]:
+    """This process's share of a full pass (the lower ids) and the helper's (the upper ids)."""
+    cut = len(ids) - int(len(ids) * HELPER_SHARE)
+    return ids[:cut], ids[cut:]
+
+
+def helper_work(url: str, config: KpiConfig, now_ms: int, ids: Sequence[int]) -> tuple[Any, dict[int, Any]]:
+    """The helper process's part of a full recompute, on connections of its own: every call and email cell and
+    deal credit, then the KPI values of `ids`."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            touch = aggregates.count_touch_cells(conn, config)
+            return touch, compute_contacts(conn, ids, config, now_ms)
+    finally:
+        engine.dispose()
+
+
+class _LinksByContact:
+    """Non-archived engagements of the linked contacts in [lo, hi], in ascending contact id order, taken chunk by
+    chunk."""
+
+    def __init__(self, conn: Connection, lo: int, hi: int) -> None:
         stmt = (
             select(EC.c.contact_id, *ENGAGEMENT_COLS)
             .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
-            .where(E.c.archived.is_(False))
+            .where(E.c.archived.is_(False), literal_column("+engagement_contacts.contact_id").between(lo, hi))
             .order_by(literal_column("+engagement_contacts.contact_id"))  # sort; do not walk the contact index
         )
         self._rows = iter(conn.execute(stmt.execution_options(stream_results=True, yield_per=20_000)))
@@ -155,24 +220,26 @@ class _LinksByContact:
 
 
 @contextmanager
-def _touch_counter(engine: Engine, config: KpiConfig, *, parallel: bool) -> Iterator[Future[Any] | None]:
-    """A future of the whole portal's call and email cells, counted in a spawned process; None when not parallel."""
-    if not parallel or engine.url.database in (None, "", ":memory:"):  # an in-memory store is this process's alone
+def _helper(
+    engine: Engine, config: KpiConfig, now_ms: int, ids: Sequence[int], *, parallel: bool
+) -> Iterator[Future[Any] | None]:
+    """A future of `helper_work` in a spawned process; None when not parallel."""
+    if not parallel:
         yield None
         return
     url = engine.url.render_as_string(hide_password=False)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield pool.submit(aggregates.count_touch_cells_at, url, config)
+        yield pool.submit(helper_work, url, config, now_ms, list(ids))
 
 
-def _result_or_none(counting: Future[Any] | None) -> aggregates.TouchCells | None:
-    """The worker's cells; None (count them here instead) when there is no worker or it failed."""
-    if counting is None:
+def _result_or_none(helping: Future[Any] | None) -> tuple[aggregates.TouchCells, dict[int, Any]] | None:
+    """The helper's work; None (do it here instead) when there is no helper or it failed."""
+    if helping is None:
         return None
     try:
-        cells: aggregates.TouchCells = counting.result()
+        cells: tuple[aggregates.TouchCells, dict[int, Any]] = helping.result()
     except Exception as exc:
-        log.warning("kpi_touch_worker_failed", error=type(exc).__name__)
+        log.warning("kpi_helper_failed", error=type(exc).__name__)
         return None
     return cells
 
@@ -212,14 +279,20 @@ def _recompute_chunk(
     *,
     full: bool,
     engagements: dict[int, list[Engagement]] | None = None,
+    computed: dict[int, ContactKpis | None] | None = None,
     counted: aggregates.Cells | None = None,
 ) -> None:
     """Recompute and store these contacts (ascending ids); unless `full`, move their counts in the aggregate cells
     at once. A full pass covers every contact, so it reads id ranges instead of id lists (no long IN lists)."""
     of = _ids_range(ids) if full else _ids_list(ids)
-    contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
-    if engagements is None:
-        engagements = _load_engagements(conn, of(EC.c.contact_id))
+    if computed is None:
+        contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
+        if engagements is None:
+            engagements = _load_engagements(conn, of(EC.c.contact_id))
+        computed = {
+            cid: compute_contact(c, engagements.get(cid, ()), config, now_ms) if (c := contacts.get(cid)) else None
+            for cid in ids
+        }
     facts_col = K.c.facts if not full else literal_column("NULL")  # a full pass needs no old facts
     previous = {
         r[0]: (r[1], r[2])
@@ -228,8 +301,7 @@ def _recompute_chunk(
     rows = []
     changes: list[aggregates.ContactChange] = []
     for contact_id in ids:
-        contact = contacts.get(contact_id)
-        kpis = compute_contact(contact, engagements.get(contact_id, ()), config, now_ms) if contact else None
+        kpis = computed[contact_id]
         props = properties_of(kpis)
         old, old_facts = previous.get(contact_id, (None, None))
         if kpis is None and old is None:

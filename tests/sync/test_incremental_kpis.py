@@ -234,17 +234,26 @@ def test_a_changed_kpi_configuration_recounts_everything(
     assert aggregates(sqlite_store) == after
 
 
-def test_a_full_recompute_counting_calls_in_a_second_process_gives_the_same_rows(
+def test_a_full_recompute_shared_with_a_second_process_gives_the_same_rows(
     sandbox: RunningSandbox, store: Engine, store_url: str
 ) -> None:
-    """With the call and email cells counted in a spawned process beside the contact pass, a full recompute stores
-    the very rows the single-process one does, on both databases."""
+    """With a spawned helper counting the call and email cells and computing the upper ids' contacts beside this
+    process, a full recompute stores the very contact values and aggregate rows a single process does, on both
+    databases."""
     settings = settings_for(sandbox, store_url, writeback_enabled=False)
     cycle(store, settings)
     now = now_ms()
     refresh(store, kpi_config(settings), now, full=True, parallel_from=10**9)
-    alone = aggregates(store)
+    alone = aggregates(store), contact_rows(store)
     with capture_logs() as logs:
         refresh(store, kpi_config(settings), now, full=True, parallel_from=0)
-    assert aggregates(store) == alone
-    assert [e for e in logs if e["event"] == "kpi_touch_worker_failed"] == []
+    assert (aggregates(store), contact_rows(store)) == alone
+    assert [e for e in logs if e["event"] == "kpi_helper_failed"] == []
+
+
+def contact_rows(engine: Engine) -> dict[int, tuple[Any, ...]]:
+    """Every contact's stored values, facts, recheck time and pending flag."""
+    k = repo.table(t.ContactKpi).c
+    with engine.connect() as conn:
+        rows = conn.execute(select(k.contact_id, k.properties, k.facts, k.recheck_at, k.push_pending))
+        return {r[0]: tuple(r[1:]) for r in rows}
