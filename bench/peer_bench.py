@@ -14,7 +14,8 @@ median of the runs; ratios are peer / kpi-sync. Then, once per tool, the stress 
 one modification timestamp, search-index lag, and records archived and re-associated between runs; records
 missed, stale or duplicated are counted against `/_sandbox/export/{type}`. A tool that runs past its timeout is
 killed and reported as such. Writes bench/results/peers-<portal>.json (`--merge` updates the named tools in an
-existing file) and rebuilds bench/RESULTS.md from every results file (bench/peers/report.py).
+existing file; with `--add-runs` too, the phases run keep their stored runs and the medians are taken over the
+stored and the new runs) and rebuilds bench/RESULTS.md from every results file (bench/peers/report.py).
 """
 
 from __future__ import annotations
@@ -316,13 +317,17 @@ MEDIAN_KEYS = ("wall_s", "last_call_s", "peak_rss_mb", "api_calls", "search_call
                "delivered_messages", "limiter_wait_s", "retries")
 
 
+RUN_KEYS = ("status", "measured_at", "bench_command", *MEDIAN_KEYS, "calls_by_stream")  # what a phase keeps of each run
+
+
 def summarise(runs: list[Metrics]) -> Metrics:
-    """Medians of the numeric figures (and of calls per stream) over runs, the statuses, the last run's details."""
+    """Medians of the numeric figures (and of calls per stream) over runs, the statuses, each run's figures, the
+    last run's details."""
     out: Metrics = {k: median([r.get(k) for r in runs]) for k in MEDIAN_KEYS if any(k in r for r in runs)}
     out["statuses"] = [r["status"] for r in runs]
     streams = sorted({s for r in runs for s in r.get("calls_by_stream", {})})
     out["calls_by_stream"] = {s: median([r.get("calls_by_stream", {}).get(s, 0) for r in runs]) for s in streams}
-    out["runs"] = [{k: r.get(k) for k in ("status", "wall_s", "api_calls", "http_429", "floor_s")} for r in runs]
+    out["runs"] = [{k: r[k] for k in RUN_KEYS if k in r} for r in runs]
     for k in ("records", "coverage", "changed_in_portal", "by_route", "errors", "command"):
         if runs and k in runs[-1]:
             out[k] = runs[-1][k]
@@ -346,20 +351,59 @@ def ratios(results: dict[str, Any], base: str = "kpi-sync") -> dict[str, Any]:
     return out
 
 
-def run_tool(args: argparse.Namespace, tool: Tool) -> tuple[Metrics, Metrics | None]:
-    """Every asked phase for one tool: (its performance figures, its stress figures or None)."""
+def stored_runs(phase: Metrics) -> list[Metrics]:
+    """The runs of a stored phase, to add new runs to. Files written before each run's figures were kept hold only
+    a few per run; a phase of one run has them all in its summary (the median of one run is that run)."""
+    runs: list[Metrics] = phase.get("runs", [])
+    figures = [k for k in MEDIAN_KEYS if k in phase]
+    if len(runs) == 1 and any(k not in runs[0] for k in figures):
+        return [{"status": runs[0]["status"], "measured_at": phase.get("measured_at"),
+                 "bench_command": phase.get("bench_command"),
+                 **{k: phase[k] for k in figures}, "calls_by_stream": phase.get("calls_by_stream", {})}]
+    if missing := sorted({k for r in runs for k in figures if k not in r}):
+        raise SystemExit(f"--add-runs: the stored runs lack {', '.join(missing)}; re-run the phase instead")
+    return runs
+
+
+def new_runs(args: argparse.Namespace, before: list[Metrics], measure: Callable[[int], Any]) -> list[Any]:
+    """`args.runs` runs of `measure`, numbered after the `before` runs kept (a run's number seeds its simulated
+    activity), each stamped with the time it ended and the command."""
+    out = []
+    for run in range(len(before), len(before) + args.runs):
+        result = measure(run)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        for metrics in result.values() if "status" not in result else [result]:
+            metrics.update({"measured_at": stamp, "bench_command": args.command_line})
+        out.append(result)
+    return out
+
+
+def run_tool(args: argparse.Namespace, tool: Tool, stored: Metrics) -> tuple[Metrics, Metrics | None]:
+    """Every asked phase for one tool (with `--add-runs`, after the runs `stored` holds of those phases): (its
+    performance figures, its stress figures or None)."""
     print(f"{tool.name}: {tool.streams_note}", flush=True)
     figures: Metrics = {"streams": tool.streams_note}
+
+    def kept(phase: str) -> list[Metrics]:
+        return stored_runs(stored[phase]) if args.add_runs and phase in stored else []
+
     if "full" in args.phases:
-        pairs = [full_and_incremental(args, tool, run) for run in range(args.runs)]
-        figures["full"] = summarise([p["full"] for p in pairs])
+        old = {"full": kept("full"), "incremental": kept("incremental") if "incremental" in args.phases else []}
+        if old["incremental"] and len(old["incremental"]) != len(old["full"]):
+            raise SystemExit("--add-runs: the stored full and incremental runs differ in number")
+        pairs = new_runs(args, old["full"], lambda run: full_and_incremental(args, tool, run))
+        figures["full"] = summarise(old["full"] + [p["full"] for p in pairs])
         if "incremental" in args.phases:
-            figures["incremental"] = summarise([p["incremental"] for p in pairs])
+            figures["incremental"] = summarise(old["incremental"] + [p["incremental"] for p in pairs])
     if "seeded" in args.phases:
-        figures["incremental"] = summarise([seeded_incremental(args, tool, run) for run in range(args.runs)])
+        old_seeded = kept("incremental")
+        runs = new_runs(args, old_seeded, lambda run: seeded_incremental(args, tool, run))
+        figures["incremental"] = summarise(old_seeded + runs)
         figures["incremental"]["seeded_state"] = True
     if "throttled" in args.phases:
-        figures["throttled"] = summarise([throttled(args, tool, run) for run in range(args.runs)])
+        old_throttled = kept("throttled")
+        runs = new_runs(args, old_throttled, lambda run: throttled(args, tool, run))
+        figures["throttled"] = summarise(old_throttled + runs)
     for phase in ("full", "incremental", "throttled"):
         if phase in figures:
             figures[phase].update({"bench_command": args.command_line, "timeout_s": args.timeout,
@@ -398,7 +442,7 @@ def run_all(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]
     if args.command_line not in results["commands"]:
         results["commands"].append(args.command_line)
     for tool in tools:
-        figures, stress = run_tool(args, tool)
+        figures, stress = run_tool(args, tool, results["tools"].get(tool.name, {}))
         results["tools"].setdefault(tool.name, {}).update(figures)  # a merge replaces only the phases it ran
         if stress is not None:
             results["stress"][tool.name] = stress
@@ -425,6 +469,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tools", default="kpi-sync,airbyte,singer", help=f"any of {', '.join(TOOLS)}")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"any of {', '.join(PHASES)}")
     parser.add_argument("--merge", action="store_true", help="update these tools in an existing results file")
+    parser.add_argument("--add-runs", action="store_true",
+                        help="with --merge: keep the stored runs of the phases run, medians over stored and new")
     parser.add_argument("--report", action="store_true", help="only rebuild bench/RESULTS.md from bench/results/")
     parser.add_argument("--minutes", type=float, default=60, help="simulated activity before the incremental run")
     parser.add_argument("--time-scale", type=float, default=1.0, help="rate-limit window scale for throttled runs")
@@ -439,6 +485,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if unknown := args.phases - set(PHASES):
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    if args.add_runs and not args.merge:
+        parser.error("--add-runs needs --merge")
     if args.label is None:
         args.label = f"{args.contacts}-contacts" if args.contacts else args.size
     args.command_line = ".venv/bin/python bench/peer_bench.py " + shlex.join(argv)

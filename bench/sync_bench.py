@@ -3,7 +3,8 @@
     .venv/bin/python bench/sync_bench.py --size small            # or medium, or --contacts 5000
 
 The sandbox runs in its own process (unthrottled; kpi-sync's own limiter still keeps 250 calls per 10 s), so
-the peak memory printed is kpi-sync's alone. Prints the figures and writes bench/results/sync-<size>.json.
+the peak memory printed is kpi-sync's alone. Prints the figures and writes bench/results/sync-<size>.json, with
+when it was measured and on which commit.
 The floor of a full sync is the sum over objects of
 ceil(live records / 100) list pages, plus owners (2 pages) and pipelines (1); association reads are counted apart.
 """
@@ -14,8 +15,10 @@ import argparse
 import json
 import math
 import resource
+import subprocess
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sandbox.harness import run_sandbox_process
@@ -90,11 +93,21 @@ def main() -> None:
                 "write_calls": inc.counts["push"]["write_calls"],
                 "write_minimum": math.ceil(inc.counts["push"]["contacts_written"] / 100)},
             "peak_rss_mb": _rss_mb(),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": _commit(),
         }
     print(json.dumps(figures, indent=2))
     out = Path("bench/results") / f"sync-{args.contacts or args.size}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def _commit() -> str:
+    """HEAD's short hash, marked when the code measured (kpi-sync, the sandbox, this script) differs from it."""
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", *cmd], capture_output=True, text=True, check=False).stdout.strip()
+    changed = git("status", "--porcelain", "-uno", "--", "sync", "kpi", "storage", "sandbox", "bench/sync_bench.py")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if changed else "")
 
 
 def _rss_mb() -> float:

@@ -255,7 +255,7 @@ def scaling_table(results_dir: Path) -> list[str]:
     order = [k for k in SCALING_ORDER if k in docs] + sorted(k for k in docs if k not in SCALING_ORDER)
     lines = ["| portal | records | full sync: list calls / floor | association reads | full cycle s | of which pull s"
              " | records/s | pull peak RSS MB | cycle peak RSS MB | write calls / minimum | quiet cycle calls"
-             " | incremental after 60 min: changed, calls |", "|---" * 12 + "|"]
+             " | incremental after 60 min: changed, calls (searches, v4 reads) | measured |", "|---" * 13 + "|"]
     for key in order:
         d = docs[key]
         full, inc = d["full_sync"], d["incremental_after_60_min"]
@@ -267,8 +267,17 @@ def scaling_table(results_dir: Path) -> list[str]:
                          fmt(full.get("peak_rss_mb", d.get("peak_rss_mb"))),
                          f"{fmt(full['write_calls'])} / {fmt(full['write_minimum'])}",
                          fmt(d["quiet_incremental"]["api_calls"]),
-                         f"{fmt(inc['records_changed_in_portal'])}, {fmt(inc['api_calls'])}"))
+                         f"{fmt(inc['records_changed_in_portal'])}, {fmt(inc['api_calls'])}"
+                         f" ({fmt(inc['search_calls'])}, {fmt(inc['association_reads'])})",
+                         measured_cell(d)))
     return lines
+
+
+def measured_cell(doc: Doc) -> str:
+    """When a sync_bench result was measured and on which commit (older files did not record it)."""
+    if "measured_at" not in doc:
+        return str(doc.get("measured_note", "not recorded"))
+    return f"{doc['measured_at'].replace('T', ' ').removesuffix('+00:00')} UTC, {doc.get('commit', '?')}"
 
 
 # -- the document -----------------------------------------------------------------------------------------------
@@ -344,8 +353,8 @@ NOTES = [
     "- Throttled runs: the sandbox enforces Professional limits with windows scaled by the time scale; the peers'"
     " own sleeps (their retry backoff) are scaled by the same factor; kpi-sync's limiter learns the scaled window"
     " from `X-HubSpot-RateLimit-Interval-Milliseconds`. `kpi-sync-190` is kpi-sync with"
-    " `HUBSPOT_RATE_LIMIT_PER_10S=190 HUBSPOT_SEARCH_PER_SECOND=5`: the defaults since fe09915; the runs here were"
-    " made when the defaults were 150 and 4, which is what the `kpi-sync` rows use.",
+    " `HUBSPOT_RATE_LIMIT_PER_10S=190 HUBSPOT_SEARCH_PER_SECOND=5`: the defaults since fe09915; the throttled"
+    " `kpi-sync` rows and the limiter probes were made when the defaults were 150 and 4, which is what they use.",
     "- Records: peers count distinct ids in their RECORD messages, kpi-sync rows in its SQLite store; missed ="
     " not delivered, stale = delivered with an older modification time than the portal's.",
 ]
