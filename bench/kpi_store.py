@@ -5,7 +5,7 @@
 Fills a fresh store with a synthetic portal of the sandbox's sizes (rows written straight into the tables, as
 a finished pull leaves them), then times `kpi-sync kpis --recompute` (refresh(full=True)) and an incremental
 refresh after 1 % of the contacts changed (their lifecycle dates moved and one new call each, as the pull would
-mark them, and the new calls as new). Prints the figures and writes bench/results/kpi-store-<size>.json. CPU
+mark them, and the new calls as new). Prints the figures and writes bench/results/kpi-store-<size>[-<db>].json. CPU
 seconds are printed beside wall seconds (this process and the full recompute's helper process together): on a
 shared machine they are the steadier figure (the database engine runs in these processes).
 """
@@ -167,7 +167,8 @@ def main() -> None:
         "peak_rss_mb": _rss_mb(),  # of this process, generating the portal included
     }
     print(json.dumps(figures, indent=2))
-    out = Path("bench/results") / f"kpi-store-{args.size}.json"
+    suffix = "" if figures["database"] == "sqlite" else f"-{figures['database']}"
+    out = Path("bench/results") / f"kpi-store-{args.size}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
 
