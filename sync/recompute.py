@@ -25,8 +25,8 @@ from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
 from sync import aggregates
-from sync.aggregates import ENGAGEMENT_COLS, engagement_of
 from sync.config import Settings
+from sync.kpi_rows import ENGAGEMENT_COLS, engagement_of
 
 log = structlog.get_logger(__name__)
 
