@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, delete, select
 
-from kpi.aggregate import KPIS
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, FollowupStatus
 from kpi.facts import engagement_facts
@@ -120,12 +119,7 @@ def apply_contact_changes(
         for facts, sign in ((old, -1), (new, 1)):
             if facts is not None:
                 add_contact(deltas, facts, cal, sign)
-    stored = _load_cells(conn, [(kind, key) for kind in CONTACT_KINDS for key in deltas[kind]])
-    for kind in CONTACT_KINDS:
-        cells = stored.setdefault(kind, {})
-        for key, delta in deltas[kind].items():
-            cells.setdefault(key, KINDS[kind][1]()).merge(delta)
-    _save_cells(conn, stored)
+    _add_to_stored(conn, deltas)
     flipped = [_contact_id(old, new) for old, new in changes if _touch_view(old) != _touch_view(new)]
     mark_touch_days_of_contacts(conn, flipped, now_ms)
     _mark_stale(conn, config)
@@ -207,24 +201,22 @@ def refresh_aggregates(
         _recount_credits(conn, config)
     for tbl in (DAYS, ADDED, DIRTY_DEALS):
         conn.execute(delete(tbl))
-    owners = kpi_rows.load_owners(conn)
-    merged = _merge(conn, config, owners)
-    written = _store_rows(conn, merged, now_ms)
-    emails = _load_kind(conn, "emails")
+    by_kpi = {kpi: _load_kind(conn, kind) for kind, (kpi, _) in KINDS.items()}
     assets: Counter[str] = Counter()
-    for cell in emails.values():
+    for cell in by_kpi["K4"].values():
         assets.update(cell.assets)
     repo.set_state(conn, "top_assets", {"assets": most_shared(assets)})
+    written = _store_rows(conn, _merge(conn, config, kpi_rows.load_owners(conn), by_kpi), now_ms)
     repo.set_state(conn, STATE_KEY, {"config": config_signature(config), "stale": False})
     return written
 
 
-def _merge(conn: Connection, config: KpiConfig, owners: Sequence[Owner]) -> dict[tuple[str, str, str, str], Values]:
+def _merge(
+    conn: Connection, config: KpiConfig, owners: Sequence[Owner], by_kpi: dict[str, dict[Cell, Any]]
+) -> dict[tuple[str, str, str, str], Values]:
+    """Every aggregate row's figures from the stored cells `by_kpi` (K1 and K5 get the credits and deal side added)."""
     scopes = Scopes(owners)
     cal = config.calendar
-    by_kpi: dict[str, dict[Cell, Any]] = {kpi: {} for kpi in KPIS}
-    for kind, (kpi, _) in KINDS.items():
-        by_kpi[kpi] = _load_kind(conn, kind)
     calls = by_kpi["K1"]
     for fact in _load_credits(conn):
         add_opportunity(calls, fact, 1)
@@ -296,6 +288,16 @@ def _save_cells(conn: Connection, cells: Cells) -> None:
     for part in repo.chunks(empty):
         conn.execute(delete(CELLS).where(repo.keys_in([CELLS.c.kind, CELLS.c.owner_key, CELLS.c.month], part)))
     repo.upsert(conn, CELLS, rows)
+
+
+def _add_to_stored(conn: Connection, deltas: Cells) -> None:
+    """Add each delta cell to its stored cell (an absent one counts nothing) and store the sums."""
+    stored = _load_cells(conn, [(kind, key) for kind, by_key in deltas.items() for key in by_key])
+    for kind, by_key in deltas.items():
+        cells = stored.setdefault(kind, {})
+        for key, delta in by_key.items():
+            cells.setdefault(key, KINDS[kind][1]()).merge(delta)
+    _save_cells(conn, stored)
 
 
 def _replace_kinds(conn: Connection, cells: Cells, months: Iterable[str] | None = None) -> None:
@@ -371,13 +373,8 @@ def _recount_touch_months(conn: Connection, config: KpiConfig, months: set[str])
         start, end = _bounds(config, month)
         cond = and_(E.c.type.in_(("call", "email")), E.c.timestamp >= start, E.c.timestamp < end)
         kpi_rows.group_touch_rows(conn, cond, grouped)
-    cal = config.calendar
-    engagements, dms = kpi_rows.with_live_contacts(conn, config, grouped)
-    calls, emails = engagement_facts(engagements, config)
-    cells: Cells = {"calls": dict(call_cells(calls, dms, cal)[0]), "emails": dict(email_cells(emails, cal))}
-    for kind in TOUCH_KINDS:  # clamped bounds of the first and last representable months may reach further
-        cells[kind] = {key: cell for key, cell in cells[kind].items() if key[1] in months}
-    _replace_kinds(conn, cells, months)
+    # clamped bounds of the first and last representable months may reach further: keep their own months only
+    _replace_kinds(conn, _touch_cells(conn, config, grouped, months.__contains__), months)
 
 
 def _add_new_touches(conn: Connection, config: KpiConfig, recounted: set[str]) -> None:
@@ -388,19 +385,19 @@ def _add_new_touches(conn: Connection, config: KpiConfig, recounted: set[str]) -
     grouped: kpi_rows.Grouped = {}
     for part in repo.chunks(keys):
         kpi_rows.group_touch_rows(conn, repo.keys_in([E.c.type, E.c.id], part), grouped)
+    _add_to_stored(conn, _touch_cells(conn, config, grouped, lambda month: month not in recounted))
+
+
+def _touch_cells(
+    conn: Connection, config: KpiConfig, grouped: kpi_rows.Grouped, wanted: Callable[[str], bool]
+) -> Cells:
+    """The call and email cells of the grouped engagements (with their live contacts), in the months `wanted`."""
     cal = config.calendar
     engagements, dms = kpi_rows.with_live_contacts(conn, config, grouped)
     calls, emails = engagement_facts(engagements, config)
-    new: Cells = {
-        "calls": dict(call_cells([c for c in calls if cal.period(c.timestamp) not in recounted], dms, cal)[0]),
-        "emails": dict(email_cells([e for e in emails if cal.period(e.timestamp) not in recounted], cal)),
-    }
-    stored = _load_cells(conn, [(kind, key) for kind in TOUCH_KINDS for key in new[kind]])
-    for kind in TOUCH_KINDS:
-        cells = stored.setdefault(kind, {})
-        for key, delta in new[kind].items():
-            cells.setdefault(key, KINDS[kind][1]()).merge(delta)
-    _save_cells(conn, stored)
+    calls = [c for c in calls if wanted(cal.period(c.timestamp))]
+    emails = [e for e in emails if wanted(cal.period(e.timestamp))]
+    return {"calls": dict(call_cells(calls, dms, cal)[0]), "emails": dict(email_cells(emails, cal))}
 
 
 def _bounds(config: KpiConfig, month: str) -> tuple[int, int]:

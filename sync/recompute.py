@@ -104,7 +104,7 @@ def refresh(
             touch, computed = done
             _store_computed(engine, theirs, config, now_ms, stats, computed=computed, counted=counted)
     else:
-        for chunk in _chunks(sorted(ids), CHUNK):
+        for chunk in repo.chunks(sorted(ids), CHUNK):
             with engine.begin() as conn:
                 _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
@@ -132,12 +132,8 @@ def _recompute_all(
     tables in key order and lets the database sort (about three times faster on two million links). The stream
     reads on its own connection while each chunk commits on another.
     """
-    if not ids:
-        return
     with engine.connect() as reader:
-        stream = _LinksByContact(reader, ids[0], ids[-1])
-        for chunk in _chunks(ids, CHUNK):
-            engagements = stream.take(chunk[-1])
+        for chunk, engagements in _chunks_with_links(reader, ids):
             with engine.begin() as conn:
                 _recompute_chunk(
                     conn, chunk, config, now_ms, stats, full=True, engagements=engagements, counted=counted
@@ -155,7 +151,7 @@ def _store_computed(
     counted: aggregates.Cells,
 ) -> None:
     """Store the contacts the helper process computed, chunk by chunk."""
-    for chunk in _chunks(ids, CHUNK):
+    for chunk in repo.chunks(ids, CHUNK):
         with engine.begin() as conn:
             _recompute_chunk(conn, chunk, config, now_ms, stats, full=True, computed=computed, counted=counted)
 
@@ -163,17 +159,19 @@ def _store_computed(
 def compute_contacts(conn: Connection, ids: Sequence[int], config: KpiConfig, now_ms: int) -> dict[int, Any]:
     """The KPI values of these contacts (ascending ids, a range the caller covers wholly), without storing them."""
     out: dict[int, ContactKpis | None] = {}
-    if not ids:
-        return out
     with conn.engine.connect() as reader:
-        stream = _LinksByContact(reader, ids[0], ids[-1])
-        for chunk in _chunks(ids, CHUNK):
-            engagements = stream.take(chunk[-1])
-            contacts = {r.id: r for r in _load_contacts(conn, C.c.id.between(chunk[0], chunk[-1]))}
-            for cid in chunk:
-                contact = contacts.get(cid)
-                out[cid] = compute_contact(contact, engagements.get(cid, ()), config, now_ms) if contact else None
+        for chunk, engagements in _chunks_with_links(reader, ids):
+            out.update(_compute(conn, chunk, _ids_range(chunk), config, now_ms, engagements=engagements))
     return out
+
+
+def _chunks_with_links(reader: Connection, ids: Sequence[int]) -> Iterator[tuple[Sequence[int], Links]]:
+    """Chunks of ascending contact ids, each with its contacts' engagements, from one sorted stream on `reader`."""
+    if not ids:
+        return
+    stream = _LinksByContact(reader, ids[0], ids[-1])
+    for chunk in repo.chunks(ids, CHUNK):
+        yield chunk, stream.take(chunk[-1])
 
 
 def _split(ids: Sequence[int]) -> tuple[Sequence[int], Sequence[int]]:
@@ -208,7 +206,7 @@ class _LinksByContact:
         self._rows = iter(conn.execute(stmt.execution_options(stream_results=True, yield_per=20_000)))
         self._next: Any = next(self._rows, None)
 
-    def take(self, upto: int) -> dict[int, list[Engagement]]:
+    def take(self, upto: int) -> Links:
         """The engagements of the contacts up to `upto` (inclusive) not taken yet."""
         found: dict[int, list[Engagement]] = defaultdict(list)
         row = self._next
@@ -265,11 +263,6 @@ def _owner_signature(conn: Connection) -> str:
     return "|".join(f"{r['id']}:{','.join(r['team_ids'] or [])}:{r['archived']}" for r in rows)
 
 
-def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _recompute_chunk(
     conn: Connection,
     ids: Sequence[int],
@@ -278,7 +271,7 @@ def _recompute_chunk(
     stats: RecomputeStats,
     *,
     full: bool,
-    engagements: dict[int, list[Engagement]] | None = None,
+    engagements: Links | None = None,
     computed: dict[int, ContactKpis | None] | None = None,
     counted: aggregates.Cells | None = None,
 ) -> None:
@@ -286,13 +279,7 @@ def _recompute_chunk(
     at once. A full pass covers every contact, so it reads id ranges instead of id lists (no long IN lists)."""
     of = _ids_range(ids) if full else _ids_list(ids)
     if computed is None:
-        contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
-        if engagements is None:
-            engagements = _load_engagements(conn, of(EC.c.contact_id))
-        computed = {
-            cid: compute_contact(c, engagements.get(cid, ()), config, now_ms) if (c := contacts.get(cid)) else None
-            for cid in ids
-        }
+        computed = _compute(conn, ids, of, config, now_ms, engagements=engagements)
     facts_col = K.c.facts if not full else literal_column("NULL")  # a full pass needs no old facts
     previous = {
         r[0]: (r[1], r[2])
@@ -335,6 +322,20 @@ def _recompute_chunk(
 
 
 IdFilter = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+Links = dict[int, list[Engagement]]  # contact id -> its non-archived engagements
+
+
+def _compute(
+    conn: Connection, ids: Sequence[int], of: IdFilter, config: KpiConfig, now_ms: int, *, engagements: Links | None
+) -> dict[int, ContactKpis | None]:
+    """The KPI values of these contacts (None: does not qualify); their engagements are read unless given."""
+    contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
+    if engagements is None:
+        engagements = _load_engagements(conn, of(EC.c.contact_id))
+    return {
+        cid: compute_contact(c, engagements.get(cid, ()), config, now_ms) if (c := contacts.get(cid)) else None
+        for cid in ids
+    }
 
 
 def _ids_list(ids: Sequence[int]) -> IdFilter:

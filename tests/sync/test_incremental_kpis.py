@@ -23,6 +23,8 @@ from sandbox.objtypes import STANDARD
 from sandbox.org import REPS, owner_id
 from storage import repo
 from storage import tables as t
+from sync.config import Settings
+from sync.cycle import RunSummary
 from sync.recompute import kpi_config, refresh
 from tests.sync.conftest import cycle, settings_for
 
@@ -187,11 +189,7 @@ def test_one_change_refreshes_to_the_full_recompute(
     cycle(sqlite_store, settings)
     before = aggregates(sqlite_store)
     change(sandbox)
-    cycle(sqlite_store, settings, reconcile=True)
-    incremental = aggregates(sqlite_store)
-    refresh(sqlite_store, kpi_config(settings), now_ms(), full=True)
-    assert incremental == aggregates(sqlite_store)
-    assert incremental != before
+    cycle_matches_full_recompute(sqlite_store, settings, before)
 
 
 def test_dropping_one_contact_of_a_call_refreshes_to_the_full_recompute(
@@ -205,12 +203,18 @@ def test_dropping_one_contact_of_a_call_refreshes_to_the_full_recompute(
     cycle(store, settings)
     before = aggregates(store)
     sandbox.portal.dissociate(STANDARD["calls"], call, STANDARD["contacts"], two[0])
-    summary = cycle(store, settings, reconcile=True)
+    summary = cycle_matches_full_recompute(store, settings, before)
     assert summary.counts["pull"]["relinked"]["calls"] == 1
-    incremental = aggregates(store)
-    refresh(store, kpi_config(settings), now_ms(), full=True)
-    assert incremental == aggregates(store)
+
+
+def cycle_matches_full_recompute(engine: Engine, settings: Settings, before: Rows) -> RunSummary:
+    """Run a reconciling cycle; its aggregates must equal a recompute from scratch and differ from `before`."""
+    summary = cycle(engine, settings, reconcile=True)
+    incremental = aggregates(engine)
+    refresh(engine, kpi_config(settings), now_ms(), full=True)
+    assert incremental == aggregates(engine)
     assert incremental != before
+    return summary
 
 
 def test_a_changed_kpi_configuration_recounts_everything(
