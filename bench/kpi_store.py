@@ -1,6 +1,7 @@
 """KPI recompute over the store (SQLite or PostgreSQL): full, then incremental after a 1 % change.
 
     .venv/bin/python bench/kpi_store.py --size medium            # or large; --database-url postgresql://...
+    .venv/bin/python bench/kpi_store.py --size large --reuse /tmp/large.db   # keep the filled portal for next time
 
 Fills a fresh store with a synthetic portal of the sandbox's sizes (rows written straight into the tables, as
 a finished pull leaves them), then times `kpi-sync kpis --recompute` (refresh(full=True)) and an incremental
@@ -17,6 +18,7 @@ import dataclasses
 import json
 import random
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -33,6 +35,7 @@ from storage import tables as t
 from storage.engine import open_store
 from sync.recompute import refresh
 
+C = repo.table(t.Contact)
 SIZES = {"small": (600, 6_000), "medium": (50_000, 500_000), "large": (200_000, 2_000_000)}
 SPAN = 2 * 365 * 86_400_000
 BATCH = 20_000
@@ -72,8 +75,8 @@ def _deal_row(d: Deal) -> dict[str, Any]:
             "is_closed": d.is_closed, "modified_at": START, "archived": False}
 
 
-def fill(engine: Engine, contacts_n: int, engagements_n: int, rng: random.Random) -> list[Contact]:
-    """Write a synthetic portal into the store; returns its contacts."""
+def fill(engine: Engine, contacts_n: int, engagements_n: int, rng: random.Random) -> None:
+    """Write a synthetic portal into the store."""
     owners = make_owners(40)
     contacts = make_contacts(rng, contacts_n, owners)
     engagements = make_engagements(rng, engagements_n, contacts, owners)
@@ -89,17 +92,18 @@ def fill(engine: Engine, contacts_n: int, engagements_n: int, rng: random.Random
     _insert(engine, t.EngagementContact, [
         {"engagement_type": e.type, "engagement_id": e.id, "contact_id": c} for e in engagements
         for c in set(e.contact_ids)])
-    return contacts
 
 
-def change_one_percent(engine: Engine, contacts: list[Contact], rng: random.Random, now: int) -> int:
+def change_one_percent(engine: Engine, rng: random.Random, now: int) -> int:
     """Move 1 % of the contacts' SQL dates and log one new connected call each, marked dirty as the pull does."""
+    with engine.connect() as conn:
+        contacts = list(conn.execute(select(C.c.id, C.c.createdate, C.c.owner_id).order_by(C.c.id)))
     changed = rng.sample(contacts, max(1, len(contacts) // 100))
     base = 10_000_000_000
     with engine.begin() as conn:
         for c in changed:
             new_sql = (c.createdate or START) + rng.randrange(20 * 86_400_000)
-            conn.execute(repo.table(t.Contact).update().where(repo.table(t.Contact).c.id == c.id)
+            conn.execute(C.update().where(C.c.id == c.id)
                          .values(sql_date=new_sql, lifecyclestage="salesqualifiedlead"))
         calls = [{"type": "call", "id": base + i, "timestamp": now - rng.randrange(30 * 86_400_000),
                   "owner_id": c.owner_id or "100", "call_direction": "OUTBOUND", "call_disposition": "connected",
@@ -128,15 +132,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="medium")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="SQLite only: keep the filled portal in this file and start from a copy of it next time")
     args = parser.parse_args()
     contacts_n, engagements_n = SIZES[args.size]
     rng = random.Random(7)
     now = START + SPAN
     config = KpiConfig()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.reuse and args.database_url:
+            parser.error("--reuse keeps a SQLite file; it does not go with --database-url")
+        if args.reuse and args.reuse.exists():
+            shutil.copyfile(args.reuse, f"{tmp}/kpi.db")
         engine = open_store(args.database_url or f"sqlite:///{tmp}/kpi.db")
         begin = time.perf_counter()
-        contacts = fill(engine, contacts_n, engagements_n, rng)
+        reused = bool(args.reuse and args.reuse.exists())
+        if not reused:
+            fill(engine, contacts_n, engagements_n, rng)
+            if args.reuse:
+                engine.dispose()
+                shutil.copyfile(f"{tmp}/kpi.db", args.reuse)
         fill_s = time.perf_counter() - begin
         begin, cpu = time.perf_counter(), _cpu()
         first = refresh(engine, config, now, full=True)
@@ -144,7 +159,7 @@ def main() -> None:
         begin, cpu = time.perf_counter(), _cpu()
         again = refresh(engine, config, now, full=True)
         full2_s, full2_cpu = time.perf_counter() - begin, _cpu() - cpu
-        changed = change_one_percent(engine, contacts, rng, now)
+        changed = change_one_percent(engine, random.Random(11), now)
         begin, cpu = time.perf_counter(), _cpu()
         inc = refresh(engine, config, now)
         inc_s, inc_cpu = time.perf_counter() - begin, _cpu() - cpu
@@ -155,7 +170,7 @@ def main() -> None:
         "portal": {"contacts": contacts_n, "engagements": engagements_n, "engagement_links": links,
                    "deals": contacts_n // 10, "owners": 40},
         "database": (args.database_url or "sqlite").split(":")[0],
-        "fill_seconds": round(fill_s, 1),
+        "fill_seconds": None if reused else round(fill_s, 1),  # None: the portal came from --reuse
         "full_recompute": {"seconds": round(full_s, 2), "cpu_seconds": round(full_cpu, 2), "contacts": first.contacts,
                            "aggregates": first.aggregates},
         "full_recompute_again": {"seconds": round(full2_s, 2), "cpu_seconds": round(full2_cpu, 2),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, mean, median, ratio, roll_up, summed
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, mean, median, pooled, ratio, roll_up
 
 KPI = "K2"
 
@@ -39,10 +39,10 @@ class ResponseCell:
     def total(cls, cells: Sequence[ResponseCell]) -> Values:
         """The K2 metrics."""
         within_1h = sum(c.within_1h for c in cells)
-        minutes = summed([c.minutes for c in cells])
+        minutes = pooled([c.minutes for c in cells])
         return {
             "leads": sum(c.leads for c in cells),
-            "responded": sum(minutes.values()),
+            "responded": len(minutes),
             "responded_within_1h": within_1h,
             "share_within_1h": ratio(within_1h, sum(c.decided for c in cells)),
             "median_response_minutes": median(minutes),

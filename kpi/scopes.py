@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
+from itertools import chain
 from typing import Any, Protocol, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from kpi.periods import ALL_TIME
 from kpi.rows import Owner
@@ -25,6 +29,7 @@ PORTAL_ID = "portal"
 # Facts whose owner is empty are aggregated under this owner id (HubSpot owner ids are numeric, so no clash).
 UNASSIGNED = "unassigned"
 
+Ordered = npt.NDArray[np.int64]  # values in ascending order (a multiset pooled for medians and means)
 Cell = tuple[str, str | None]  # (owner key, month or None when the fact has no time for this KPI)
 
 
@@ -109,15 +114,18 @@ def distinct(counters: Sequence[Mapping[Any, int]]) -> int:
     return len(set().union(*counters))
 
 
-def summed(counters: Sequence[Mapping[int, int]]) -> Mapping[int, int]:
-    """The multisets added together."""
-    if len(counters) == 1:
-        return counters[0]
-    out: dict[int, int] = {}
-    for counter in counters:
-        for item, count in counter.items():
-            out[item] = out.get(item, 0) + count
-    return out
+def pooled(counters: Sequence[Mapping[int, int]]) -> Ordered:
+    """Every value the multisets {value: count} hold together, each as often as counted, in ascending order.
+
+    Built and sorted by numpy (items read by C iterators, repeated and sorted in arrays): a key's median and mean
+    read all the values of its cells, hundreds of thousands on a large portal's all-time keys, and adding the
+    multisets up in a Python loop cost about four times as long.
+    """
+    values = np.fromiter(chain.from_iterable(c.keys() for c in counters), dtype=np.int64)
+    counts = np.fromiter(chain.from_iterable(c.values() for c in counters), dtype=np.int64)
+    ordered = np.repeat(values, counts)
+    ordered.sort()
+    return ordered
 
 
 def bump(counter: Counter[Any], item: Any, sign: int) -> None:
@@ -185,27 +193,15 @@ def per_thousand(numerator: int, calls: int) -> float | None:
     return numerator * 1000 / calls if calls else None
 
 
-def median(counts: Mapping[int, int]) -> float | None:
-    """The median of a multiset {value: count} (mean of the two middle values for an even count); None if empty."""
-    total = sum(counts.values())
-    if not total:
+def median(ordered: Ordered) -> float | None:
+    """The median of ascending values (mean of the two middle values for an even count); None if empty."""
+    n = len(ordered)
+    if not n:
         return None
-    ordered = sorted(counts)
-    low, high = _at_rank(ordered, counts, (total - 1) // 2), _at_rank(ordered, counts, total // 2)
+    low, high = int(ordered[(n - 1) // 2]), int(ordered[n // 2])
     return float(low) if low == high else (low + high) / 2
 
 
-def _at_rank(ordered: list[int], counts: Mapping[int, int], rank: int) -> int:
-    """The value at a 0-based rank of the multiset whose distinct values are `ordered`."""
-    seen = 0
-    for value in ordered:
-        seen += counts[value]
-        if seen > rank:
-            return value
-    raise IndexError(rank)
-
-
-def mean(counts: Mapping[int, int]) -> float | None:
-    """The arithmetic mean of a multiset {value: count}; None if empty."""
-    total = sum(counts.values())
-    return sum(v * n for v, n in counts.items()) / total if total else None
+def mean(values: Ordered) -> float | None:
+    """The arithmetic mean; None if empty."""
+    return int(values.sum()) / len(values) if len(values) else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from kpi.contact import ContactKpis
 from kpi.facts import DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, median, ratio, roll_up, summed
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, median, pooled, ratio, roll_up
 
 KPI = "K5"
 
@@ -36,8 +36,8 @@ class WinCell:
     @classmethod
     def total(cls, cells: Sequence[WinCell]) -> Values:
         """The K5 metrics."""
-        days = summed([c.days for c in cells])
-        customers = sum(days.values())
+        days = pooled([c.days for c in cells])
+        customers = len(days)
         sqls = sum(c.sqls for c in cells)
         won = sum(c.won for c in cells)
         lost = sum(c.lost for c in cells)

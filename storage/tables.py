@@ -102,7 +102,8 @@ class EngagementContact(SQLModel, table=True):
     """Association engagement -> contact."""
 
     __tablename__ = "engagement_contacts"
-    __table_args__ = (Index("ix_engagement_contacts_contact", "contact_id"),)
+    # A contact's engagements are found from this index alone (it holds the whole link), then joined by key.
+    __table_args__ = (Index("ix_engagement_contacts_contact_link", "contact_id", "engagement_type", "engagement_id"),)
     engagement_type: str = Field(primary_key=True)
     engagement_id: int = Field(primary_key=True, sa_type=BigInteger)
     contact_id: int = Field(primary_key=True, sa_type=BigInteger)
@@ -225,6 +226,16 @@ class KpiCell(SQLModel, table=True):
     owner_key: str = Field(primary_key=True)  # owner id, or "unassigned"
     month: str = Field(primary_key=True)  # "YYYY-MM", or "" for facts without a month (counted in "all" only)
     state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class ChangedCell(SQLModel, table=True):
+    """A cell whose counts changed since the last refresh of the aggregate rows: only the rows it feeds are merged
+    again (kind "deals" is the deal side of K5, kept as cells of its own)."""
+
+    __tablename__ = "changed_cells"
+    kind: str = Field(primary_key=True)
+    owner_key: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)
 
 
 class OpportunityCredit(SQLModel, table=True):

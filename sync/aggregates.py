@@ -12,7 +12,13 @@ changes touch, then merges the cells again (a few thousand rows, whatever the po
 - K1 opportunities: each deal's credit (which owners reached its contacts in the 90 days before it was created)
   is kept per deal and recomputed for the deals in `dirty_deals` (the pull marks changed deals, the contact pass
   the deals of every contact it recomputed);
-- the deal side of K5 is recounted from the deals every time (one row per deal, no joins).
+- the deal side of K5 is recounted from the deals every time (one row per deal, no joins) and kept as cells of
+  kind "deals", so that its changed cells are known too.
+
+Every cell whose counts changed is queued in `changed_cells` (in the transaction that changed it), and only the
+aggregate rows those cells feed are merged again: a change in last month's calls re-merges last month's rows and
+the all-time rows of its owner, team and the portal, not every month of every KPI. A refresh after owners or
+teams changed merges every row.
 
 A full rebuild (`kpis --recompute`, a changed KPI configuration, or a store without cells) recounts every cell
 with the same functions, so an incremental refresh and a full one give the very same rows.
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, select
 
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, FollowupStatus
@@ -37,8 +43,8 @@ from kpi.marketing import MarketingCell, email_cells, most_shared
 from kpi.periods import MS_PER_DAY, Calendar
 from kpi.reach import OpportunityFact, ReachCell, add_opportunity, call_cells, opportunity_fact
 from kpi.response import ResponseCell, add_response
-from kpi.rows import MAX_MS, MIN_MS, Owner
-from kpi.scopes import Cell, Scopes, Values, cell_from_json, cell_to_json, is_empty, roll_up
+from kpi.rows import MAX_MS, MIN_MS
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, cell_from_json, cell_to_json, is_empty, roll_up
 from kpi.winrate import WinCell, add_sql, deal_cells
 from storage import repo
 from storage import tables as t
@@ -54,6 +60,7 @@ CREDITS = repo.table(t.OpportunityCredit)
 DAYS = repo.table(t.DirtyTouchDay)
 ADDED = repo.table(t.AddedTouch)
 DIRTY_DEALS = repo.table(t.DirtyDeal)
+CHANGED = repo.table(t.ChangedCell)
 
 # Stored cell kinds: the KPI each feeds and its cell class.
 KINDS: dict[str, tuple[str, type[Any]]] = {
@@ -63,6 +70,8 @@ KINDS: dict[str, tuple[str, type[Any]]] = {
     "emails": ("K4", MarketingCell),
     "sqls": ("K5", WinCell),
 }
+DEALS = "deals"  # the deal side of K5 (WinCell won/lost by deal owner and close month), stored beside the others
+KPI_OF = {kind: kpi for kind, (kpi, _) in KINDS.items()} | {DEALS: "K5"}
 CONTACT_KINDS = ("response", "followup", "sqls")
 TOUCH_KINDS = ("calls", "emails")
 STATE_KEY = "kpi_cells"  # service_state: {"config": signature of the rules the cells were counted with, "stale"}
@@ -95,7 +104,9 @@ def needs_merge(conn: Connection) -> bool:
     """Whether anything the aggregate rows are merged from changed since the last merge."""
     if (repo.get_state(conn, STATE_KEY) or {}).get("stale"):
         return True
-    return any(conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS))
+    return any(
+        conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED)
+    )
 
 
 def _mark_stale(conn: Connection, config: KpiConfig) -> None:
@@ -182,60 +193,78 @@ def refresh_aggregates(
     now_ms: int,
     *,
     full: bool,
+    every_key: bool = False,
     touch: TouchCells | None = None,
     contact_cells: Cells | None = None,
 ) -> int:
     """Recount the cells that need it (all of them when `full`, taking the call and email cells from `touch` and
-    the contact cells from `contact_cells` when they were counted already), merge them into the aggregate rows and
-    store the rows that changed; returns how many aggregate rows there are."""
+    the contact cells from `contact_cells` when they were counted already), merge the aggregate rows the changed
+    cells feed (every row when `full` or `every_key`, after owners or teams changed) and store the rows whose
+    figures changed; returns how many rows were merged."""
     if full:
         if contact_cells is None:
             contact_cells = new_contact_cells()
             for facts in _all_contact_facts(conn):
                 add_contact(contact_cells, facts, config.calendar, 1)
-        _rebuild_cells(conn, contact_cells, touch or count_touch_cells(conn, config))
+        _rebuild_cells(conn, config, contact_cells, touch or count_touch_cells(conn, config))
     else:
         months = _dirty_months(conn, config)
         _recount_touch_months(conn, config, months)
         _add_new_touches(conn, config, months)
         _recount_credits(conn, config)
-    for tbl in (DAYS, ADDED, DIRTY_DEALS):
+        _recount_deal_cells(conn, config)
+    scopes = Scopes(kpi_rows.load_owners(conn))
+    affected = None if full or every_key else _affected_keys(conn, scopes)
+    for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED):
         conn.execute(delete(tbl))
-    by_kpi = {kpi: _load_kind(conn, kind) for kind, (kpi, _) in KINDS.items()}
-    assets: Counter[str] = Counter()
-    for cell in by_kpi["K4"].values():
-        assets.update(cell.assets)
-    repo.set_state(conn, "top_assets", {"assets": most_shared(assets)})
-    written = _store_rows(conn, _merge(conn, config, kpi_rows.load_owners(conn), by_kpi), now_ms)
+    merged = _merge(conn, scopes, affected)
+    _store_rows(conn, merged, affected, now_ms)
     repo.set_state(conn, STATE_KEY, {"config": config_signature(config), "stale": False})
-    return written
+    return len(merged)
 
 
-def _merge(
-    conn: Connection, config: KpiConfig, owners: Sequence[Owner], by_kpi: dict[str, dict[Cell, Any]]
-) -> dict[tuple[str, str, str, str], Values]:
-    """Every aggregate row's figures from the stored cells `by_kpi` (K1 and K5 get the credits and deal side added)."""
-    scopes = Scopes(owners)
-    cal = config.calendar
-    calls = by_kpi["K1"]
-    for fact in _load_credits(conn):
-        add_opportunity(calls, fact, 1)
-    wins = by_kpi["K5"]
-    for key, cell in deal_cells(kpi_rows.deal_facts(conn), cal).items():
-        wins.setdefault(key, WinCell()).merge(cell)
-    out: dict[tuple[str, str, str, str], Values] = {}
-    for kpi, cls in KINDS.values():
-        out.update(roll_up(kpi, by_kpi[kpi], scopes, cls.total, None))
+def _affected_keys(conn: Connection, scopes: Scopes) -> set[AggregateKey]:
+    """The aggregate rows the changed cells feed."""
+    keys: set[AggregateKey] = set()
+    for kind, owner, month in conn.execute(select(CHANGED.c.kind, CHANGED.c.owner_key, CHANGED.c.month)):
+        keys.update(scopes.keys_of(KPI_OF[kind], owner, month or None))
+    return keys
+
+
+def _merge(conn: Connection, scopes: Scopes, affected: set[AggregateKey] | None) -> dict[AggregateKey, Values]:
+    """The figures of the `affected` rows (every row when None) from the stored cells, with K1's credits and K5's
+    deal side added; a KPI none of whose rows is affected is not read at all."""
+    wanted = {kpi for kpi, *_ in affected} if affected is not None else set(KPI_OF.values())
+    out: dict[AggregateKey, Values] = {}
+    for kind, (kpi, cls) in KINDS.items():
+        if kpi not in wanted:
+            continue
+        cells = _load_kind(conn, kind)
+        if kind == "calls":
+            for fact in _load_credits(conn):
+                add_opportunity(cells, fact, 1)
+        elif kind == "sqls":
+            for key, cell in _load_kind(conn, DEALS).items():
+                cells.setdefault(key, WinCell()).merge(cell)
+        elif kind == "emails":
+            assets: Counter[str] = Counter()
+            for cell in cells.values():
+                assets.update(cell.assets)
+            repo.set_state(conn, "top_assets", {"assets": most_shared(assets)})
+        out.update(roll_up(kpi, cells, scopes, cls.total, affected))
     return out
 
 
-def _store_rows(conn: Connection, merged: Mapping[tuple[str, str, str, str], Values], now_ms: int) -> int:
-    """Write the rows whose figures changed (computed_at: the refresh that last changed them); drop vanished."""
+def _store_rows(
+    conn: Connection, merged: Mapping[AggregateKey, Values], affected: set[AggregateKey] | None, now_ms: int
+) -> None:
+    """Write the rows whose figures changed (computed_at: the refresh that last changed them); drop the `affected`
+    rows (any row when None) that nothing feeds any more."""
     current = {
         (r.kpi, r.scope, r.scope_id, r.period): r.metrics
         for r in conn.execute(select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, A.c.metrics))
     }
-    gone = [key for key in current if key not in merged]
+    gone = [key for key in current if key not in merged and (affected is None or key in affected)]
     for part in repo.chunks(gone):
         conn.execute(delete(A).where(repo.keys_in([A.c.kpi, A.c.scope, A.c.scope_id, A.c.period], part)))
     rows = [
@@ -244,7 +273,6 @@ def _store_rows(conn: Connection, merged: Mapping[tuple[str, str, str, str], Val
         if current.get(k) != v
     ]
     repo.upsert(conn, A, rows)
-    return len(merged)
 
 
 # -- cells in the store -------------------------------------------------------------------------------------------
@@ -263,16 +291,18 @@ def _load_cells(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> Cells:
             for r in conn.execute(stmt):
                 month = r.month or None
                 if (kind, r.owner_key, month) in wanted:
-                    found.setdefault(kind, {})[(r.owner_key, month)] = cell_from_json(KINDS[kind][1], r.state)
+                    cls = KINDS[kind][1] if kind in KINDS else WinCell
+                    found.setdefault(kind, {})[(r.owner_key, month)] = cell_from_json(cls, r.state)
     return found
 
 
-def _load_kind(conn: Connection, kind: str) -> dict[Cell, Any]:
-    cls = KINDS[kind][1]
-    return {
-        (r.owner_key, r.month or None): cell_from_json(cls, r.state)
-        for r in conn.execute(select(CELLS.c.owner_key, CELLS.c.month, CELLS.c.state).where(CELLS.c.kind == kind))
-    }
+def _load_kind(conn: Connection, kind: str, months: Iterable[str] | None = None) -> dict[Cell, Any]:
+    """Every stored cell of a kind (only of `months` when given)."""
+    cls = KINDS[kind][1] if kind in KINDS else WinCell
+    stmt = select(CELLS.c.owner_key, CELLS.c.month, CELLS.c.state).where(CELLS.c.kind == kind)
+    if months is not None:
+        stmt = stmt.where(CELLS.c.month.in_(sorted(months)))
+    return {(r.owner_key, r.month or None): cell_from_json(cls, r.state) for r in conn.execute(stmt)}
 
 
 def _save_cells(conn: Connection, cells: Cells) -> None:
@@ -291,23 +321,36 @@ def _save_cells(conn: Connection, cells: Cells) -> None:
 
 
 def _add_to_stored(conn: Connection, deltas: Cells) -> None:
-    """Add each delta cell to its stored cell (an absent one counts nothing) and store the sums."""
+    """Add each delta cell to its stored cell (an absent one counts nothing), store the sums and queue them as
+    changed (a delta that nets to nothing changes nothing)."""
+    deltas = {kind: {key: d for key, d in by_key.items() if not is_empty(d)} for kind, by_key in deltas.items()}
     stored = _load_cells(conn, [(kind, key) for kind, by_key in deltas.items() for key in by_key])
     for kind, by_key in deltas.items():
         cells = stored.setdefault(kind, {})
         for key, delta in by_key.items():
             cells.setdefault(key, KINDS[kind][1]()).merge(delta)
     _save_cells(conn, stored)
+    _mark_changed(conn, [(kind, key) for kind, by_key in deltas.items() for key in by_key])
 
 
-def _replace_kinds(conn: Connection, cells: Cells, months: Iterable[str] | None = None) -> None:
-    """Replace every stored cell of these kinds (only of `months` when given) by `cells`."""
-    for kind in cells:
-        stmt = delete(CELLS).where(CELLS.c.kind == kind)
-        if months is not None:
-            stmt = stmt.where(CELLS.c.month.in_(list(months)))
-        conn.execute(stmt)
-    _save_cells(conn, cells)
+def _mark_changed(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> None:
+    rows = [{"kind": kind, "owner_key": owner, "month": _month_text(month)} for kind, (owner, month) in keys]
+    for part in repo.chunks(rows):
+        repo.insert_ignore(conn, CHANGED, part)
+
+
+def _replace_changed(conn: Connection, old: Cells, new: Cells) -> None:
+    """Store `new` in place of `old` (the same kinds and months, counted again), writing and queueing only the
+    cells that differ; an old cell with no new one is deleted."""
+    changed: Cells = {}
+    for kind in set(old) | set(new):
+        before, after = old.get(kind, {}), new.get(kind, {})
+        cls = KINDS[kind][1] if kind in KINDS else WinCell
+        changed[kind] = {
+            key: after.get(key, cls()) for key in set(before) | set(after) if before.get(key) != after.get(key)
+        }
+    _save_cells(conn, changed)
+    _mark_changed(conn, [(kind, key) for kind, by_key in changed.items() for key in by_key])
 
 
 # -- full rebuild -------------------------------------------------------------------------------------------------
@@ -331,10 +374,11 @@ def count_touch_cells(conn: Connection, config: KpiConfig) -> TouchCells:
     return TouchCells(reach, email_cells(emails, cal), [c for c in credits if c is not None])
 
 
-def _rebuild_cells(conn: Connection, contact_cells: Cells, touch: TouchCells) -> None:
+def _rebuild_cells(conn: Connection, config: KpiConfig, contact_cells: Cells, touch: TouchCells) -> None:
     conn.execute(delete(CELLS))
     _save_cells(conn, contact_cells)
     _save_cells(conn, {"calls": dict(touch.calls), "emails": dict(touch.emails)})
+    _save_cells(conn, {DEALS: dict(deal_cells(kpi_rows.deal_facts(conn), config.calendar))})
     conn.execute(delete(CREDITS))
     _save_credits(conn, touch.credits)
 
@@ -374,7 +418,8 @@ def _recount_touch_months(conn: Connection, config: KpiConfig, months: set[str])
         cond = and_(E.c.type.in_(("call", "email")), E.c.timestamp >= start, E.c.timestamp < end)
         kpi_rows.group_touch_rows(conn, cond, grouped)
     # clamped bounds of the first and last representable months may reach further: keep their own months only
-    _replace_kinds(conn, _touch_cells(conn, config, grouped, months.__contains__), months)
+    fresh = _touch_cells(conn, config, grouped, months.__contains__)
+    _replace_changed(conn, {kind: _load_kind(conn, kind, months) for kind in TOUCH_KINDS}, fresh)
 
 
 def _add_new_touches(conn: Connection, config: KpiConfig, recounted: set[str]) -> None:
@@ -419,15 +464,26 @@ def _recount_credits(conn: Connection, config: KpiConfig) -> None:
     connected = kpi_rows.connected_calls(conn, config, {c for d in deals for c in d.contact_ids})
     cal = config.calendar
     fresh = [f for d in deals if (f := opportunity_fact(d, connected, cal)) is not None]
+    old: list[OpportunityFact] = []
     for part in repo.chunks(deal_ids):
+        old.extend(_load_credits(conn, CREDITS.c.deal_id.in_(part)))
         conn.execute(delete(CREDITS).where(CREDITS.c.deal_id.in_(part)))
     _save_credits(conn, fresh)
+    moved = set(old) ^ set(fresh)  # a credit that moved changes the K1 cells of its old and new owners and month
+    _mark_changed(conn, {("calls", (owner, f.month)) for f in moved for owner in f.owners})
+
+
+def _recount_deal_cells(conn: Connection, config: KpiConfig) -> None:
+    """Count the deal side of K5 again; store and queue the cells that changed."""
+    fresh = deal_cells(kpi_rows.deal_facts(conn), config.calendar)
+    _replace_changed(conn, {DEALS: _load_kind(conn, DEALS)}, {DEALS: dict(fresh)})
 
 
 def _save_credits(conn: Connection, credits: Sequence[OpportunityFact]) -> None:
     repo.upsert(conn, CREDITS, [{"deal_id": f.deal_id, "month": f.month, "owners": list(f.owners)} for f in credits])
 
 
-def _load_credits(conn: Connection) -> Iterator[OpportunityFact]:
-    for r in conn.execute(select(CREDITS.c.deal_id, CREDITS.c.month, CREDITS.c.owners)):
+def _load_credits(conn: Connection, where: ColumnElement[bool] | None = None) -> Iterator[OpportunityFact]:
+    stmt = select(CREDITS.c.deal_id, CREDITS.c.month, CREDITS.c.owners)
+    for r in conn.execute(stmt if where is None else stmt.where(where)):
         yield OpportunityFact(r.deal_id, r.month, tuple(r.owners))

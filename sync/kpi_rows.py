@@ -176,7 +176,9 @@ def connected_calls(conn: Connection, config: KpiConfig, contact_ids: set[int]) 
         stmt = (
             select(EC.c.contact_id, *ENGAGEMENT_COLS)
             .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
-            .where(EC.c.engagement_type == "call", EC.c.contact_id.in_(part), E.c.archived.is_(False))
+            # `type || ''`: an expression is no index key, so SQLite starts from the contacts' links (given the
+            # bare equality it walks every call by type instead, a thousand times slower on a large portal)
+            .where(EC.c.engagement_type.concat("") == "call", EC.c.contact_id.in_(part), E.c.archived.is_(False))
         )
         for row in conn.execute(stmt):
             fact = call_fact(engagement_of(row[1:], (row[0],)), config)

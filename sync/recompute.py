@@ -63,7 +63,7 @@ class RecomputeStats:
     changed: int = 0
     due_to_time: int = 0
     skipped_engagements: int = 0
-    aggregates: int = 0
+    aggregates: int = 0  # aggregate rows merged again
 
     def as_dict(self) -> dict[str, int]:
         """Plain form for the run summary."""
@@ -108,9 +108,10 @@ def refresh(
             with engine.begin() as conn:
                 _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
-        if full or _owners_changed(conn) or aggregates.needs_merge(conn):
+        owners_changed = _owners_changed(conn)
+        if full or owners_changed or aggregates.needs_merge(conn):
             stats.aggregates = aggregates.refresh_aggregates(
-                conn, config, now_ms, full=full, touch=touch, contact_cells=counted
+                conn, config, now_ms, full=full, every_key=owners_changed, touch=touch, contact_cells=counted
             )
             repo.set_state(conn, "aggregate_owners", {"signature": _owner_signature(conn)})
     return stats

@@ -19,7 +19,7 @@ from kpi.followup import FollowupCell, add_followup
 from kpi.periods import Calendar
 from kpi.reach import ReachCell, call_cells
 from kpi.response import ResponseCell, add_response
-from kpi.scopes import Cell, cell_from_json, cell_to_json, is_empty, mean, median
+from kpi.scopes import Cell, cell_from_json, cell_to_json, is_empty, mean, median, pooled
 from kpi.winrate import WinCell, add_sql
 from tests.kpi.test_kpi_invariants_hypothesis import World, edited, facts_of, worlds
 
@@ -86,14 +86,18 @@ def test_an_emptied_cell_is_empty_and_a_counting_one_is_not() -> None:
     "values",
     [[5], [1, 2], [2, 1, 3], [4, 4, 1, 9], [0, 0, 0], [-3, 10, 10, 2, 7, 7], list(range(11)), [1, 1, 2, 2, 2, 3]],
 )
-def test_multiset_median_and_mean_are_those_of_the_listed_values(values: list[int]) -> None:
-    """median and mean of {value: count} equal statistics' over the values listed with repetition."""
-    counts = Counter(values)
-    assert median(counts) == statistics.median(values)
-    assert mean(counts) == sum(values) / len(values)
+def test_pooled_multisets_give_the_median_and_mean_of_the_listed_values(values: list[int]) -> None:
+    """Multisets {value: count} split from a list pool back into it, sorted: median and mean equal statistics'."""
+    halves = Counter(values[::2]), Counter(values[1::2])
+    ordered = pooled(halves)
+    assert ordered.tolist() == sorted(values)
+    assert median(ordered) == statistics.median(values)
+    assert mean(ordered) == sum(values) / len(values)
 
 
 def test_median_and_mean_of_nothing_are_empty() -> None:
     """No values: no median, no mean (shown empty, never 0)."""
-    assert median(Counter()) is None
-    assert mean(Counter()) is None
+    nothing = pooled([Counter(), Counter()])
+    assert nothing.tolist() == []
+    assert median(nothing) is None
+    assert mean(nothing) is None
