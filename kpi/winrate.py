@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kpi.contact import ContactKpis
 from kpi.facts import DealFact
@@ -85,19 +86,37 @@ def add_sql(cells: dict[Cell, WinCell], c: ContactKpis, calendar: Calendar, sign
         bump(cell.days, c.days_sql_to_customer, sign)
 
 
+class DealSide(NamedTuple):
+    """What one closed deal adds to the deal side of K5: its cell (deal owner, month of `closedate`) and outcome."""
+
+    cell: Cell
+    won: bool
+
+
+def deal_side(deal: DealFact, calendar: Calendar) -> DealSide | None:
+    """The deal's part of the deal side of K5; None while it is open (or its outcome unknown)."""
+    if deal.won is None:
+        return None
+    month = None if deal.closedate is None else calendar.period(deal.closedate)
+    return DealSide((Scopes.owner_key(deal.owner_id), month), deal.won)
+
+
+def add_deal(cells: dict[Cell, WinCell], side: DealSide, sign: int) -> None:
+    """Count a closed deal into its cell (`sign` 1), or take it out again (-1)."""
+    cell = _cell(cells, side.cell)
+    if side.won:
+        cell.won += sign
+    else:
+        cell.lost += sign
+
+
 def deal_cells(deals: Iterable[DealFact], calendar: Calendar) -> dict[Cell, WinCell]:
     """The deal side of K5: closed deals won and lost, by deal owner and month of `closedate`."""
     cells: dict[Cell, WinCell] = {}
-    period = calendar.period
     for deal in deals:
-        if deal.won is None:
-            continue
-        month = None if deal.closedate is None else period(deal.closedate)
-        cell = _cell(cells, (Scopes.owner_key(deal.owner_id), month))
-        if deal.won:
-            cell.won += 1
-        else:
-            cell.lost += 1
+        side = deal_side(deal, calendar)
+        if side is not None:
+            add_deal(cells, side, 1)
     return cells
 
 

@@ -238,6 +238,17 @@ class ChangedCell(SQLModel, table=True):
     month: str = Field(primary_key=True)
 
 
+class DealOutcome(SQLModel, table=True):
+    """A closed deal as the deal side of K5 counts it (owner, month of closedate, won or lost): a refresh takes a
+    changed deal's old outcome out of its cell before adding the new one."""
+
+    __tablename__ = "deal_outcomes"
+    deal_id: int = Field(primary_key=True, sa_type=BigInteger)
+    owner_key: str
+    month: str  # "YYYY-MM", or "" when the deal has no closedate
+    won: bool
+
+
 class OpportunityCredit(SQLModel, table=True):
     """A deal counted as a K1 opportunity in the month of its createdate, for the owners credited with it."""
 

@@ -12,8 +12,8 @@ changes touch, then merges the cells again (a few thousand rows, whatever the po
 - K1 opportunities: each deal's credit (which owners reached its contacts in the 90 days before it was created)
   is kept per deal and recomputed for the deals in `dirty_deals` (the pull marks changed deals, the contact pass
   the deals of every contact it recomputed);
-- the deal side of K5 is recounted from the deals every time (one row per deal, no joins) and kept as cells of
-  kind "deals", so that its changed cells are known too.
+- the deal side of K5: cells of kind "deals", moved by the deals in `dirty_deals` (each closed deal's part is kept
+  in `deal_outcomes` to be taken out again); every deal is counted again when the pipeline stages changed.
 
 Every cell whose counts changed is queued in `changed_cells` (in the transaction that changed it), and only the
 aggregate rows those cells feed are merged again: a change in last month's calls re-merges last month's rows and
@@ -45,7 +45,7 @@ from kpi.reach import OpportunityFact, ReachCell, add_opportunity, call_cells, o
 from kpi.response import ResponseCell, add_response
 from kpi.rows import MAX_MS, MIN_MS
 from kpi.scopes import AggregateKey, Cell, Scopes, Values, cell_from_json, cell_to_json, is_empty, roll_up
-from kpi.winrate import WinCell, add_sql, deal_cells
+from kpi.winrate import DealSide, WinCell, add_deal, add_sql, deal_side
 from storage import repo
 from storage import tables as t
 from sync import kpi_rows
@@ -61,6 +61,7 @@ DAYS = repo.table(t.DirtyTouchDay)
 ADDED = repo.table(t.AddedTouch)
 DIRTY_DEALS = repo.table(t.DirtyDeal)
 CHANGED = repo.table(t.ChangedCell)
+OUTCOMES = repo.table(t.DealOutcome)
 
 # Stored cell kinds: the KPI each feeds and its cell class.
 KINDS: dict[str, tuple[str, type[Any]]] = {
@@ -75,6 +76,7 @@ KPI_OF = {kind: kpi for kind, (kpi, _) in KINDS.items()} | {DEALS: "K5"}
 CONTACT_KINDS = ("response", "followup", "sqls")
 TOUCH_KINDS = ("calls", "emails")
 STATE_KEY = "kpi_cells"  # service_state: {"config": signature of the rules the cells were counted with, "stale"}
+STAGES_KEY = "deal_stages"  # service_state: {"signature": the pipeline stages the deal side was counted with}
 
 CellKey = tuple[str, str, str]  # (kind, owner key, month or "")
 Cells = dict[str, dict[Cell, Any]]  # kind -> {(owner key, month or None): cell}
@@ -102,7 +104,7 @@ def cells_usable(conn: Connection, config: KpiConfig) -> bool:
 
 def needs_merge(conn: Connection) -> bool:
     """Whether anything the aggregate rows are merged from changed since the last merge."""
-    if (repo.get_state(conn, STATE_KEY) or {}).get("stale"):
+    if (repo.get_state(conn, STATE_KEY) or {}).get("stale") or _stages_changed(conn):
         return True
     return any(
         conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED)
@@ -212,7 +214,7 @@ def refresh_aggregates(
         _recount_touch_months(conn, config, months)
         _add_new_touches(conn, config, months)
         _recount_credits(conn, config)
-        _recount_deal_cells(conn, config)
+        _recount_deal_side(conn, config)
     scopes = Scopes(kpi_rows.load_owners(conn))
     affected = None if full or every_key else _affected_keys(conn, scopes)
     for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED):
@@ -291,14 +293,17 @@ def _load_cells(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> Cells:
             for r in conn.execute(stmt):
                 month = r.month or None
                 if (kind, r.owner_key, month) in wanted:
-                    cls = KINDS[kind][1] if kind in KINDS else WinCell
-                    found.setdefault(kind, {})[(r.owner_key, month)] = cell_from_json(cls, r.state)
+                    found.setdefault(kind, {})[(r.owner_key, month)] = cell_from_json(_cell_class(kind), r.state)
     return found
+
+
+def _cell_class(kind: str) -> type[Any]:
+    return WinCell if kind == DEALS else KINDS[kind][1]
 
 
 def _load_kind(conn: Connection, kind: str, months: Iterable[str] | None = None) -> dict[Cell, Any]:
     """Every stored cell of a kind (only of `months` when given)."""
-    cls = KINDS[kind][1] if kind in KINDS else WinCell
+    cls = _cell_class(kind)
     stmt = select(CELLS.c.owner_key, CELLS.c.month, CELLS.c.state).where(CELLS.c.kind == kind)
     if months is not None:
         stmt = stmt.where(CELLS.c.month.in_(sorted(months)))
@@ -328,7 +333,7 @@ def _add_to_stored(conn: Connection, deltas: Cells) -> None:
     for kind, by_key in deltas.items():
         cells = stored.setdefault(kind, {})
         for key, delta in by_key.items():
-            cells.setdefault(key, KINDS[kind][1]()).merge(delta)
+            cells.setdefault(key, _cell_class(kind)()).merge(delta)
     _save_cells(conn, stored)
     _mark_changed(conn, [(kind, key) for kind, by_key in deltas.items() for key in by_key])
 
@@ -345,7 +350,7 @@ def _replace_changed(conn: Connection, old: Cells, new: Cells) -> None:
     changed: Cells = {}
     for kind in set(old) | set(new):
         before, after = old.get(kind, {}), new.get(kind, {})
-        cls = KINDS[kind][1] if kind in KINDS else WinCell
+        cls = _cell_class(kind)
         changed[kind] = {
             key: after.get(key, cls()) for key in set(before) | set(after) if before.get(key) != after.get(key)
         }
@@ -378,7 +383,14 @@ def _rebuild_cells(conn: Connection, config: KpiConfig, contact_cells: Cells, to
     conn.execute(delete(CELLS))
     _save_cells(conn, contact_cells)
     _save_cells(conn, {"calls": dict(touch.calls), "emails": dict(touch.emails)})
-    _save_cells(conn, {DEALS: dict(deal_cells(kpi_rows.deal_facts(conn), config.calendar))})
+    sides = {d.deal_id: side for d in kpi_rows.deal_facts(conn) if (side := deal_side(d, config.calendar))}
+    deals: dict[Cell, WinCell] = {}
+    for side in sides.values():
+        add_deal(deals, side, 1)
+    _save_cells(conn, {DEALS: deals})
+    conn.execute(delete(OUTCOMES))
+    _save_outcomes(conn, sides)
+    repo.set_state(conn, STAGES_KEY, {"signature": kpi_rows.stage_signature(conn)})
     conn.execute(delete(CREDITS))
     _save_credits(conn, touch.credits)
 
@@ -473,10 +485,52 @@ def _recount_credits(conn: Connection, config: KpiConfig) -> None:
     _mark_changed(conn, {("calls", (owner, f.month)) for f in moved for owner in f.owners})
 
 
-def _recount_deal_cells(conn: Connection, config: KpiConfig) -> None:
-    """Count the deal side of K5 again; store and queue the cells that changed."""
-    fresh = deal_cells(kpi_rows.deal_facts(conn), config.calendar)
-    _replace_changed(conn, {DEALS: _load_kind(conn, DEALS)}, {DEALS: dict(fresh)})
+def _recount_deal_side(conn: Connection, config: KpiConfig) -> None:
+    """Move the deals in `dirty_deals` (every deal, when the pipeline stages changed) in the deal side of K5: take
+    each one's stored outcome out of its cell, add the new one, and store the new outcomes."""
+    every = _stages_changed(conn)
+    ids = None if every else list(conn.execute(select(DIRTY_DEALS.c.deal_id)).scalars())
+    if ids == []:
+        return
+    cal = config.calendar
+    fresh = {d.deal_id: side for d in kpi_rows.deal_facts(conn, ids) if (side := deal_side(d, cal)) is not None}
+    old = dict(_load_outcomes(conn, ids))
+    deltas: dict[Cell, WinCell] = {}
+    for deal_id in old.keys() | fresh.keys():
+        before, after = old.get(deal_id), fresh.get(deal_id)
+        if before != after:
+            if before is not None:
+                add_deal(deltas, before, -1)
+            if after is not None:
+                add_deal(deltas, after, 1)
+    _add_to_stored(conn, {DEALS: deltas})
+    if ids is None:
+        conn.execute(delete(OUTCOMES))
+    else:
+        for part in repo.chunks(ids):
+            conn.execute(delete(OUTCOMES).where(OUTCOMES.c.deal_id.in_(part)))
+    _save_outcomes(conn, fresh)
+    repo.set_state(conn, STAGES_KEY, {"signature": kpi_rows.stage_signature(conn)})
+
+
+def _stages_changed(conn: Connection) -> bool:
+    return (repo.get_state(conn, STAGES_KEY) or {}).get("signature") != kpi_rows.stage_signature(conn)
+
+
+def _load_outcomes(conn: Connection, deal_ids: Sequence[int] | None) -> Iterator[tuple[int, DealSide]]:
+    stmt = select(OUTCOMES.c.deal_id, OUTCOMES.c.owner_key, OUTCOMES.c.month, OUTCOMES.c.won)
+    for part in [None] if deal_ids is None else list(repo.chunks(deal_ids)):
+        for r in conn.execute(stmt if part is None else stmt.where(OUTCOMES.c.deal_id.in_(part))):
+            yield r.deal_id, DealSide((r.owner_key, r.month or None), r.won)
+
+
+def _save_outcomes(conn: Connection, sides: Mapping[int, DealSide]) -> None:
+    rows = [
+        {"deal_id": deal_id, "owner_key": side.cell[0], "month": _month_text(side.cell[1]), "won": side.won}
+        for deal_id, side in sides.items()
+    ]
+    for part in repo.chunks(rows, 5_000):
+        repo.upsert(conn, OUTCOMES, part)
 
 
 def _save_credits(conn: Connection, credits: Sequence[OpportunityFact]) -> None:

@@ -187,25 +187,31 @@ def connected_calls(conn: Connection, config: KpiConfig, contact_ids: set[int]) 
     return found
 
 
-def deal_facts(conn: Connection) -> list[DealFact]:
-    """Live deals with their outcome (the deal side of K5; contacts are not needed there)."""
+def deal_facts(conn: Connection, deal_ids: Sequence[int] | None = None) -> list[DealFact]:
+    """Live deals (all, or those of `deal_ids`) with their outcome (the deal side of K5; contacts are not needed)."""
     stages = stage_map(
         [
             Stage(r.pipeline_id, r.stage_id, r.is_closed, r.probability)
             for r in conn.execute(select(repo.table(t.DealStage)))
         ]
     )
+    stmt = select(
+        D.c.id, D.c.owner_id, D.c.createdate, D.c.closedate, D.c.pipeline, D.c.dealstage,
+        D.c.is_closed_won, D.c.is_closed,
+    ).where(D.c.archived.is_(False))
     facts = []
-    for r in conn.execute(
-        select(
-            D.c.id, D.c.owner_id, D.c.createdate, D.c.closedate, D.c.pipeline, D.c.dealstage,
-            D.c.is_closed_won, D.c.is_closed,
-        ).where(D.c.archived.is_(False))
-    ):
-        fact = deal_fact(Deal(*r, contact_ids=()), stages)
-        if fact is not None:
-            facts.append(fact)
+    for part in [None] if deal_ids is None else list(repo.chunks(deal_ids)):
+        for r in conn.execute(stmt if part is None else stmt.where(D.c.id.in_(part))):
+            fact = deal_fact(Deal(*r, contact_ids=()), stages)
+            if fact is not None:
+                facts.append(fact)
     return facts
+
+
+def stage_signature(conn: Connection) -> str:
+    """The pipeline stages' metadata as one string: a changed stage can win or lose deals (see `deal_outcome`)."""
+    rows = conn.execute(select(repo.table(t.DealStage)).order_by(*repo.table(t.DealStage).primary_key.columns))
+    return "|".join(f"{r.pipeline_id}:{r.stage_id}:{r.is_closed}:{r.probability}" for r in rows)
 
 
 def load_owners(conn: Connection) -> list[Owner]:

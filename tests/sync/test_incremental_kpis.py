@@ -207,6 +207,27 @@ def test_dropping_one_contact_of_a_call_refreshes_to_the_full_recompute(
     assert summary.counts["pull"]["relinked"]["calls"] == 1
 
 
+def test_a_changed_pipeline_stage_moves_the_deals_that_take_their_outcome_from_it(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """A deal without closed/won flags takes its outcome from its stage's metadata: when that stage becomes a won
+    stage, the deal counts as won at the next cycle although the deal itself did not change."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    deal = pick(sandbox, "deals", "AND json_extract(props, '$.hs_is_closed') = 'false'")
+    stage = props_of(sandbox, "deals", deal)["dealstage"]
+    edit(sandbox, "deals", deal, hs_is_closed="", hs_is_closed_won="", closedate=str(now_ms()))
+    cycle(sqlite_store, settings)
+    before = aggregates(sqlite_store)
+    for pipeline in sandbox.portal.directory.pipelines:
+        for s in pipeline["stages"]:
+            if s["id"] == stage:
+                s["metadata"] = {"isClosed": "true", "probability": "1.0"}
+    cycle_matches_full_recompute(sqlite_store, settings, before)
+    assert sum(r["deals_won"] for k, r in aggregates(sqlite_store).items() if k[:2] == ("K5", "portal")) > sum(
+        r["deals_won"] for k, r in before.items() if k[:2] == ("K5", "portal")
+    )
+
+
 def cycle_matches_full_recompute(engine: Engine, settings: Settings, before: Rows) -> RunSummary:
     """Run a reconciling cycle; its aggregates must equal a recompute from scratch and differ from `before`."""
     summary = cycle(engine, settings, reconcile=True)
