@@ -16,6 +16,7 @@ from kpi.scopes import AggregateKey, Cell, Scopes, Values, ratio, roll_up
 KPI = "K3"
 OVER_CONTACTED_PER_DAY = 3  # touches on one contact in one day that count as over-contacting
 ATTEMPT_BUCKETS = ("1", "2", "3", "4", "5_plus")
+STATUSES = tuple(s.value for s in FollowupStatus)
 
 
 @dataclass(slots=True)
@@ -40,20 +41,25 @@ class FollowupCell:
     @classmethod
     def total(cls, cells: Sequence[FollowupCell]) -> Values:
         """The K3 metrics."""
-        touched = sum(c.touched for c in cells)
-        values: Values = {
-            "contacts_touched": touched,
-            "mean_touches": ratio(sum(c.touches for c in cells), touched),
-        }
-        statuses = {s.value: sum(c.statuses.get(s.value, 0) for c in cells) for s in FollowupStatus}
+        touched = touches = over_contacted = 0
+        statuses = dict.fromkeys(STATUSES, 0)
+        attempts = [0] * len(ATTEMPT_BUCKETS)
+        for c in cells:
+            touched += c.touched
+            touches += c.touches
+            over_contacted += c.over_contacted
+            for status, count in c.statuses.items():
+                statuses[status] += count
+            attempts = [a + b for a, b in zip(attempts, c.attempts, strict=True)]
+        values: Values = {"contacts_touched": touched, "mean_touches": ratio(touches, touched)}
         for status, count in statuses.items():
             values[f"status_{status}"] = count
         stopped = statuses[FollowupStatus.STOPPED_EARLY.value]
         exhausted = statuses[FollowupStatus.EXHAUSTED.value]
         values["share_stopped_early"] = ratio(stopped, stopped + exhausted)
-        for i, bucket in enumerate(ATTEMPT_BUCKETS):
-            values[f"first_conversation_attempt_{bucket}"] = sum(c.attempts[i] for c in cells)
-        values["over_contacted"] = sum(c.over_contacted for c in cells)
+        for bucket, count in zip(ATTEMPT_BUCKETS, attempts, strict=True):
+            values[f"first_conversation_attempt_{bucket}"] = count
+        values["over_contacted"] = over_contacted
         return values
 
 

@@ -262,10 +262,10 @@ def _store_rows(
 ) -> None:
     """Write the rows whose figures changed (computed_at: the refresh that last changed them); drop the `affected`
     rows (any row when None) that nothing feeds any more."""
-    current = {
-        (r.kpi, r.scope, r.scope_id, r.period): r.metrics
-        for r in conn.execute(select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, A.c.metrics))
-    }
+    stmt = select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, A.c.metrics)
+    if affected is not None:
+        stmt = stmt.where(A.c.kpi.in_(sorted({key[0] for key in affected})))
+    current = {(r.kpi, r.scope, r.scope_id, r.period): r.metrics for r in conn.execute(stmt)}
     gone = [key for key in current if key not in merged and (affected is None or key in affected)]
     for part in repo.chunks(gone):
         conn.execute(delete(A).where(repo.keys_in([A.c.kpi, A.c.scope, A.c.scope_id, A.c.period], part)))
