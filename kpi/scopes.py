@@ -150,21 +150,27 @@ def is_empty(cell: Any) -> bool:
 
 
 def cell_to_json(cell: Any) -> dict[str, Any]:
-    """A cell as plain JSON values: counters become [item, count] pairs (items keep their type)."""
+    """A cell as plain JSON values: a multiset becomes the sorted list of its items, each repeated by its count
+    (most counts are 1: smaller and faster to read back than [item, count] pairs; items keep their type)."""
     out: dict[str, Any] = {}
     for name, kind in _plan(type(cell)):
         value = getattr(cell, name)
-        out[name] = list(value.items()) if kind is Counter else value
+        out[name] = sorted(value.elements()) if kind is Counter else value
     return out
 
 
 def cell_from_json(cls: type[A], data: Mapping[str, Any]) -> A:
-    """The cell `cell_to_json` gave; fields it lacks keep their defaults."""
+    """The cell `cell_to_json` gave (multisets also as the [item, count] pairs of earlier versions); fields it lacks
+    keep their defaults."""
     cell = cls()
     for name, kind in _plan(cls):
         if name in data:
             value = data[name]
-            setattr(cell, name, Counter(dict(value)) if kind is Counter else kind(value) if kind else value)
+            if kind is Counter:
+                value = Counter(dict(value)) if value and isinstance(value[0], list) else Counter(value)
+            elif kind:
+                value = kind(value)
+            setattr(cell, name, value)
     return cell
 
 

@@ -74,6 +74,15 @@ def test_cells_survive_their_json_form(w: World) -> None:
         assert cell_from_json(type(cell), orjson.loads(orjson.dumps(cell_to_json(cell)))) == cell
 
 
+def test_a_multiset_is_stored_as_its_sorted_items_and_read_back_from_either_form() -> None:
+    """Counters are written as sorted items repeated by count; the [item, count] pairs stores kept from earlier
+    versions read back as the same cell."""
+    cell = ReachCell(outbound_calls=3, reached=Counter({9: 2, 4: 1}), opportunities=Counter({70: 1}))
+    assert cell_to_json(cell)["reached"] == [4, 9, 9]
+    legacy = {"outbound_calls": 3, "reached": [[9, 2], [4, 1]], "opportunities": [[70, 1]]}
+    assert cell_from_json(ReachCell, legacy) == cell == cell_from_json(ReachCell, cell_to_json(cell))
+
+
 def test_an_emptied_cell_is_empty_and_a_counting_one_is_not() -> None:
     """A cell whose every fact was taken out again counts nothing; one reached contact is something."""
     assert is_empty(ReachCell())
