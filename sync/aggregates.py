@@ -283,17 +283,13 @@ def _month_text(month: str | None) -> str:
 
 
 def _load_cells(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> Cells:
-    """The stored cells of these (kind, cell) keys (read by kind and owner, which both dialects index well)."""
-    wanted = {(kind, owner, month) for kind, (owner, month) in keys}
+    """The stored cells of these (kind, cell) keys: only those (an owner's other months are not read, nor decoded)."""
+    wanted = sorted({(kind, owner, _month_text(month)) for kind, (owner, month) in keys})
     found: Cells = {}
-    for kind in sorted({k[0] for k in wanted}):
-        owners = sorted({k[1] for k in wanted if k[0] == kind})
-        for part in repo.chunks(owners):
-            stmt = select(CELLS).where(CELLS.c.kind == kind, CELLS.c.owner_key.in_(part))
-            for r in conn.execute(stmt):
-                month = r.month or None
-                if (kind, r.owner_key, month) in wanted:
-                    found.setdefault(kind, {})[(r.owner_key, month)] = cell_from_json(_cell_class(kind), r.state)
+    for part in repo.chunks(wanted):
+        stmt = select(CELLS).where(repo.keys_in([CELLS.c.kind, CELLS.c.owner_key, CELLS.c.month], part))
+        for r in conn.execute(stmt):
+            found.setdefault(r.kind, {})[(r.owner_key, r.month or None)] = cell_from_json(_cell_class(r.kind), r.state)
     return found
 
 
