@@ -9,8 +9,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, false, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
 
 from storage import tables as t
 
@@ -281,3 +282,14 @@ def mark_added_touches(conn: Connection, keys: Iterable[tuple[str, int]], now_ms
     rows = [{"type": kind, "id": int(i), "marked_at": now_ms} for kind, i in set(keys)]
     insert_ignore(conn, table(t.AddedTouch), rows)
     return len(rows)
+
+
+def refresh_planner_statistics(engine: Engine) -> None:
+    """PostgreSQL: re-sample every table's statistics (ANALYZE). After a store's first fill the planner would
+    otherwise guess from empty tables until autovacuum gets round to them, or never where autovacuum is off, and
+    pick sequential scans for key lookups. SQLite: nothing (its plans here do not depend on statistics)."""
+    if engine.dialect.name != "postgresql":
+        return
+    names = ", ".join(engine.dialect.identifier_preparer.quote(name) for name in sorted(SQLModel.metadata.tables))
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {names}")

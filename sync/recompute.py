@@ -24,7 +24,7 @@ from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
-from sync import aggregates
+from sync import aggregates, kpi_rows
 from sync.config import Settings
 from sync.kpi_rows import ENGAGEMENT_COLS, engagement_of
 
@@ -114,6 +114,8 @@ def refresh(
                 conn, config, now_ms, full=full, every_key=owners_changed, touch=touch, contact_cells=counted
             )
             repo.set_state(conn, "aggregate_owners", {"signature": _owner_signature(conn)})
+    if full:  # the first full pass follows the store's first fill: give PostgreSQL's planner the tables' sizes
+        repo.refresh_planner_statistics(engine)
     return stats
 
 
@@ -332,7 +334,7 @@ def _compute(
     """The KPI values of these contacts (None: does not qualify); their engagements are read unless given."""
     contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
     if engagements is None:
-        engagements = _load_engagements(conn, of(EC.c.contact_id))
+        engagements = kpi_rows.engagements_of_contacts(conn, ids)
     return {
         cid: compute_contact(c, engagements.get(cid, ()), config, now_ms) if (c := contacts.get(cid)) else None
         for cid in ids
@@ -381,14 +383,3 @@ def _load_contacts(conn: Connection, where: ColumnElement[bool]) -> list[Contact
     return [Contact(**r._mapping) for r in rows]
 
 
-def _load_engagements(conn: Connection, where: ColumnElement[bool]) -> dict[int, list[Engagement]]:
-    """Non-archived engagements linked to each of the contacts `where` picks (a condition on the link's contact)."""
-    stmt = (
-        select(EC.c.contact_id, *ENGAGEMENT_COLS)
-        .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
-        .where(where, E.c.archived.is_(False))
-    )
-    found: dict[int, list[Engagement]] = defaultdict(list)
-    for row in conn.execute(stmt):
-        found[row[0]].append(engagement_of(row[1:], (row[0],)))
-    return found

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, Executable, inspect, select
 
+from kpi.config import KpiConfig
 from storage import repo
 from storage import tables as t
 from storage.engine import migrate
 from sync.push import pending_query
+from sync.recompute import refresh
 
 
 def _contact(i: int, **kw: object) -> dict[str, object]:
@@ -142,3 +145,24 @@ def test_migrations_match_the_models(store: Engine) -> None:
 def test_pending_write_back_rows_are_paged_without_sorting_them_all(sqlite_store: Engine) -> None:
     """Each write-back batch reads the next 100 pending rows off an index; it used to sort every pending row."""
     assert "TEMP B-TREE" not in _sqlite_plan(sqlite_store, pending_query(after=5))
+
+
+def test_a_full_recompute_leaves_postgresql_with_planner_statistics(store: Engine) -> None:
+    """A fresh store's tables have never been sampled (PostgreSQL's reltuples -1: the planner guesses, and picks
+    sequential scans for key lookups); a full KPI recompute samples them all. SQLite keeps no such statistics."""
+    if store.dialect.name != "postgresql":
+        pytest.skip("SQLite plans these queries without statistics")
+
+    def never_sampled() -> list[str]:
+        with store.connect() as conn:
+            return [
+                r[0]
+                for r in conn.exec_driver_sql(
+                    "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+                    " AND relname <> 'alembic_version' AND reltuples < 0"
+                )
+            ]
+
+    assert "engagements" in never_sampled()
+    refresh(store, KpiConfig(), 1_764_000_000_000, full=True)
+    assert never_sampled() == []
