@@ -261,19 +261,26 @@ def set_state(conn: Connection, key: str, value: Mapping[str, Any]) -> None:
 MS_PER_DAY = 86_400_000
 
 
-def mark_dirty_touch_days(conn: Connection, timestamps: Iterable[int | None], now_ms: int) -> int:
-    """Queue the UTC days of changed calls and emails (their K1 and K4 months are recounted); returns how many."""
-    rows = [{"day": day, "marked_at": now_ms} for day in {ts // MS_PER_DAY for ts in timestamps if ts is not None}]
-    insert_ignore(conn, table(t.DirtyTouchDay), rows)
+TouchMark = tuple[int | None, str | None]  # (timestamp, owner id) of a call or email
+
+
+def mark_dirty_touch_days(conn: Connection, marks: Iterable[TouchMark], now_ms: int) -> int:
+    """Queue the UTC days and owners of changed calls and emails (those owners' K1 and K4 months are recounted;
+    a call without a time or an owner counts nowhere); returns how many."""
+    keys = {(ts // MS_PER_DAY, owner) for ts, owner in marks if ts is not None and owner}
+    rows = [{"day": day, "owner_id": owner, "marked_at": now_ms} for day, owner in keys]
+    for part in chunks(rows):
+        insert_ignore(conn, table(t.DirtyTouchDay), part)
     return len(rows)
 
 
-def timestamps_of(conn: Connection, keys: Sequence[tuple[Any, ...]]) -> list[int | None]:
-    """`timestamp` of the engagements with these (type, id) keys."""
+def touch_marks_of(conn: Connection, keys: Sequence[tuple[Any, ...]]) -> list[TouchMark]:
+    """(timestamp, owner id) of the engagements with these (type, id) keys."""
     tbl = table(t.Engagement)
-    found: list[int | None] = []
+    found: list[TouchMark] = []
     for part in chunks(keys):
-        found.extend(conn.execute(select(tbl.c.timestamp).where(keys_in([tbl.c.type, tbl.c.id], part))).scalars())
+        stmt = select(tbl.c.timestamp, tbl.c.owner_id).where(keys_in([tbl.c.type, tbl.c.id], part))
+        found.extend((ts, owner) for ts, owner in conn.execute(stmt))
     return found
 
 

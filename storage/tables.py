@@ -157,11 +157,12 @@ class DirtyDeal(SQLModel, table=True):
 
 
 class DirtyTouchDay(SQLModel, table=True):
-    """A UTC day (days since 1970-01-01) with a call or email whose KPI inputs changed since the last refresh:
-    the K1 and K4 cells of the months around it are recounted."""
+    """A UTC day (days since 1970-01-01) and an owner with a call or email whose KPI inputs changed since the last
+    refresh: that owner's K1 and K4 cells of the months around the day are recounted."""
 
     __tablename__ = "dirty_touch_days"
     day: int = Field(primary_key=True, sa_type=BigInteger)
+    owner_id: str = Field(primary_key=True)
     marked_at: int | None = _ms()
 
 

@@ -6,9 +6,10 @@ changes touch, then merges the cells again (a few thousand rows, whatever the po
 
 - contact KPIs (K2, K3, the SQL side of K5): the contact pass subtracts each changed contact's old facts from its
   cells and adds the new ones, in the same transaction that stores the new facts (`apply_contact_changes`);
-- calls and emails (K1, K4): the months around the days marked in `dirty_touch_days` are recounted from the
-  store (the pull marks the days of changed calls and emails, the contact pass those of the calls and emails of a
-  contact that was archived, restored or changed its decision-maker flag);
+- calls and emails (K1, K4): the cells of the owners and months around the days marked in `dirty_touch_days`
+  are recounted from the store (the pull marks the days and owners of changed calls and emails, before and after
+  the change, the contact pass those of the calls and emails of a contact that was archived, restored or changed
+  its decision-maker flag);
 - K1 opportunities: each deal's credit (which owners reached its contacts in the 90 days before it was created)
   is kept per deal and recomputed for the deals in `dirty_deals` (the pull marks changed deals, the contact pass
   the deals of every contact it recomputed);
@@ -176,16 +177,16 @@ def _touch_view(facts: ContactKpis | None) -> bool | None:
 
 
 def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], now_ms: int) -> None:
-    """Queue the days of the calls and emails linked to these contacts."""
-    stamps: set[int] = set()
+    """Queue the days and owners of the calls and emails linked to these contacts."""
+    marks: set[repo.TouchMark] = set()
     for part in repo.chunks(contact_ids):
         stmt = (
-            select(E.c.timestamp)
+            select(E.c.timestamp, E.c.owner_id)
             .join(EC, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
             .where(EC.c.contact_id.in_(part), EC.c.engagement_type.in_(("call", "email")))
         )
-        stamps.update(ts for ts in conn.execute(stmt).scalars() if ts is not None)
-    repo.mark_dirty_touch_days(conn, stamps, now_ms)
+        marks.update((ts, owner) for ts, owner in conn.execute(stmt))
+    repo.mark_dirty_touch_days(conn, marks, now_ms)
 
 
 # -- refresh ------------------------------------------------------------------------------------------------------
@@ -297,12 +298,10 @@ def _cell_class(kind: str) -> type[Any]:
     return WinCell if kind == DEALS else KINDS[kind][1]
 
 
-def _load_kind(conn: Connection, kind: str, months: Iterable[str] | None = None) -> dict[Cell, Any]:
-    """Every stored cell of a kind (only of `months` when given)."""
+def _load_kind(conn: Connection, kind: str) -> dict[Cell, Any]:
+    """Every stored cell of a kind."""
     cls = _cell_class(kind)
     stmt = select(CELLS.c.owner_key, CELLS.c.month, CELLS.c.state).where(CELLS.c.kind == kind)
-    if months is not None:
-        stmt = stmt.where(CELLS.c.month.in_(sorted(months)))
     return {(r.owner_key, r.month or None): cell_from_json(cls, r.state) for r in conn.execute(stmt)}
 
 
@@ -407,49 +406,60 @@ def facts_from_json(values: list[Any]) -> ContactKpis:
 
 
 # -- calls and emails ---------------------------------------------------------------------------------------------
-def _dirty_months(conn: Connection, config: KpiConfig) -> set[str]:
+def _dirty_months(conn: Connection, config: KpiConfig) -> dict[str, set[str]]:
+    """The months (in the KPI time zone) around each marked day, with the owners marked on those days."""
     cal = config.calendar
-    months: set[str] = set()
-    for day in conn.execute(select(DAYS.c.day)).scalars():
+    months: dict[str, set[str]] = {}
+    for day, owner in conn.execute(select(DAYS.c.day, DAYS.c.owner_id)):
         start = min(max(day * MS_PER_DAY, MIN_MS), MAX_MS)
         end = min(max((day + 1) * MS_PER_DAY - 1, MIN_MS), MAX_MS)
-        months.update((cal.period(start), cal.period(end)))
+        for month in (cal.period(start), cal.period(end)):
+            months.setdefault(month, set()).add(owner)
     return months
 
 
-def _recount_touch_months(conn: Connection, config: KpiConfig, months: set[str]) -> None:
+def _recount_touch_months(conn: Connection, config: KpiConfig, months: dict[str, set[str]]) -> None:
+    """Recount the call and email cells of the marked owners in the marked months; store those that changed."""
     if not months:
         return
     grouped: kpi_rows.Grouped = {}
-    for month in sorted(months):
+    for month, owners in sorted(months.items()):
         start, end = _bounds(config, month)
-        cond = and_(E.c.type.in_(("call", "email")), E.c.timestamp >= start, E.c.timestamp < end)
+        cond = and_(
+            E.c.type.in_(("call", "email")),
+            E.c.timestamp >= start,
+            E.c.timestamp < end,
+            E.c.owner_id.in_(sorted(owners)),
+        )
         kpi_rows.group_touch_rows(conn, cond, grouped)
-    # clamped bounds of the first and last representable months may reach further: keep their own months only
-    fresh = _touch_cells(conn, config, grouped, months.__contains__)
-    _replace_changed(conn, {kind: _load_kind(conn, kind, months) for kind in TOUCH_KINDS}, fresh)
+    # clamped bounds of the first and last representable months may reach further: keep the marked cells only
+    fresh = _touch_cells(conn, config, grouped, lambda owner, month: owner in months.get(month, ()))
+    cells = [(kind, (owner, month)) for kind in TOUCH_KINDS for month, owners in months.items() for owner in owners]
+    _replace_changed(conn, _load_cells(conn, cells), fresh)
 
 
-def _add_new_touches(conn: Connection, config: KpiConfig, recounted: set[str]) -> None:
-    """Add the facts of new calls and emails to their cells (those of recounted months are counted already)."""
+def _add_new_touches(conn: Connection, config: KpiConfig, recounted: dict[str, set[str]]) -> None:
+    """Add the facts of new calls and emails to their cells (those of recounted cells are counted already)."""
     keys = [tuple(r) for r in conn.execute(select(ADDED.c.type, ADDED.c.id))]
     if not keys:
         return
     grouped: kpi_rows.Grouped = {}
     for part in repo.chunks(keys):
         kpi_rows.group_touch_rows(conn, repo.keys_in([E.c.type, E.c.id], part), grouped)
-    _add_to_stored(conn, _touch_cells(conn, config, grouped, lambda month: month not in recounted))
+    fresh = _touch_cells(conn, config, grouped, lambda owner, month: owner not in recounted.get(month, ()))
+    _add_to_stored(conn, fresh)
 
 
 def _touch_cells(
-    conn: Connection, config: KpiConfig, grouped: kpi_rows.Grouped, wanted: Callable[[str], bool]
+    conn: Connection, config: KpiConfig, grouped: kpi_rows.Grouped, wanted: Callable[[str, str], bool]
 ) -> Cells:
-    """The call and email cells of the grouped engagements (with their live contacts), in the months `wanted`."""
+    """The call and email cells of the grouped engagements (with their live contacts), of the (owner, month) pairs
+    `wanted`."""
     cal = config.calendar
     engagements, dms = kpi_rows.with_live_contacts(conn, config, grouped)
     calls, emails = engagement_facts(engagements, config)
-    calls = [c for c in calls if wanted(cal.period(c.timestamp))]
-    emails = [e for e in emails if wanted(cal.period(e.timestamp))]
+    calls = [c for c in calls if wanted(c.owner_id, cal.period(c.timestamp))]
+    emails = [e for e in emails if wanted(e.owner_id, cal.period(e.timestamp))]
     return {"calls": dict(call_cells(calls, dms, cal)[0]), "emails": dict(email_cells(emails, cal))}
 
 

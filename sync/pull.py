@@ -229,7 +229,7 @@ class Puller:
             linked = repo.linked_contacts(conn, spec.link_model, spec.link_cols, flipped)
             self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, linked, self.run_start_ms)
             if spec.kind in TOUCH_KINDS:
-                repo.mark_dirty_touch_days(conn, repo.timestamps_of(conn, flipped), self.run_start_ms)
+                repo.mark_dirty_touch_days(conn, repo.touch_marks_of(conn, flipped), self.run_start_ms)
 
     # -- incremental -------------------------------------------------------------------------------------------
     def incremental(self, spec: Spec, cursor: dict[str, Any]) -> None:
@@ -363,12 +363,15 @@ class Puller:
         listing: bool,
     ) -> None:
         """Queue the K1/K4 work of changed calls or emails: a new one is added to its cells as it is; for one that
-        changed or was re-linked, the months of its day before and after are recounted. A list pass (a first
-        load: everything is new) marks days only, a few hundred rows instead of one per record."""
+        changed or was re-linked, the months of its day and owner, before and after the change, are recounted. A
+        list pass (a first load: everything is new) marks days and owners only, a few thousand rows instead of one
+        per record."""
         added = set() if listing else {int(new["id"]) for old, new in changed if old is None}
-        stamps = [r.get("timestamp") for r in rows if int(r["id"]) in relinked - added]
-        stamps += [ts for old, new in changed if old is not None for ts in (old.get("timestamp"), new.get("timestamp"))]
-        repo.mark_dirty_touch_days(conn, stamps, self.run_start_ms)
+        marks = [(r.get("timestamp"), r.get("owner_id")) for r in rows if int(r["id"]) in relinked - added]
+        marks += [
+            (row.get("timestamp"), row.get("owner_id")) for old, new in changed if old is not None for row in (old, new)
+        ]
+        repo.mark_dirty_touch_days(conn, marks, self.run_start_ms)
         repo.mark_added_touches(conn, [(kind, i) for i in added], self.run_start_ms)
 
     def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
