@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, String, select, type_coerce
+from sqlalchemy import BigInteger, Connection, String, any_, literal, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from kpi.config import KpiConfig
 from kpi.contact import is_decision_maker
@@ -214,11 +215,16 @@ def engagements_of_contacts(
             link_stmt = link_stmt.where(EC.c.engagement_type.in_(types))
         for kind, eid, contact_id in conn.execute(link_stmt):
             links[(kind, eid)].append(contact_id)
-    for part in repo.chunks(sorted(links)):
-        stmt = select(*ENGAGEMENT_COLS).where(repo.keys_in([E.c.type, E.c.id], part), E.c.archived.is_(False))
-        for row in conn.execute(stmt):
-            for contact_id in links[(row[1], row[0])]:
-                found[contact_id].append(engagement_of(row, (contact_id,)))
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for kind, eid in sorted(links):
+        by_type[kind].append(eid)
+    for kind, eids in by_type.items():
+        for part in repo.chunks(eids, 10_000):  # one array parameter: half the time of as many IN parameters
+            in_part = E.c.id == any_(literal(list(part), ARRAY(BigInteger)))
+            stmt = select(*ENGAGEMENT_COLS).where(E.c.type == kind, in_part, E.c.archived.is_(False))
+            for row in conn.execute(stmt):
+                for contact_id in links[(kind, row[0])]:
+                    found[contact_id].append(engagement_of(row, (contact_id,)))
     return found
 
 
