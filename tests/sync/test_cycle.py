@@ -198,19 +198,17 @@ def test_bad_token_stops_the_run_with_a_clear_message(
     assert summary.api_calls == 1
 
 
-def test_incremental_recompute_equals_full_recompute(
-    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
-) -> None:
-    """After several rounds of activity, recomputing everything gives the very same KPI rows."""
-    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
-    cycle(sqlite_store, settings)
+def test_incremental_recompute_equals_full_recompute(sandbox: RunningSandbox, store: Engine, store_url: str) -> None:
+    """After several rounds of activity, recomputing everything gives the very same KPI rows, on both databases."""
+    settings = settings_for(sandbox, store_url, writeback_enabled=False)
+    cycle(store, settings)
     for seed in (1, 2, 3):
         sandbox.simulate(minutes=90, seed=seed)
-        cycle(sqlite_store, settings)
-    cycle(sqlite_store, settings, reconcile=True)
+        cycle(store, settings)
+    cycle(store, settings, reconcile=True)
 
     def snapshot() -> tuple[dict[int, dict[str, str]], dict[tuple[str, ...], dict[str, object]]]:
-        with sqlite_store.connect() as conn:
+        with store.connect() as conn:
             k = repo.table(t.ContactKpi).c
             a = repo.table(t.KpiAggregate).c
             contacts = {r[0]: r[1] for r in conn.execute(select(k.contact_id, k.properties))}
@@ -221,9 +219,9 @@ def test_incremental_recompute_equals_full_recompute(
         return contacts, aggs
 
     now = int(time.time() * 1000)
-    refresh(sqlite_store, kpi_config(settings), now)
+    refresh(store, kpi_config(settings), now)
     incremental = snapshot()
-    refresh(sqlite_store, kpi_config(settings), now, full=True)
+    refresh(store, kpi_config(settings), now, full=True)
     assert snapshot() == incremental
 
 
