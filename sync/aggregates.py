@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, delete, select
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, select
 
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, FollowupStatus
@@ -263,17 +263,18 @@ def _store_rows(
 ) -> None:
     """Write the rows whose figures changed (computed_at: the refresh that last changed them); drop the `affected`
     rows (any row when None) that nothing feeds any more."""
-    stmt = select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, A.c.metrics)
+    # the figures as text, decoded only for the rows merged now (a few of the rows read, after a small change)
+    stmt = select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, cast(A.c.metrics, Text))
     if affected is not None:
         stmt = stmt.where(A.c.kpi.in_(sorted({key[0] for key in affected})))
-    current = {(r.kpi, r.scope, r.scope_id, r.period): r.metrics for r in conn.execute(stmt)}
+    current = {(r[0], r[1], r[2], r[3]): r[4] for r in conn.execute(stmt)}
     gone = [key for key in current if key not in merged and (affected is None or key in affected)]
     for part in repo.chunks(gone):
         conn.execute(delete(A).where(repo.keys_in([A.c.kpi, A.c.scope, A.c.scope_id, A.c.period], part)))
     rows = [
         {"kpi": k[0], "scope": k[1], "scope_id": k[2], "period": k[3], "metrics": dict(v), "computed_at": now_ms}
         for k, v in merged.items()
-        if current.get(k) != v
+        if (text := current.get(k)) is None or orjson.loads(text) != v
     ]
     repo.upsert(conn, A, rows)
 
