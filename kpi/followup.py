@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis, FollowupStatus
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, ratio, roll_up
 
 KPI = "K3"
 OVER_CONTACTED_PER_DAY = 3  # touches on one contact in one day that count as over-contacting
@@ -34,8 +34,7 @@ class FollowupCell:
         self.touched += other.touched
         self.touches += other.touches
         self.over_contacted += other.over_contacted
-        for status, count in other.statuses.items():
-            self.statuses[status] = self.statuses.get(status, 0) + count
+        add_counts(self.statuses, other.statuses)
         self.attempts = [a + b for a, b in zip(self.attempts, other.attempts, strict=True)]
 
     @classmethod
@@ -49,7 +48,8 @@ class FollowupCell:
             touches += c.touches
             over_contacted += c.over_contacted
             for status, count in c.statuses.items():
-                statuses[status] += count
+                if status in statuses:  # a status this version does not know counts nowhere
+                    statuses[status] += count
             attempts = [a + b for a, b in zip(attempts, c.attempts, strict=True)]
         values: Values = {"contacts_touched": touched, "mean_touches": ratio(touches, touched)}
         for status, count in statuses.items():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kpi.facts import EmailFact
 from kpi.periods import ALL_TIME, Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, distinct, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, distinct, ratio, roll_up
 
 KPI = "K4"
 TOP_ASSETS = 10
@@ -29,7 +29,7 @@ class MarketingCell:
         """Add `other` into this cell."""
         self.sales_emails += other.sales_emails
         self.content_emails += other.content_emails
-        self.assets.update(other.assets)
+        add_counts(self.assets, other.assets)
 
     @classmethod
     def total(cls, cells: Sequence[MarketingCell]) -> Values:

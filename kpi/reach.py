@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from kpi.facts import CallFact, DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, distinct, per_thousand, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, bump, distinct, per_thousand, ratio, roll_up
 
 KPI = "K1"
 OPPORTUNITY_WINDOW_MS = 90 * 86_400_000
@@ -33,8 +33,8 @@ class ReachCell:
         self.outbound_calls += other.outbound_calls
         self.connected_calls += other.connected_calls
         self.decision_maker_connects += other.decision_maker_connects
-        self.reached.update(other.reached)
-        self.opportunities.update(other.opportunities)
+        add_counts(self.reached, other.reached)
+        add_counts(self.opportunities, other.opportunities)
 
     @classmethod
     def total(cls, cells: Sequence[ReachCell]) -> Values:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, mean, median, pooled, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, bump, mean, median, pooled, ratio, roll_up
 
 KPI = "K2"
 
@@ -33,7 +33,7 @@ class ResponseCell:
         self.within_1h += other.within_1h
         self.decided += other.decided
         self.awaiting += other.awaiting
-        self.minutes.update(other.minutes)
+        add_counts(self.minutes, other.minutes)
 
     @classmethod
     def total(cls, cells: Sequence[ResponseCell]) -> Values:

@@ -137,12 +137,26 @@ def bump(counter: Counter[Any], item: Any, sign: int) -> None:
         del counter[item]
 
 
+def add_counts(counts: dict[Any, int], other: Mapping[Any, int]) -> None:
+    """Add `other`'s counts (negative ones too) into `counts`; an item whose count reaches zero is dropped, so a
+    count taken out again leaves nothing behind, as in a count from scratch."""
+    for item, count in other.items():
+        total = counts.get(item, 0) + count
+        if total:
+            counts[item] = total
+        else:
+            counts.pop(item, None)
+
+
 def is_empty(cell: Any) -> bool:
     """Whether a cell counts nothing (every fact it held was taken out again)."""
     for f in fields(cell):
         value = getattr(cell, f.name)
         if isinstance(value, list):
             if any(value):
+                return False
+        elif isinstance(value, Mapping):
+            if any(value.values()):
                 return False
         elif value:
             return False

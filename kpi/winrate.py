@@ -13,7 +13,7 @@ from typing import NamedTuple
 from kpi.contact import ContactKpis
 from kpi.facts import DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, bump, median, pooled, ratio, roll_up
+from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, bump, median, pooled, ratio, roll_up
 
 KPI = "K5"
 
@@ -30,7 +30,7 @@ class WinCell:
     def merge(self, other: WinCell) -> None:
         """Add `other` into this cell."""
         self.sqls += other.sqls
-        self.days.update(other.days)
+        add_counts(self.days, other.days)
         self.won += other.won
         self.lost += other.lost
 

@@ -83,6 +83,18 @@ def test_a_multiset_is_stored_as_its_sorted_items_and_read_back_from_either_form
     assert cell_from_json(ReachCell, legacy) == cell == cell_from_json(ReachCell, cell_to_json(cell))
 
 
+def test_counts_taken_out_again_leave_nothing_behind() -> None:
+    """Merging a delta that takes out what a cell held leaves no zero entries and an empty cell."""
+    cell = ResponseCell(leads=1, decided=1, minutes=Counter({12: 1}))
+    cell.merge(ResponseCell(leads=-1, decided=-1, minutes=Counter({12: -1})))
+    followup = FollowupCell(touched=1, statuses={"converted": 1}, attempts=[1, 0, 0, 0, 0])
+    followup.merge(FollowupCell(touched=-1, statuses={"converted": -1}, attempts=[-1, 0, 0, 0, 0]))
+    assert (cell.minutes, followup.statuses) == (Counter(), {})
+    assert is_empty(cell)
+    assert is_empty(followup)
+    assert is_empty(FollowupCell(statuses={"converted": 0}))  # as stored by earlier versions
+
+
 def test_an_emptied_cell_is_empty_and_a_counting_one_is_not() -> None:
     """A cell whose every fact was taken out again counts nothing; one reached contact is something."""
     assert is_empty(ReachCell())

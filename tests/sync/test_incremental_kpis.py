@@ -228,6 +228,25 @@ def test_a_changed_pipeline_stage_moves_the_deals_that_take_their_outcome_from_i
     )
 
 
+def test_a_contact_given_to_a_new_rep_and_back_leaves_no_empty_rows(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """A rep who held one contact for a while and lost it again has no K2/K3 rows left: the counts taken out of the
+    rep's cells leave nothing behind (no rows of zeros), as in a recompute from scratch."""
+    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
+    contact = contacts_of(sandbox, "calls", connected_call(sandbox))[0]
+    owner = props_of(sandbox, "contacts", contact).get("hubspot_owner_id", "")
+    newcomer = "9999001"  # an owner id that owns nothing
+    cycle(sqlite_store, settings)
+    edit(sandbox, "contacts", contact, hubspot_owner_id=newcomer)
+    cycle(sqlite_store, settings, reconcile=True)
+    assert any(key[1:3] == ("owner", newcomer) for key in aggregates(sqlite_store))
+    before = aggregates(sqlite_store)
+    edit(sandbox, "contacts", contact, hubspot_owner_id=owner)
+    cycle_matches_full_recompute(sqlite_store, settings, before)
+    assert not any(key[1:3] == ("owner", newcomer) for key in aggregates(sqlite_store))
+
+
 def cycle_matches_full_recompute(engine: Engine, settings: Settings, before: Rows) -> RunSummary:
     """Run a reconciling cycle; its aggregates must equal a recompute from scratch and differ from `before`."""
     summary = cycle(engine, settings, reconcile=True)
