@@ -31,6 +31,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # the queued (day, owner) marks are dropped with the table: count everything again instead
+    op.execute("DELETE FROM service_state WHERE key = 'kpi_cells'")
     op.drop_table("dirty_touch_days")
     op.create_table(
         "dirty_touch_days",
