@@ -128,24 +128,20 @@ def pooled(counters: Sequence[Mapping[int, int]]) -> Ordered:
     return ordered
 
 
-def bump(counter: Counter[Any], item: Any, sign: int) -> None:
-    """Add `sign` (+1 or -1) to `item`'s count, dropping the item when its count reaches zero."""
-    count = counter[item] + sign
+def bump(counts: dict[Any, int], item: Any, sign: int) -> None:
+    """Add `sign` (+1 or -1, or any count) to `item`'s count, dropping the item when its count reaches zero: a count
+    taken out again leaves nothing behind, as in a count from scratch."""
+    count = counts.get(item, 0) + sign
     if count:
-        counter[item] = count
+        counts[item] = count
     else:
-        del counter[item]
+        counts.pop(item, None)
 
 
 def add_counts(counts: dict[Any, int], other: Mapping[Any, int]) -> None:
-    """Add `other`'s counts (negative ones too) into `counts`; an item whose count reaches zero is dropped, so a
-    count taken out again leaves nothing behind, as in a count from scratch."""
+    """Add `other`'s counts (negative ones too) into `counts`, item by item as `bump` does."""
     for item, count in other.items():
-        total = counts.get(item, 0) + count
-        if total:
-            counts[item] = total
-        else:
-            counts.pop(item, None)
+        bump(counts, item, count)
 
 
 def is_empty(cell: Any) -> bool:

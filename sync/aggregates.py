@@ -182,7 +182,7 @@ def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], no
     for part in repo.chunks(contact_ids):
         stmt = (
             select(E.c.timestamp, E.c.owner_id)
-            .join(EC, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
+            .join(EC, kpi_rows.LINKED)
             .where(EC.c.contact_id.in_(part), EC.c.engagement_type.in_(("call", "email")))
         )
         marks.update((ts, owner) for ts, owner in conn.execute(stmt))
@@ -379,14 +379,8 @@ def _rebuild_cells(conn: Connection, config: KpiConfig, contact_cells: Cells, to
     conn.execute(delete(CELLS))
     _save_cells(conn, contact_cells)
     _save_cells(conn, {"calls": dict(touch.calls), "emails": dict(touch.emails)})
-    sides = {d.deal_id: side for d in kpi_rows.deal_facts(conn) if (side := deal_side(d, config.calendar))}
-    deals: dict[Cell, WinCell] = {}
-    for side in sides.values():
-        add_deal(deals, side, 1)
-    _save_cells(conn, {DEALS: deals})
     conn.execute(delete(OUTCOMES))
-    _save_outcomes(conn, sides)
-    repo.set_state(conn, STAGES_KEY, {"signature": kpi_rows.stage_signature(conn)})
+    _recount_deal_side(conn, config, every=True)
     conn.execute(delete(CREDITS))
     _save_credits(conn, touch.credits)
 
@@ -492,10 +486,11 @@ def _recount_credits(conn: Connection, config: KpiConfig) -> None:
     _mark_changed(conn, {("calls", (owner, f.month)) for f in moved for owner in f.owners})
 
 
-def _recount_deal_side(conn: Connection, config: KpiConfig) -> None:
-    """Move the deals in `dirty_deals` (every deal, when the pipeline stages changed) in the deal side of K5: take
-    each one's stored outcome out of its cell, add the new one, and store the new outcomes."""
-    every = _stages_changed(conn)
+def _recount_deal_side(conn: Connection, config: KpiConfig, *, every: bool = False) -> None:
+    """Move the deals in `dirty_deals` (every deal when asked, or when the pipeline stages changed) in the deal side
+    of K5: take each one's stored outcome out of its cell, add the new one, and store the new outcomes."""
+    signature = kpi_rows.stage_signature(conn)
+    every = every or _stages_changed(conn, signature)
     ids = None if every else list(conn.execute(select(DIRTY_DEALS.c.deal_id)).scalars())
     if ids == []:
         return
@@ -517,11 +512,13 @@ def _recount_deal_side(conn: Connection, config: KpiConfig) -> None:
         for part in repo.chunks(ids):
             conn.execute(delete(OUTCOMES).where(OUTCOMES.c.deal_id.in_(part)))
     _save_outcomes(conn, fresh)
-    repo.set_state(conn, STAGES_KEY, {"signature": kpi_rows.stage_signature(conn)})
+    repo.set_state(conn, STAGES_KEY, {"signature": signature})
 
 
-def _stages_changed(conn: Connection) -> bool:
-    return (repo.get_state(conn, STAGES_KEY) or {}).get("signature") != kpi_rows.stage_signature(conn)
+def _stages_changed(conn: Connection, signature: str | None = None) -> bool:
+    """Whether the pipeline stages differ from those the deal side was counted with (`signature`: read now)."""
+    current = kpi_rows.stage_signature(conn) if signature is None else signature
+    return (repo.get_state(conn, STAGES_KEY) or {}).get("signature") != current
 
 
 def _load_outcomes(conn: Connection, deal_ids: Sequence[int] | None) -> Iterator[tuple[int, DealSide]]:

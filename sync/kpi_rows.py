@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Connection, String, any_, literal, select, type_coerce
+from sqlalchemy import BigInteger, Connection, Select, String, any_, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from kpi.config import KpiConfig
@@ -40,6 +40,15 @@ ENGAGEMENT_COLS = (
 )
 
 
+LINKED = (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)  # a link's engagement
+
+
+def linked_engagements() -> Select[Any]:
+    """Each link's contact id with its engagement's `ENGAGEMENT_COLS`, archived engagements left out (the caller
+    picks the contacts)."""
+    return select(EC.c.contact_id, *ENGAGEMENT_COLS).join(E, LINKED).where(E.c.archived.is_(False))
+
+
 def _urls(raw: Any) -> tuple[str, ...]:
     if raw is None or raw == "null":
         return ()
@@ -64,7 +73,7 @@ def touch_engagements(conn: Connection, live: set[int]) -> Iterator[Engagement]:
     """
     stmt = (
         select(*ENGAGEMENT_COLS, EC.c.contact_id)
-        .select_from(EC.join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)))
+        .select_from(EC.join(E, LINKED))
         .where(EC.c.engagement_type.in_(("call", "email")), E.c.archived.is_(False))
         .order_by(EC.c.engagement_type, EC.c.engagement_id)
     )
@@ -90,7 +99,7 @@ def group_touch_rows(conn: Connection, cond: Any, grouped: Grouped) -> None:
     """Add the non-archived calls and emails matching `cond` to `grouped`, with all their linked contacts."""
     stmt = (
         select(*ENGAGEMENT_COLS, EC.c.contact_id)
-        .select_from(E.join(EC, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)))
+        .select_from(E.join(EC, LINKED))
         .where(E.c.type.in_(("call", "email")), E.c.archived.is_(False), cond)
     )
     for row in conn.execute(stmt):
@@ -195,11 +204,7 @@ def engagements_of_contacts(
     ids = sorted(set(contact_ids))
     if conn.dialect.name == "sqlite":
         for part in repo.chunks(ids):
-            stmt = (
-                select(EC.c.contact_id, *ENGAGEMENT_COLS)
-                .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
-                .where(EC.c.contact_id.in_(part), E.c.archived.is_(False))
-            )
+            stmt = linked_engagements().where(EC.c.contact_id.in_(part))
             if types is not None:
                 # `type || ''`: an expression is no index key, so SQLite starts from the contacts' links (given
                 # the bare equality it walks every engagement of the type, a thousand times slower on a large

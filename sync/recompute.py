@@ -26,7 +26,7 @@ from storage import tables as t
 from storage.engine import make_engine
 from sync import aggregates, kpi_rows
 from sync.config import Settings
-from sync.kpi_rows import ENGAGEMENT_COLS, engagement_of
+from sync.kpi_rows import engagement_of
 
 log = structlog.get_logger(__name__)
 
@@ -38,8 +38,6 @@ PARALLEL_FROM = 20_000
 HELPER_SHARE = 0.3
 
 C = repo.table(t.Contact)
-E = repo.table(t.Engagement)
-EC = repo.table(t.EngagementContact)
 K = repo.table(t.ContactKpi)
 
 
@@ -108,12 +106,13 @@ def refresh(
             with engine.begin() as conn:
                 _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
-        owners_changed = _owners_changed(conn)
+        owners = _owner_signature(conn)
+        owners_changed = owners != (repo.get_state(conn, "aggregate_owners") or {}).get("signature")
         if full or owners_changed or aggregates.needs_merge(conn):
             stats.aggregates = aggregates.refresh_aggregates(
                 conn, config, now_ms, full=full, every_key=owners_changed, touch=touch, contact_cells=counted
             )
-            repo.set_state(conn, "aggregate_owners", {"signature": _owner_signature(conn)})
+            repo.set_state(conn, "aggregate_owners", {"signature": owners})
     if full:  # the first full pass follows the store's first fill: give PostgreSQL's planner the tables' sizes
         repo.refresh_planner_statistics(engine)
     return stats
@@ -201,9 +200,8 @@ class _LinksByContact:
 
     def __init__(self, conn: Connection, lo: int, hi: int) -> None:
         stmt = (
-            select(EC.c.contact_id, *ENGAGEMENT_COLS)
-            .join(E, (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id))
-            .where(E.c.archived.is_(False), literal_column("+engagement_contacts.contact_id").between(lo, hi))
+            kpi_rows.linked_engagements()
+            .where(literal_column("+engagement_contacts.contact_id").between(lo, hi))
             .order_by(literal_column("+engagement_contacts.contact_id"))  # sort; do not walk the contact index
         )
         self._rows = iter(conn.execute(stmt.execution_options(stream_results=True, yield_per=20_000)))
@@ -254,14 +252,9 @@ def _contacts_to_recompute(conn: Connection, now_ms: int, full: bool) -> tuple[s
     return dirty | due, due - dirty
 
 
-def _owners_changed(conn: Connection) -> bool:
-    """Owner or team changes move aggregates between scopes: compare with what the last refresh used."""
-    current = _owner_signature(conn)
-    seen = (repo.get_state(conn, "aggregate_owners") or {}).get("signature")
-    return current != seen
-
-
 def _owner_signature(conn: Connection) -> str:
+    """Owners with their teams and archived flags: a change moves aggregates between scopes, so the refresh compares
+    this with what the last one used."""
     rows = conn.execute(select(repo.table(t.Owner)).order_by(repo.table(t.Owner).c.id)).mappings()
     return "|".join(f"{r['id']}:{','.join(r['team_ids'] or [])}:{r['archived']}" for r in rows)
 
