@@ -9,6 +9,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY sync ./sync
+COPY service ./service
 COPY kpi ./kpi
 COPY storage ./storage
 COPY sandbox ./sandbox

@@ -36,7 +36,7 @@ from kpi.rows import Contact, Deal, Engagement, Owner
 from storage import repo
 from storage import tables as t
 from storage.engine import open_store
-from sync.recompute import refresh
+from sync.refresh.contacts import refresh
 
 C = repo.table(t.Contact)
 SIZES = {"small": (600, 6_000), "medium": (50_000, 500_000), "large": (200_000, 2_000_000)}

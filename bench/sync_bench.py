@@ -24,8 +24,8 @@ from pathlib import Path
 from sandbox.harness import run_sandbox_process
 from storage.engine import open_store
 from sync.config import load_settings
-from sync.constants import OBJECT_TYPES
 from sync.cycle import CycleOptions, run_cycle
+from sync.hubspot.constants import OBJECT_TYPES
 
 
 def _calls(stats: dict[str, object], needle: str) -> int:

@@ -21,13 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage import repo
 from sync import runs
-from sync.client import HubSpotClient
 from sync.config import Settings
-from sync.constants import OBJECT_TYPES
 from sync.errors import DailyLimitError, KpiSyncError
+from sync.hubspot.client import HubSpotClient
+from sync.hubspot.constants import OBJECT_TYPES
 from sync.pull import Interrupted, Puller
 from sync.push import PushStats, write_back, write_snapshots
-from sync.recompute import kpi_config, refresh
+from sync.refresh.contacts import kpi_config, refresh
 
 log = structlog.get_logger(__name__)
 

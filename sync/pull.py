@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
-from sync.client import HubSpotClient
 from sync.config import Settings
-from sync.constants import (
+from sync.hubspot.client import HubSpotClient
+from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
     ENGAGEMENT_TYPES,
     MODIFIED_PROPERTY,
@@ -33,7 +33,7 @@ from sync.constants import (
     SEARCH_PAGE_SIZE,
     SINGULAR,
 )
-from sync.records import ParseStats, owner_row, parse_page, stage_row, valid_id
+from sync.hubspot.records import ParseStats, owner_row, parse_page, stage_row, valid_id
 
 log = structlog.get_logger(__name__)
 

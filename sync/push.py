@@ -17,10 +17,10 @@ from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
-from sync.client import HubSpotClient
-from sync.constants import BATCH_WRITE_SIZE
 from sync.errors import AuthError
-from sync.schema import (
+from sync.hubspot.client import HubSpotClient
+from sync.hubspot.constants import BATCH_WRITE_SIZE
+from sync.properties import (
     CONTACT_PROPERTIES,
     PROPERTY_GROUP_DEF,
     SNAPSHOT_METRICS,

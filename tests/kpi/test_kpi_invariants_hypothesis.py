@@ -179,7 +179,7 @@ def worlds(draw: st.DrawFn) -> World:
 
 @dataclass(frozen=True)
 class Facts:
-    """What the aggregates read, built as sync.recompute builds it."""
+    """What the aggregates read, built as sync.refresh.contacts builds it."""
 
     contacts: list[ContactKpis]
     calls: list[CallFact]

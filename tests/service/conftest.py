@@ -16,16 +16,16 @@ import pytest
 from sqlalchemy import Engine
 
 from sandbox.harness import RunningSandbox, run_sandbox
+from service.metrics import Metrics
+from service.worker import describe
 from storage.engine import open_store
 from sync.config import Settings, load_settings
 from sync.cycle import CycleOptions
-from sync.metrics import Metrics
-from sync.scheduler import describe
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 # The worker and a one-off cycle as separate processes, through the front door: `kpi-sync run`, `kpi-sync sync`.
-WORKER_CMD = [sys.executable, "-m", "sync.cli", "run"]
-SYNC_CMD = [sys.executable, "-m", "sync.cli", "sync"]
+WORKER_CMD = [sys.executable, "-m", "service.cli", "run"]
+SYNC_CMD = [sys.executable, "-m", "service.cli", "sync"]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from service.lock import cycle_lock
 from storage.engine import make_engine
-from sync.lock import cycle_lock
 
 
 def hold(url: str) -> None:

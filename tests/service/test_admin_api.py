@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from service.admin.api import create_app
+from service.admin.server import AdminServer, local_url
 from storage.engine import make_engine
 from sync import runs
-from sync.admin import create_app
-from sync.admin_server import AdminServer, local_url
 from sync.config import load_settings
 from sync.cycle import CycleOptions
 

@@ -21,9 +21,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from service.admin.api import create_app
 from storage.engine import make_engine
 from sync import runs
-from sync.admin import create_app
 from sync.config import Settings, load_settings
 
 from .conftest import ADMIN_TOKEN, FakeWorker, copy_store

@@ -7,7 +7,7 @@ import hashlib
 import re
 from typing import Any
 
-from sync.admin_page import render_panel, shell
+from service.admin.page import render_panel, shell
 
 STATUS: dict[str, Any] = {
     "ready": True,

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine
 
 from sandbox.harness import RunningSandbox
+from service.admin.api import create_app
+from service.admin.server import AdminServer
+from service.worker import Worker
 from sync import runs
-from sync.admin import create_app
-from sync.admin_server import AdminServer
-from sync.scheduler import Worker
 
 from .conftest import ADMIN_TOKEN, sandbox_settings
 

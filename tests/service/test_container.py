@@ -132,7 +132,7 @@ def test_every_variable_has_a_default_so_interpolation_never_blocks_a_profile() 
 
 def test_compose_commands_are_cli_commands() -> None:
     """Every `kpi-sync ...` command in the compose file parses with the CLI (commands and options exist)."""
-    from sync.cli import main
+    from service.cli import main
 
     for name, service in compose()["services"].items():
         command = service.get("command")
@@ -192,7 +192,7 @@ def test_no_secret_is_baked_into_a_layer() -> None:
 
 def test_healthcheck_and_cmd_are_cli_commands() -> None:
     """HEALTHCHECK runs `kpi-sync check` and CMD `kpi-sync run`, and both exist in the CLI."""
-    from sync.cli import main
+    from service.cli import main
 
     final = read_dockerfile()[-1]
     health = exec_form(final.args("HEALTHCHECK")[0].split(" CMD ", 1)[1])

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from service.lock import cycle_lock, lock_file, lock_key
 from storage.engine import make_engine
-from sync.lock import cycle_lock, lock_file, lock_key
 
 from .conftest import wait_for
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sync.metrics import Metrics
+from service.metrics import Metrics
 
 COUNTS: dict[str, Any] = {
     "pull": {"fetched": {"contacts": 10, "calls": 5}, "skipped_records": 1},

@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from sandbox.harness import RunningSandbox
+from service.lock import lock_file
+from service.worker import Worker, merge
 from sync import runs
 from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary
-from sync.lock import lock_file
-from sync.scheduler import Worker, merge
 
 from .conftest import sandbox_settings, wait_for
 

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
 from sandbox.harness import RunningSandbox
+from service.cli.worker import check, resync, run
+from service.lock import cycle_lock
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine, open_store
 from sync import runs
-from sync.cli_service import check, resync, run
 from sync.cycle import CycleOptions, run_cycle
-from sync.lock import cycle_lock
 from tests.conftest import PG_OK, create_pg_database, drop_pg_database
 
 from .conftest import ADMIN_TOKEN, SYNC_CMD, WORKER_CMD, free_port, sandbox_settings, wait_for, worker_env
@@ -168,8 +168,8 @@ def test_cli_resync_failures_are_one_line_with_a_meaningful_exit_code(
     """A refused token, no worker listening, or no token at all: one line on stderr and exit 2, 1, 2."""
     from fastapi import FastAPI
 
-    from sync.admin import create_app
-    from sync.admin_server import AdminServer
+    from service.admin.api import create_app
+    from service.admin.server import AdminServer
     from sync.config import load_settings
 
     settings = load_settings(database_url=str(sqlite_store.url), kpi_sync_admin_token=ADMIN_TOKEN)
@@ -236,7 +236,7 @@ def test_run_without_a_hubspot_token_fails_fast(sqlite_url: str, monkeypatch: py
 
 def test_status_prints_runs_cursors_and_budget(sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """`status` prints the run history, the cursors and today's API calls; `--json` the status document."""
-    from sync.cli_service import status
+    from service.cli.worker import status
 
     monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
     run_id = runs.open_run(sqlite_store, "resync", "api", runs.now_ms())

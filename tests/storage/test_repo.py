@@ -10,7 +10,7 @@ from storage import repo
 from storage import tables as t
 from storage.engine import migrate
 from sync.push import pending_query
-from sync.recompute import refresh
+from sync.refresh.contacts import refresh
 
 
 def _contact(i: int, **kw: object) -> dict[str, object]:

@@ -13,8 +13,8 @@ from sandbox.harness import RunningSandbox, run_sandbox
 from storage import repo
 from storage import tables as t
 from sync.config import Settings, load_settings
-from sync.constants import OBJECT_TYPES, SINGULAR
 from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.hubspot.constants import OBJECT_TYPES, SINGULAR
 
 TOKEN = "pat-na1-test-0000-secret-token"
 

@@ -14,7 +14,7 @@ Exit codes are as `os.waitstatus_to_exitcode` gives them: negative for a signal 
 The caller kills `run` processes from outside, when the sandbox shows they reached the work it wants them to die
 in. The KPI recompute makes no API call to watch for, so a `run-dying` process kills itself: with SIGKILL, at the
 n-th database event (an SQL statement about to be sent, or a commit about to be sent) inside
-`sync.recompute.refresh`, where n one past the last is the first database event after the recompute returned.
+`sync.refresh.contacts.refresh`, where n one past the last is the first database event after the recompute returned.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from sync.cli import main
-from sync.recompute import refresh
+from service.cli import main
+from sync.refresh.contacts import refresh
 
 
 def serve() -> None:

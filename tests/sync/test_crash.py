@@ -29,8 +29,8 @@ from storage import repo
 from storage import tables as t
 from sync import runs
 from sync.config import Settings
-from sync.constants import MODIFIED_PROPERTY, OBJECT_TYPES, SINGULAR
-from sync.recompute import kpi_config, refresh
+from sync.hubspot.constants import MODIFIED_PROPERTY, OBJECT_TYPES, SINGULAR
+from sync.refresh.contacts import kpi_config, refresh
 from tests.sync.conftest import cycle, settings_for, stored, truth
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from sandbox.harness import RunningSandbox
 from storage import repo
 from storage import tables as t
 from sync.cycle import CycleOptions, run_cycle
-from sync.recompute import kpi_config, refresh
-from sync.schema import CONTACT_PROPERTIES
+from sync.properties import CONTACT_PROPERTIES
+from sync.refresh.contacts import kpi_config, refresh
 from tests.sync.conftest import api_calls, cycle, settings_for, stored, truth
 
 

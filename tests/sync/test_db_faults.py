@@ -32,8 +32,8 @@ from storage import repo
 from storage import tables as t
 from storage.engine import open_store
 from sync import runs
-from sync.constants import OBJECT_TYPES, SINGULAR
 from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.hubspot.constants import OBJECT_TYPES, SINGULAR
 from tests.sync.conftest import cycle, settings_for, stored, truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

@@ -23,15 +23,15 @@ from sqlalchemy import Engine, select
 
 from sandbox.harness import RunningSandbox, run_sandbox
 from sandbox.simulate import Simulator
+from service.worker import Worker
 from storage import repo
 from storage import tables as t
 from storage.engine import open_store
 from sync import runs
 from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary
-from sync.ratelimit import next_midnight
-from sync.scheduler import Worker
-from sync.schema import CONTACT_PROPERTIES
+from sync.hubspot.ratelimit import next_midnight
+from sync.properties import CONTACT_PROPERTIES
 from tests.sync.conftest import TOKEN, api_calls, cycle, settings_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]

@@ -25,7 +25,7 @@ from storage import repo
 from storage import tables as t
 from sync.config import Settings
 from sync.cycle import RunSummary
-from sync.recompute import kpi_config, refresh
+from sync.refresh.contacts import kpi_config, refresh
 from tests.sync.conftest import cycle, settings_for
 
 DAY_MS = 86_400_000

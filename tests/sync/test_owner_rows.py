@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.records import owner_row, stage_row
+from sync.hubspot.records import owner_row, stage_row
 
 
 def test_owner_keeps_its_primary_team_first_and_drops_teams_without_an_id() -> None:

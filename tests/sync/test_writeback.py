@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select
 from sandbox.harness import RunningSandbox, run_sandbox
 from storage import repo
 from storage import tables as t
-from sync.client import HubSpotClient
-from sync.schema import CONTACT_PROPERTIES, PROPERTY_GROUP_DEF, SNAPSHOT_OBJECT
+from sync.hubspot.client import HubSpotClient
+from sync.properties import CONTACT_PROPERTIES, PROPERTY_GROUP_DEF, SNAPSHOT_OBJECT
 from tests.sync.conftest import TOKEN, cycle, settings_for
 
 

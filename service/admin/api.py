@@ -21,15 +21,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.admin.page import render_panel, shell
+from service.health import readiness
+from service.metrics import CONTENT_TYPE, Metrics
+from service.report import kpi_report
+from service.status import recent_run_views, run_view, status_document
 from sync import runs
-from sync.admin_page import render_panel, shell
 from sync.config import Settings
-from sync.constants import OBJECT_TYPES
 from sync.cycle import CycleOptions
-from sync.health import readiness
-from sync.metrics import CONTENT_TYPE, Metrics
-from sync.report import kpi_report
-from sync.status import recent_run_views, run_view, status_document
+from sync.hubspot.constants import OBJECT_TYPES
 
 PERIOD = re.compile(r"^(all|\d{4}-(0[1-9]|1[0-2]))$")
 _NAME = "|".join(OBJECT_TYPES)
@@ -49,7 +49,7 @@ ObjectNames = list[Annotated[str, Field(pattern=OBJECTS_PATTERN)]]
 
 
 class WorkerHandle(Protocol):
-    """What the API needs from the running worker (`sync.scheduler.Worker`)."""
+    """What the API needs from the running worker (`service.worker.Worker`)."""
 
     metrics: Metrics
 

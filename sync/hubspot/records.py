@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpi.rows import extract_urls, parse_timestamp
-from sync.constants import MODIFIED_PROPERTY, SINGULAR
+from sync.hubspot.constants import MODIFIED_PROPERTY, SINGULAR
 
 
 @dataclass

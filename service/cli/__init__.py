@@ -13,12 +13,12 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.lock import cycle_lock
+from service.logs import configure_logging
 from storage.engine import open_store
 from sync.config import Settings, load_settings
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.errors import ConfigError
-from sync.lock import cycle_lock
-from sync.logs import configure_logging
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 1, 2, 3
 
@@ -99,8 +99,8 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write a PNG chart.")
 def kpis(period: str | None, all_time: bool, fmt: str, recompute: bool, chart: Path | None) -> None:
     """Print the KPI report per owner, team and portal, with the article's benchmarks."""
-    from sync.recompute import kpi_config, refresh
-    from sync.report import kpi_chart, kpi_report
+    from service.report import kpi_chart, kpi_report
+    from sync.refresh.contacts import kpi_config, refresh
     from sync.runs import now_ms
 
     settings = settings_or_exit()
@@ -128,7 +128,7 @@ def _is_month(value: str) -> bool:
 @click.option("--keep", is_flag=True, help="Keep the demo database (./data/demo.db) instead of starting fresh.")
 def demo(seed: int, keep: bool) -> None:
     """Embedded HubSpot sandbox + SQLite: pull, KPIs, write-back, then an incremental cycle; prints the report."""
-    from sync.demo import run_demo
+    from service.demo import run_demo
 
     sys.exit(run_demo(seed=seed, keep=keep))
 
@@ -136,7 +136,7 @@ def demo(seed: int, keep: bool) -> None:
 def _attach() -> None:
     """The service commands (run, resync, status, check) and the sandbox live in their own modules."""
     from sandbox.cli import sandbox_command
-    from sync.cli_service import COMMANDS
+    from service.cli.worker import COMMANDS
 
     for command in (*COMMANDS, sandbox_command):
         main.add_command(command, command.name)

@@ -21,7 +21,7 @@ from urllib3 import Timeout
 
 from sync.config import Settings, load_settings
 from sync.errors import ConfigError
-from sync.recompute import kpi_config
+from sync.refresh.contacts import kpi_config
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ RUN_COLUMNS = ("id", "kind", "trigger", "outcome", "started", "duration", "API c
 @cache
 def shell() -> tuple[str, str]:
     """The page shell and its Content-Security-Policy."""
-    page = resources.files("sync").joinpath("templates/admin.html").read_text(encoding="utf-8")
+    page = resources.files("service.admin").joinpath("templates/admin.html").read_text(encoding="utf-8")
     hashes = [_sha256(block) for block in re.findall(r"<(?:script|style)>(.*?)</(?:script|style)>", page, re.S)]
     sources = " ".join(f"'{h}'" for h in hashes)
     policy = (

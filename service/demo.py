@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from sandbox.harness import run_sandbox
+from service.cli import exit_code, settings_or_exit
+from service.report import kpi_chart, kpi_report
 from storage.engine import open_store
-from sync.cli import exit_code, settings_or_exit
 from sync.cycle import CycleOptions, RunSummary, run_cycle
-from sync.report import kpi_chart, kpi_report
 
 DEMO_DB = Path("data/demo.db")
 LAG_MS = 500  # the sandbox's search-index lag; the demo waits it out so the incremental cycle sees the activity

@@ -49,7 +49,7 @@ from kpi.scopes import AggregateKey, Cell, Scopes, Values, cell_from_json, cell_
 from kpi.winrate import DealSide, WinCell, add_deal, add_sql, deal_side
 from storage import repo
 from storage import tables as t
-from sync import kpi_rows
+from sync.refresh import inputs as kpi_rows
 
 E = repo.table(t.Engagement)
 EC = repo.table(t.EngagementContact)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from kpi.report import render
 from storage import repo
 from storage import tables as t
-from sync.kpi_rows import load_owners
+from sync.refresh.inputs import load_owners
 
 
 def load_aggregates(engine: Engine) -> dict[tuple[str, str, str, str], dict[str, Any]]:

@@ -21,7 +21,6 @@ from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sync.config import Settings
-from sync.constants import LIST_PAGE_SIZE
 from sync.errors import (
     AuthError,
     DailyLimitError,
@@ -31,7 +30,8 @@ from sync.errors import (
     RequestError,
     RetriableError,
 )
-from sync.ratelimit import RateLimiter, next_midnight
+from sync.hubspot.constants import LIST_PAGE_SIZE
+from sync.hubspot.ratelimit import RateLimiter, next_midnight
 
 log = structlog.get_logger(__name__)
 

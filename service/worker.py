@@ -24,11 +24,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.lock import cycle_lock
+from service.metrics import Metrics
 from sync import runs
 from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary, run_cycle
-from sync.lock import cycle_lock
-from sync.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

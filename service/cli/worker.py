@@ -1,4 +1,4 @@
-"""The service's commands: `run` (the worker), `resync`, `status` and `check`; attached to `sync.cli.main`.
+"""The service's commands: `run` (the worker), `resync`, `status` and `check`; attached to `service.cli.main`.
 
 Each builds Settings once and passes them down. Exit codes: 0 ok, 1 failed (or unhealthy, for `check`), 2 bad
 configuration or usage, 3 stopped early. `check` uses only 0 and 1, since Docker reserves 2 in health checks.
@@ -21,15 +21,15 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.health import readiness
+from service.lock import cycle_lock
+from service.logs import configure_logging
+from service.status import recent_run_views, status_document
 from storage.engine import make_engine, open_store
 from sync.config import Settings, load_settings
-from sync.constants import OBJECT_TYPES
 from sync.cycle import CycleOptions, run_cycle
 from sync.errors import ConfigError
-from sync.health import readiness
-from sync.lock import cycle_lock
-from sync.logs import configure_logging
-from sync.status import recent_run_views, status_document
+from sync.hubspot.constants import OBJECT_TYPES
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 0, 1, 2, 3
 REQUEST_TIMEOUT_SECONDS = 15
@@ -84,9 +84,9 @@ def run() -> None:
     SIGTERM or SIGINT stops it gracefully: the running cycle commits its page and returns, then the scheduler and the
     admin API shut down.
     """
-    from sync.admin import create_app
-    from sync.admin_server import AdminServer
-    from sync.scheduler import Worker
+    from service.admin.api import create_app
+    from service.admin.server import AdminServer
+    from service.worker import Worker
 
     settings = _settings()
     _require_token(settings)
@@ -150,7 +150,7 @@ def _resync_local(settings: Settings, options: CycleOptions) -> int:
 
 def admin_base_url(settings: Settings) -> str:
     """Where the worker's admin API listens: ADMIN_URL, else ADMIN_HOST:ADMIN_PORT (a wildcard host is local)."""
-    from sync.admin_server import local_url  # uvicorn loads only for commands that talk to the worker
+    from service.admin.server import local_url  # uvicorn loads only for commands that talk to the worker
 
     return settings.admin_url or local_url(settings.admin_host, settings.admin_port)
 

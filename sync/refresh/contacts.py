@@ -24,9 +24,10 @@ from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
-from sync import aggregates, kpi_rows
 from sync.config import Settings
-from sync.kpi_rows import engagement_of
+from sync.refresh import cells as aggregates
+from sync.refresh import inputs as kpi_rows
+from sync.refresh.inputs import engagement_of
 
 log = structlog.get_logger(__name__)
 

@@ -8,14 +8,14 @@ import sys
 import pytest
 from sqlalchemy import Engine
 
+from service.lock import cycle_lock
 from storage.engine import open_store
-from sync.lock import cycle_lock
 
 
 def kpi_sync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would, in a fresh process."""
     return subprocess.run(
-        [sys.executable, "-m", "sync.cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "service.cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 

@@ -16,9 +16,9 @@ import pytest
 from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.harness import RunningSandbox, run_sandbox
-from sync.client import HubSpotClient, translate
 from sync.errors import DailyLimitError, RateLimitedError
-from sync.ratelimit import GUARD_S, RateLimiter, next_midnight
+from sync.hubspot.client import HubSpotClient, translate
+from sync.hubspot.ratelimit import GUARD_S, RateLimiter, next_midnight
 from tests.sync.conftest import settings_for
 
 HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}

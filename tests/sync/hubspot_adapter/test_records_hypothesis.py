@@ -25,10 +25,10 @@ from sandbox.harness import RunningSandbox, run_sandbox
 from sandbox.objtypes import STANDARD
 from storage import repo
 from storage.engine import open_store
-from sync.constants import OBJECT_TYPES, PROPERTIES
 from sync.cycle import CycleOptions, run_cycle
+from sync.hubspot.constants import OBJECT_TYPES, PROPERTIES
+from sync.hubspot.records import ParseStats, inline_links, parse_page
 from sync.pull import spec_for
-from sync.records import ParseStats, inline_links, parse_page
 from tests.conftest import PG_OK, create_pg_database, drop_pg_database
 from tests.sync.conftest import TOKEN, settings_for
 

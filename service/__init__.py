@@ -1,0 +1,1 @@
+"""Runs cycles as a process: settings, worker, CLI, admin API and page, status, metrics."""

@@ -1,0 +1,1 @@
+"""The admin API, its page and the HTTP server that carries them."""

@@ -1,0 +1,1 @@
+"""The HubSpot adapter: the only code that knows HubSpot's wire format and the SDK."""
