@@ -58,8 +58,15 @@ def _insert(engine: Engine, model: type[Any], rows: Sequence[dict[str, Any]]) ->
 
 def _owner_row(o: Owner) -> dict[str, Any]:
     first, _, last = o.name.partition(" ")
-    return {"id": o.id, "email": o.email, "first_name": first, "last_name": last, "archived": False,
-            "team_ids": list(o.team_ids), "team_names": list(o.team_names)}
+    return {
+        "id": o.id,
+        "email": o.email,
+        "first_name": first,
+        "last_name": last,
+        "archived": False,
+        "team_ids": list(o.team_ids),
+        "team_names": list(o.team_names),
+    }
 
 
 def _contact_row(c: Contact) -> dict[str, Any]:
@@ -67,16 +74,34 @@ def _contact_row(c: Contact) -> dict[str, Any]:
 
 
 def _engagement_row(e: Engagement) -> dict[str, Any]:
-    return {"type": e.type, "id": e.id, "timestamp": e.timestamp, "owner_id": e.owner_id,
-            "call_direction": e.call_direction, "call_disposition": e.call_disposition,
-            "email_direction": e.email_direction, "meeting_outcome": e.meeting_outcome,
-            "urls": list(e.urls) or None, "modified_at": START, "archived": False}
+    return {
+        "type": e.type,
+        "id": e.id,
+        "timestamp": e.timestamp,
+        "owner_id": e.owner_id,
+        "call_direction": e.call_direction,
+        "call_disposition": e.call_disposition,
+        "email_direction": e.email_direction,
+        "meeting_outcome": e.meeting_outcome,
+        "urls": list(e.urls) or None,
+        "modified_at": START,
+        "archived": False,
+    }
 
 
 def _deal_row(d: Deal) -> dict[str, Any]:
-    return {"id": d.id, "owner_id": d.owner_id, "createdate": d.createdate, "closedate": d.closedate,
-            "pipeline": d.pipeline, "dealstage": d.dealstage, "is_closed_won": d.is_closed_won,
-            "is_closed": d.is_closed, "modified_at": START, "archived": False}
+    return {
+        "id": d.id,
+        "owner_id": d.owner_id,
+        "createdate": d.createdate,
+        "closedate": d.closedate,
+        "pipeline": d.pipeline,
+        "dealstage": d.dealstage,
+        "is_closed_won": d.is_closed_won,
+        "is_closed": d.is_closed,
+        "modified_at": START,
+        "archived": False,
+    }
 
 
 def fill(engine: Engine, contacts_n: int, engagements_n: int, rng: random.Random) -> None:
@@ -86,16 +111,27 @@ def fill(engine: Engine, contacts_n: int, engagements_n: int, rng: random.Random
     engagements = make_engagements(rng, engagements_n, contacts, owners)
     deals = make_deals(rng, contacts_n // 10, contacts, owners)
     _insert(engine, t.Owner, [_owner_row(o) for o in owners])
-    _insert(engine, t.DealStage, [
-        {"pipeline_id": "default", "stage_id": s, "label": s, "is_closed": s != "open", "probability": p}
-        for s, p in (("closedwon", 1.0), ("closedlost", 0.0), ("open", 0.2))])
+    _insert(
+        engine,
+        t.DealStage,
+        [
+            {"pipeline_id": "default", "stage_id": s, "label": s, "is_closed": s != "open", "probability": p}
+            for s, p in (("closedwon", 1.0), ("closedlost", 0.0), ("open", 0.2))
+        ],
+    )
     _insert(engine, t.Contact, [_contact_row(c) for c in contacts])
     _insert(engine, t.Deal, [_deal_row(d) for d in deals])
     _insert(engine, t.DealContact, [{"deal_id": d.id, "contact_id": c} for d in deals for c in d.contact_ids])
     _insert(engine, t.Engagement, [_engagement_row(e) for e in engagements])
-    _insert(engine, t.EngagementContact, [
-        {"engagement_type": e.type, "engagement_id": e.id, "contact_id": c} for e in engagements
-        for c in set(e.contact_ids)])
+    _insert(
+        engine,
+        t.EngagementContact,
+        [
+            {"engagement_type": e.type, "engagement_id": e.id, "contact_id": c}
+            for e in engagements
+            for c in set(e.contact_ids)
+        ],
+    )
 
 
 def change_one_percent(engine: Engine, rng: random.Random, now: int, round_no: int = 0) -> int:
@@ -108,16 +144,29 @@ def change_one_percent(engine: Engine, rng: random.Random, now: int, round_no: i
     with engine.begin() as conn:
         for c in changed:
             new_sql = (c.createdate or START) + rng.randrange(20 * 86_400_000)
-            conn.execute(C.update().where(C.c.id == c.id)
-                         .values(sql_date=new_sql, lifecyclestage="salesqualifiedlead"))
-        calls = [{"type": "call", "id": base + i, "timestamp": now - rng.randrange(30 * 86_400_000),
-                  "owner_id": c.owner_id or "100", "call_direction": "OUTBOUND", "call_disposition": "connected",
-                  "email_direction": None, "meeting_outcome": None, "urls": None, "modified_at": now,
-                  "archived": False} for i, c in enumerate(changed)]
+            conn.execute(C.update().where(C.c.id == c.id).values(sql_date=new_sql, lifecyclestage="salesqualifiedlead"))
+        calls = [
+            {
+                "type": "call",
+                "id": base + i,
+                "timestamp": now - rng.randrange(30 * 86_400_000),
+                "owner_id": c.owner_id or "100",
+                "call_direction": "OUTBOUND",
+                "call_disposition": "connected",
+                "email_direction": None,
+                "meeting_outcome": None,
+                "urls": None,
+                "modified_at": now,
+                "archived": False,
+            }
+            for i, c in enumerate(changed)
+        ]
         repo.insert_ignore(conn, repo.table(t.Engagement), calls)
-        repo.insert_ignore(conn, repo.table(t.EngagementContact), [
-            {"engagement_type": "call", "engagement_id": base + i, "contact_id": c.id}
-            for i, c in enumerate(changed)])
+        repo.insert_ignore(
+            conn,
+            repo.table(t.EngagementContact),
+            [{"engagement_type": "call", "engagement_id": base + i, "contact_id": c.id} for i, c in enumerate(changed)],
+        )
         repo.mark_dirty_contacts(conn, [c.id for c in changed], now)
         repo.mark_added_touches(conn, [("call", c["id"]) for c in calls], now)
     return len(changed)
@@ -143,8 +192,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="medium")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
-    parser.add_argument("--reuse", type=Path, default=None,
-                        help="SQLite only: keep the filled portal in this file and start from a copy of it next time")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="SQLite only: keep the filled portal in this file and start from a copy of it next time",
+    )
     args = parser.parse_args()
     contacts_n, engagements_n = SIZES[args.size]
     rng = random.Random(7)
@@ -186,24 +239,40 @@ def main() -> None:
             links = conn.execute(select(func.count()).select_from(repo.table(t.EngagementContact))).scalar()
         engine.dispose()
     figures = {
-        "portal": {"contacts": contacts_n, "engagements": engagements_n, "engagement_links": links,
-                   "deals": contacts_n // 10, "owners": 40},
+        "portal": {
+            "contacts": contacts_n,
+            "engagements": engagements_n,
+            "engagement_links": links,
+            "deals": contacts_n // 10,
+            "owners": 40,
+        },
         "database": (args.database_url or "sqlite").split(":")[0],
         "fill_seconds": None if reused else round(fill_s, 1),  # None: the portal came from --reuse
-        "full_recompute": {"seconds": round(full_s, 2), "cpu_seconds": round(full_cpu, 2), "contacts": first.contacts,
-                           "aggregates": first.aggregates},
-        "full_recompute_again": {"seconds": round(full2_s, 2), "cpu_seconds": round(full2_cpu, 2),
-                                 "changed": again.changed},
-        "incremental_after_1_percent": {"contacts_changed": changed, "rounds": ROUNDS,
-                                        "seconds_each_round": [round(r[0], 3) for r in rounds],
-                                        "seconds": round(inc_s, 2),  # the median round's
-                                        "cpu_seconds": round(inc_cpu, 2),
-                                        "contacts_recomputed": inc.contacts, "aggregates": inc.aggregates,
-                                        # of the faster full run: the stricter ratio on a noisy machine
-                                        "share_of_full": round(inc_s / min(full_s, full2_s), 3),
-                                        # a third full recompute after the rounds: the rows must not move
-                                        "equals_full_recompute": same,
-                                        "full_recompute_after_seconds": round(full3_s, 2)},
+        "full_recompute": {
+            "seconds": round(full_s, 2),
+            "cpu_seconds": round(full_cpu, 2),
+            "contacts": first.contacts,
+            "aggregates": first.aggregates,
+        },
+        "full_recompute_again": {
+            "seconds": round(full2_s, 2),
+            "cpu_seconds": round(full2_cpu, 2),
+            "changed": again.changed,
+        },
+        "incremental_after_1_percent": {
+            "contacts_changed": changed,
+            "rounds": ROUNDS,
+            "seconds_each_round": [round(r[0], 3) for r in rounds],
+            "seconds": round(inc_s, 2),  # the median round's
+            "cpu_seconds": round(inc_cpu, 2),
+            "contacts_recomputed": inc.contacts,
+            "aggregates": inc.aggregates,
+            # of the faster full run: the stricter ratio on a noisy machine
+            "share_of_full": round(inc_s / min(full_s, full2_s), 3),
+            # a third full recompute after the rounds: the rows must not move
+            "equals_full_recompute": same,
+            "full_recompute_after_seconds": round(full3_s, 2),
+        },
         "peak_rss_mb": _rss_mb(),  # of this process, generating the portal included
     }
     print(json.dumps(figures, indent=2))

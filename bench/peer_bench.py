@@ -48,8 +48,12 @@ RESULTS_DIR = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / ".cache" / "peer_bench"
 DAY_MS = 86_400_000
 STALE_TOLERANCE_MS = 1_000  # peers re-format timestamps; a missed change is minutes or more behind
-TOOLS: dict[str, Callable[..., Tool]] = {"kpi-sync": KpiSync, "kpi-sync-190": KpiSyncAtLimit, "airbyte": Airbyte,
-                                        "singer": Singer}
+TOOLS: dict[str, Callable[..., Tool]] = {
+    "kpi-sync": KpiSync,
+    "kpi-sync-190": KpiSyncAtLimit,
+    "airbyte": Airbyte,
+    "singer": Singer,
+}
 PHASES = ("full", "incremental", "seeded", "throttled", "stress")
 Metrics = dict[str, Any]
 
@@ -60,8 +64,9 @@ Metrics = dict[str, Any]
 @contextmanager
 def sandbox(args: argparse.Namespace, **settings: Any) -> Iterator[RunningSandbox]:
     """A fresh sandbox of the benchmark's seed, size and anchor (it serves the legacy routes the peers call)."""
-    with run_sandbox(seed=args.seed, size=args.size, contacts=args.contacts, anchor_ms=args.anchor_ms,
-                     **settings) as sb:
+    with run_sandbox(
+        seed=args.seed, size=args.size, contacts=args.contacts, anchor_ms=args.anchor_ms, **settings
+    ) as sb:
         yield sb
 
 
@@ -70,12 +75,19 @@ def ground_truth(sb: RunningSandbox, types: tuple[str, ...]) -> dict[str, dict[s
     truth: dict[str, dict[str, dict[str, Any]]] = {}
     for object_type in types:
         if object_type == "owners":
-            truth["owners"] = {o["id"]: {"updated": None, "archived": o["archived"], "contacts": None}
-                               for o in sb.portal.directory.owners}
+            truth["owners"] = {
+                o["id"]: {"updated": None, "archived": o["archived"], "contacts": None}
+                for o in sb.portal.directory.owners
+            }
             continue
-        truth[object_type] = {r["id"]: {"updated": to_ms(r["updatedAt"]), "archived": r["archived"],
-                                        "contacts": tuple(sorted(r["associations"].get("contacts", [])))}
-                              for r in sb.export(object_type)}
+        truth[object_type] = {
+            r["id"]: {
+                "updated": to_ms(r["updatedAt"]),
+                "archived": r["archived"],
+                "contacts": tuple(sorted(r["associations"].get("contacts", []))),
+            }
+            for r in sb.export(object_type)
+        }
     return truth
 
 
@@ -93,23 +105,39 @@ def start_date(sb: RunningSandbox) -> str:
 # -- one measured run ---------------------------------------------------------------------------------------
 
 
-def measured(sb: RunningSandbox, tool: Tool, run_name: str, timeout_s: float, *, time_scale: float = 1.0,
-             extra: tuple[str, ...] = ()) -> tuple[ProcResult, Delivery, Metrics]:
+def measured(
+    sb: RunningSandbox,
+    tool: Tool,
+    run_name: str,
+    timeout_s: float,
+    *,
+    time_scale: float = 1.0,
+    extra: tuple[str, ...] = (),
+) -> tuple[ProcResult, Delivery, Metrics]:
     """Reset the sandbox counters, run the tool once, and read the counters back."""
     sb.reset_stats()
     result, delivery = tool.run(sb.base_url, run_name, timeout_s, time_scale, extra, probe=lambda: sb.app.stats.total)
     stats = sb.stats()
     status = "timeout" if result.timed_out else "ok" if result.returncode == 0 else f"exit {result.returncode}"
-    metrics = {"status": status, "wall_s": round(result.wall_s, 2), "peak_rss_mb": round(result.peak_rss_mb, 1),
-               "last_call_s": round(result.last_call_s, 2) if result.last_call_s is not None else None,
-               **counters(stats), "calls_by_stream": tool.calls_by_stream(run_name), "errors": delivery.errors[:3],
-               "command": result.command}
+    metrics = {
+        "status": status,
+        "wall_s": round(result.wall_s, 2),
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
+        "last_call_s": round(result.last_call_s, 2) if result.last_call_s is not None else None,
+        **counters(stats),
+        "calls_by_stream": tool.calls_by_stream(run_name),
+        "errors": delivery.errors[:3],
+        "command": result.command,
+    }
     if isinstance(tool, KpiSync):
         counts = tool.last_run_counts()
         metrics["limiter_wait_s"] = counts.get("rate_limit_wait_s")
         metrics["retries"] = counts.get("api", {}).get("retries")
-    print(f"  {tool.name} {run_name}: {status}, {stats['total']} calls, {result.wall_s:.1f} s, "
-          f"{result.peak_rss_mb:.0f} MB", flush=True)
+    print(
+        f"  {tool.name} {run_name}: {status}, {stats['total']} calls, {result.wall_s:.1f} s, "
+        f"{result.peak_rss_mb:.0f} MB",
+        flush=True,
+    )
     return result, delivery, metrics
 
 
@@ -119,13 +147,19 @@ def counters(stats: dict[str, Any]) -> Metrics:
     search = {k: v for k, v in routes.items() if k.endswith("/search")}
     refused = stats["by_status"].get("429", 0)
     search_ok = sum(n for v in search.values() for code, n in v.items() if code != "429")
-    return {"api_calls": stats["total"], "search_calls": sum(sum(v.values()) for v in search.values()),
-            "http_429": refused, "general_ok": stats["total"] - refused - search_ok, "search_ok": search_ok,
-            "by_route": {k: sum(v.values()) for k, v in sorted(routes.items())}}
+    return {
+        "api_calls": stats["total"],
+        "search_calls": sum(sum(v.values()) for v in search.values()),
+        "http_429": refused,
+        "general_ok": stats["total"] - refused - search_ok,
+        "search_ok": search_ok,
+        "by_route": {k: sum(v.values()) for k, v in sorted(routes.items())},
+    }
 
 
-def coverage(tool: Tool, view: Delivery, truth: dict[str, dict[str, dict[str, Any]]],
-             ids: dict[str, set[str]] | None = None) -> dict[str, dict[str, int]]:
+def coverage(
+    tool: Tool, view: Delivery, truth: dict[str, dict[str, dict[str, Any]]], ids: dict[str, set[str]] | None = None
+) -> dict[str, dict[str, int]]:
     """Per type: live records in the portal (or in `ids`), how many the tool holds current, missed, stale."""
     out: dict[str, dict[str, int]] = {}
     for object_type in tool.types:
@@ -139,11 +173,18 @@ def coverage(tool: Tool, view: Delivery, truth: dict[str, dict[str, dict[str, An
             rec = held.get(rid)
             if rec is None or rec.archived:
                 missed += 1
-            elif rec.updated is not None and truth[object_type][rid]["updated"] is not None and \
-                    rec.updated < truth[object_type][rid]["updated"] - STALE_TOLERANCE_MS:
+            elif (
+                rec.updated is not None
+                and truth[object_type][rid]["updated"] is not None
+                and rec.updated < truth[object_type][rid]["updated"] - STALE_TOLERANCE_MS
+            ):
                 stale += 1
-        out[object_type] = {"portal": len(wanted), "held": len(wanted) - missed - stale, "missed": missed,
-                            "stale": stale}
+        out[object_type] = {
+            "portal": len(wanted),
+            "held": len(wanted) - missed - stale,
+            "missed": missed,
+            "stale": stale,
+        }
     return out
 
 
@@ -187,8 +228,9 @@ def full_and_incremental(args: argparse.Namespace, tool: Tool, run: int) -> dict
         changed = changed_ids(summary)
         _, second, inc = measured(sb, tool, f"run{run}-incremental", args.timeout)
         truth = ground_truth(sb, tool.types)
-        inc["coverage"] = coverage(tool, first.merged(second), truth, {t: changed.get(t, set()) for t in tool.types
-                                                                        if t != "owners"})
+        inc["coverage"] = coverage(
+            tool, first.merged(second), truth, {t: changed.get(t, set()) for t in tool.types if t != "owners"}
+        )
         inc["records"] = totals(inc["coverage"])
         inc["changed_in_portal"] = {t: len(ids) for t, ids in sorted(changed.items())}
         inc["delivered_messages"] = sum(second.messages.values())
@@ -206,8 +248,7 @@ def seeded_incremental(args: argparse.Namespace, tool: Tool, run: int) -> Metric
         changed = changed_ids(sb.simulate(minutes=args.minutes, seed=1_000 + run))
         _, second, inc = measured(sb, tool, f"run{run}-seeded-incremental", args.timeout)
         truth = ground_truth(sb, tool.types)
-        inc["coverage"] = coverage(tool, second, truth, {t: changed.get(t, set()) for t in tool.types
-                                                         if t != "owners"})
+        inc["coverage"] = coverage(tool, second, truth, {t: changed.get(t, set()) for t in tool.types if t != "owners"})
         inc["records"] = totals(inc["coverage"])
         inc["changed_in_portal"] = {t: len(ids) for t, ids in sorted(changed.items())}
         inc["delivered_messages"] = sum(second.messages.values())
@@ -249,8 +290,13 @@ def stress_bulk(args: argparse.Namespace, tool: Tool) -> Metrics:
     if args.bulk_object not in tool.types:
         return {**metrics, "note": f"{tool.name} does not sync {args.bulk_object}"}
     cover = coverage(tool, first.merged(second), truth, {args.bulk_object: ids & set(truth[args.bulk_object])})
-    return {**metrics, "object": args.bulk_object, "imported": len(ids), **cover[args.bulk_object],
-            "duplicates": duplicates(second)}
+    return {
+        **metrics,
+        "object": args.bulk_object,
+        "imported": len(ids),
+        **cover[args.bulk_object],
+        "duplicates": duplicates(second),
+    }
 
 
 def stress_lag(args: argparse.Namespace, tool: Tool) -> Metrics:
@@ -266,8 +312,13 @@ def stress_lag(args: argparse.Namespace, tool: Tool) -> Metrics:
         view = view.merged(third)
         truth = ground_truth(sb, tool.types)
     cover = totals(coverage(tool, view, truth, {t: changed.get(t, set()) for t in tool.types if t != "owners"}))
-    return {**metrics, "lag_ms": args.lag_ms, "status_first": first_inc["status"], **cover,
-            "duplicates": duplicates(second) + duplicates(third)}
+    return {
+        **metrics,
+        "lag_ms": args.lag_ms,
+        "status_first": first_inc["status"],
+        **cover,
+        "duplicates": duplicates(second) + duplicates(third),
+    }
 
 
 def stress_archive(args: argparse.Namespace, tool: Tool) -> Metrics:
@@ -282,25 +333,48 @@ def stress_archive(args: argparse.Namespace, tool: Tool) -> Metrics:
         if isinstance(tool, KpiSync):
             _, third, rec = measured(sb, tool, "archive-reconcile", args.timeout, extra=("--reconcile",))
             after = caught(tool, before, view.merged(third), summary, ground_truth(sb, tool.types))
-            result["after_reconcile"] = {**after, "api_calls": rec["api_calls"], "wall_s": rec["wall_s"],
-                                         "status": rec["status"], "command": rec["command"]}
+            result["after_reconcile"] = {
+                **after,
+                "api_calls": rec["api_calls"],
+                "wall_s": rec["wall_s"],
+                "status": rec["status"],
+                "command": rec["command"],
+            }
     return result
 
 
-def caught(tool: Tool, before: Delivery, view: Delivery, summary: dict[str, Any],
-           truth: dict[str, dict[str, dict[str, Any]]]) -> Metrics:
+def caught(
+    tool: Tool, before: Delivery, view: Delivery, summary: dict[str, Any], truth: dict[str, dict[str, dict[str, Any]]]
+) -> Metrics:
     """Of the records the tool held after its full sync: archived ones it now holds as archived (or dropped), and
     re-associated engagements whose contact ids it now holds current."""
     held = before.records
-    archived = [(t, rid) for t, ids in summary.get("archived", {}).items() if t in tool.types for rid in ids
-                if rid in held.get(t, {})]
+    archived = [
+        (t, rid)
+        for t, ids in summary.get("archived", {}).items()
+        if t in tool.types
+        for rid in ids
+        if rid in held.get(t, {})
+    ]
     gone = sum(1 for t, rid in archived if (rec := view.records.get(t, {}).get(rid)) is None or rec.archived)
-    moved = [(t, rid) for t, ids in summary.get("reassociated", {}).items() if t in tool.types for rid in ids
-             if rid in held.get(t, {})]
-    current = sum(1 for t, rid in moved if (rec := view.records.get(t, {}).get(rid)) is not None
-                  and rec.contacts == truth[t][rid]["contacts"])
-    return {"archived": len(archived), "archived_caught": gone, "reassociated": len(moved),
-            "reassociated_caught": current}
+    moved = [
+        (t, rid)
+        for t, ids in summary.get("reassociated", {}).items()
+        if t in tool.types
+        for rid in ids
+        if rid in held.get(t, {})
+    ]
+    current = sum(
+        1
+        for t, rid in moved
+        if (rec := view.records.get(t, {}).get(rid)) is not None and rec.contacts == truth[t][rid]["contacts"]
+    )
+    return {
+        "archived": len(archived),
+        "archived_caught": gone,
+        "reassociated": len(moved),
+        "reassociated_caught": current,
+    }
 
 
 # -- orchestration ------------------------------------------------------------------------------------------
@@ -312,9 +386,24 @@ def median(values: list[Any]) -> Any:
     return round(statistics.median(numbers), 3) if numbers else None
 
 
-MEDIAN_KEYS = ("wall_s", "last_call_s", "peak_rss_mb", "api_calls", "search_calls", "http_429", "general_ok",
-               "search_ok", "floor_s", "strict_min_s", "wall_over_floor", "last_call_over_floor", "duplicates",
-               "delivered_messages", "limiter_wait_s", "retries")
+MEDIAN_KEYS = (
+    "wall_s",
+    "last_call_s",
+    "peak_rss_mb",
+    "api_calls",
+    "search_calls",
+    "http_429",
+    "general_ok",
+    "search_ok",
+    "floor_s",
+    "strict_min_s",
+    "wall_over_floor",
+    "last_call_over_floor",
+    "duplicates",
+    "delivered_messages",
+    "limiter_wait_s",
+    "retries",
+)
 
 
 RUN_KEYS = ("status", "measured_at", "bench_command", *MEDIAN_KEYS, "calls_by_stream")  # what a phase keeps of each run
@@ -345,8 +434,10 @@ def ratios(results: dict[str, Any], base: str = "kpi-sync") -> dict[str, Any]:
         per: dict[str, Any] = {}
         for phase in ("full", "incremental", "throttled"):
             mine, theirs = results["tools"][base].get(phase, {}), tool.get(phase, {})
-            per[phase] = {k: round(theirs[k] / mine[k], 2) if mine.get(k) and theirs.get(k) is not None else None
-                          for k in ("api_calls", "wall_s", "peak_rss_mb")}
+            per[phase] = {
+                k: round(theirs[k] / mine[k], 2) if mine.get(k) and theirs.get(k) is not None else None
+                for k in ("api_calls", "wall_s", "peak_rss_mb")
+            }
         out[name] = per
     return out
 
@@ -357,9 +448,15 @@ def stored_runs(phase: Metrics) -> list[Metrics]:
     runs: list[Metrics] = phase.get("runs", [])
     figures = [k for k in MEDIAN_KEYS if k in phase]
     if len(runs) == 1 and any(k not in runs[0] for k in figures):
-        return [{"status": runs[0]["status"], "measured_at": phase.get("measured_at"),
-                 "bench_command": phase.get("bench_command"),
-                 **{k: phase[k] for k in figures}, "calls_by_stream": phase.get("calls_by_stream", {})}]
+        return [
+            {
+                "status": runs[0]["status"],
+                "measured_at": phase.get("measured_at"),
+                "bench_command": phase.get("bench_command"),
+                **{k: phase[k] for k in figures},
+                "calls_by_stream": phase.get("calls_by_stream", {}),
+            }
+        ]
     if missing := sorted({k for r in runs for k in figures if k not in r}):
         raise SystemExit(f"--add-runs: the stored runs lack {', '.join(missing)}; re-run the phase instead")
     return runs
@@ -406,12 +503,20 @@ def run_tool(args: argparse.Namespace, tool: Tool, stored: Metrics) -> tuple[Met
         figures["throttled"] = summarise(old_throttled + runs)
     for phase in ("full", "incremental", "throttled"):
         if phase in figures:
-            figures[phase].update({"bench_command": args.command_line, "timeout_s": args.timeout,
-                                   "measured_at": datetime.now(UTC).isoformat(timespec="seconds")})
+            figures[phase].update(
+                {
+                    "bench_command": args.command_line,
+                    "timeout_s": args.timeout,
+                    "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
     if "stress" not in args.phases:
         return figures, None
-    return figures, {"bulk": stress_bulk(args, tool), "lag": stress_lag(args, tool),
-                     "archive": stress_archive(args, tool)}
+    return figures, {
+        "bulk": stress_bulk(args, tool),
+        "lag": stress_lag(args, tool),
+        "archive": stress_archive(args, tool),
+    }
 
 
 def run_all(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
@@ -426,14 +531,24 @@ def run_all(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]
         tools = [TOOLS[n](WORK / n, sb.token, begin) for n in names]
         for tool in tools:
             tool.prepare(sb.base_url)
-    results.update({
-        "label": args.label, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "size": args.size,
-        "contacts": args.contacts, "seed": args.seed, "start_date": begin, "portal": portal["counts"],
-        "owners": portal["owners"]})
+    results.update(
+        {
+            "label": args.label,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "size": args.size,
+            "contacts": args.contacts,
+            "seed": args.seed,
+            "start_date": begin,
+            "portal": portal["counts"],
+            "owners": portal["owners"],
+        }
+    )
     # Parameters of the phases that ran (a merge keeps those of the phases it did not run).
-    for phases, key, value in (({"incremental", "seeded"}, "simulated_minutes", args.minutes),
-                               ({"throttled"}, "time_scale", args.time_scale),
-                               ({"stress"}, "stress_minutes", args.stress_minutes)):
+    for phases, key, value in (
+        ({"incremental", "seeded"}, "simulated_minutes", args.minutes),
+        ({"throttled"}, "time_scale", args.time_scale),
+        ({"stress"}, "stress_minutes", args.stress_minutes),
+    ):
         if phases & args.phases or key not in results:
             results[key] = value
     results.setdefault("tools", {})
@@ -469,8 +584,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tools", default="kpi-sync,airbyte,singer", help=f"any of {', '.join(TOOLS)}")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"any of {', '.join(PHASES)}")
     parser.add_argument("--merge", action="store_true", help="update these tools in an existing results file")
-    parser.add_argument("--add-runs", action="store_true",
-                        help="with --merge: keep the stored runs of the phases run, medians over stored and new")
+    parser.add_argument(
+        "--add-runs",
+        action="store_true",
+        help="with --merge: keep the stored runs of the phases run, medians over stored and new",
+    )
     parser.add_argument("--report", action="store_true", help="only rebuild bench/RESULTS.md from bench/results/")
     parser.add_argument("--minutes", type=float, default=60, help="simulated activity before the incremental run")
     parser.add_argument("--time-scale", type=float, default=1.0, help="rate-limit window scale for throttled runs")

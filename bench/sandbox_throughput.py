@@ -50,9 +50,12 @@ def _hammer(base: str, token: str, make: Any, seconds: float, threads: int) -> d
     deadline = time.perf_counter() + seconds
 
     def worker(n: int) -> None:
-        with urllib3.HTTPConnectionPool(base.split("//")[1].split(":", maxsplit=1)[0], int(base.rsplit(":", 1)[1]),
-                                        maxsize=1, headers={"Authorization": f"Bearer {token}",
-                                                            "Content-Type": "application/json"}) as http:
+        with urllib3.HTTPConnectionPool(
+            base.split("//")[1].split(":", maxsplit=1)[0],
+            int(base.rsplit(":", 1)[1]),
+            maxsize=1,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        ) as http:
             i = 0
             while time.perf_counter() < deadline:
                 response = make(http, n * 1_000_000 + i)
@@ -69,8 +72,13 @@ def _hammer(base: str, token: str, make: Any, seconds: float, threads: int) -> d
     for t in pool:
         t.join()
     elapsed = time.perf_counter() - started
-    return {"pages_per_second": round(sum(counts) / elapsed, 1), "pages": sum(counts), "errors": sum(errors),
-            "threads": threads, "seconds": round(elapsed, 2)}
+    return {
+        "pages_per_second": round(sum(counts) / elapsed, 1),
+        "pages": sum(counts),
+        "errors": sum(errors),
+        "threads": threads,
+        "seconds": round(elapsed, 2),
+    }
 
 
 def _free_port() -> int:
@@ -81,8 +89,19 @@ def _free_port() -> int:
 
 def _serve(size: str, port: int, token: str) -> subprocess.Popen[bytes]:
     """Start `kpi-sync sandbox` in its own process so the client threads do not share its GIL."""
-    command = [sys.executable, "-c", "from sandbox.cli import sandbox_command; sandbox_command()", "--port", str(port),
-               "--token", token, "--size", size, "--index-lag-ms", "0"]
+    command = [
+        sys.executable,
+        "-c",
+        "from sandbox.cli import sandbox_command; sandbox_command()",
+        "--port",
+        str(port),
+        "--token",
+        token,
+        "--size",
+        size,
+        "--index-lag-ms",
+        "0",
+    ]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(1_200):
         try:
@@ -114,16 +133,23 @@ def throughput(size: str, seconds: float, threads: int) -> dict[str, Any]:
         def search_page(http: Any, i: int) -> Any:
             # Like a sync client: one modified-date window paged to 2,000 results, then the next window.
             low = stamps[((i // 10) * 2_000) % max(len(stamps) - 2_000, 1)]
-            body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
-                                                   "value": low}]}],
-                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                    "properties": ["hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_disposition"],
-                    "limit": 200, "after": str((i % 10) * 200)}
+            body = {
+                "filterGroups": [
+                    {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": low}]}
+                ],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": ["hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_disposition"],
+                "limit": 200,
+                "after": str((i % 10) * 200),
+            }
             return http.request("POST", "/crm/v3/objects/calls/search", body=orjson.dumps(body))
 
-        return {"portal_size": size, "calls": len(ids),
-                "list_100": _hammer(base, token, list_page, seconds, threads),
-                "search_200": _hammer(base, token, search_page, seconds, threads)}
+        return {
+            "portal_size": size,
+            "calls": len(ids),
+            "list_100": _hammer(base, token, list_page, seconds, threads),
+            "search_200": _hammer(base, token, search_page, seconds, threads),
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -131,8 +157,7 @@ def throughput(size: str, seconds: float, threads: int) -> dict[str, Any]:
 
 def generation(size: str) -> dict[str, Any]:
     """Generate a portal in a fresh process; report time, peak RSS and database size."""
-    out = subprocess.run([sys.executable, "-c", GENERATE, size], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", GENERATE, size], cwd=ROOT, capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout))
 
 
@@ -145,9 +170,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="client threads")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "sandbox.json")
     args = parser.parse_args()
-    result: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": _cpus()},
-                              "throughput": throughput(args.serve_size, args.seconds, args.threads),
-                              "generation": {}}
+    result: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "throughput": throughput(args.serve_size, args.seconds, args.threads),
+        "generation": {},
+    }
     print(json.dumps(result["throughput"], indent=2), flush=True)
     for size in args.sizes.split(","):
         result["generation"][size] = generation(size)

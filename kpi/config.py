@@ -42,10 +42,10 @@ class KpiConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "connected_dispositions", frozenset(self.connected_dispositions))
         object.__setattr__(self, "decision_maker_roles", frozenset(self.decision_maker_roles))
+        self.validate()  # first, so that the first bad item in field order is the one named
         object.__setattr__(self, "content_re", _compile_pattern(self.content_path_pattern))
         object.__setattr__(self, "tzinfo", _zone(self.timezone))
         object.__setattr__(self, "calendar", Calendar(self.tzinfo))
-        self.validate()
 
     @property
     def stale_after_ms(self) -> int:

@@ -44,7 +44,7 @@ def run_demo(seed: int = 42, keep: bool = False) -> int:
             sync_overlap_seconds=5,
         )
         engine = open_store(settings.database_url)
-        first = run_cycle(engine, settings, CycleOptions(trigger="demo"))
+        first = run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="demo"))
         click.echo(_line("first cycle (full load)", first))
         if first.outcome != "ok":
             click.echo(f"error: {first.error}", err=True)
@@ -52,7 +52,7 @@ def run_demo(seed: int = 42, keep: bool = False) -> int:
         changes = sandbox.simulate(minutes=60)
         click.echo(f"simulated an hour of sales activity: {_counts(changes)}")
         time.sleep(LAG_MS / 1000 * 2)
-        second = run_cycle(engine, settings, CycleOptions(trigger="demo"))
+        second = run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="demo"))
         click.echo(_line("second cycle (incremental)", second))
         click.echo("")
         click.echo(kpi_report(engine, None, "table"))

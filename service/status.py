@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from service.health import api_calls_since, day_start_ms, readiness
+from service.settings import Settings
 from storage import repo
 from sync import runs
-from sync.config import Settings
 
 TIME_FIELDS = ("started_at", "finished_at", "resume_at")
 CURSOR_TIME_FIELDS = ("high_water", "list_started_at", "last_reconciled_at", "updated_at")

@@ -26,8 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.lock import cycle_lock
 from service.metrics import Metrics
+from service.settings import Settings
 from sync import runs
-from sync.config import Settings
+from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,7 @@ class CycleFn(Protocol):
     """The shape of `sync.cycle.run_cycle`."""
 
     def __call__(
-        self, engine: Engine, settings: Settings, options: CycleOptions, *, stop: threading.Event | None = None
+        self, engine: Engine, config: CycleConfig, options: CycleOptions, *, stop: threading.Event | None = None
     ) -> RunSummary: ...
 
 
@@ -101,6 +102,7 @@ class Worker:
         self, engine: Engine, settings: Settings, *, metrics: Metrics | None = None, cycle: CycleFn = run_cycle
     ) -> None:
         self.engine, self.settings = engine, settings
+        self.config = settings.cycle_config()
         self.metrics = metrics or Metrics()
         self._cycle = cycle
         self._stop = threading.Event()
@@ -262,7 +264,7 @@ class Worker:
         started = time.monotonic()
         self.metrics.running.set(1)
         try:
-            summary = self._cycle(self.engine, self.settings, options, stop=self._stop)
+            summary = self._cycle(self.engine, self.config, options, stop=self._stop)
         except Exception as exc:  # run_cycle never raises by contract; if it does, the worker must live on
             log.error("cycle_crashed", error_type=type(exc).__name__)
             self.metrics.observe_crash()

@@ -39,12 +39,21 @@ def make_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and ":memory:" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               json_deserializer=orjson.loads, json_serializer=_json_text)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            json_deserializer=orjson.loads,
+            json_serializer=_json_text,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10},
-                         json_deserializer=orjson.loads, json_serializer=_json_text)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10},
+        json_deserializer=orjson.loads,
+        json_serializer=_json_text,
+    )
 
 
 def _json_text(value: object) -> str:

@@ -19,15 +19,16 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from kpi.config import KpiConfig
 from storage import repo
 from sync import runs
-from sync.config import Settings
+from sync.config import CycleConfig
 from sync.errors import DailyLimitError, KpiSyncError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import OBJECT_TYPES
 from sync.pull import Interrupted, Puller
 from sync.push import PushStats, write_back, write_snapshots
-from sync.refresh.contacts import kpi_config, refresh
+from sync.refresh.contacts import refresh
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ class RunSummary:
 
 def run_cycle(
     engine: Engine,
-    settings: Settings,
+    config: CycleConfig,
     options: CycleOptions,
     *,
     stop: threading.Event | None = None,
@@ -80,8 +81,8 @@ def run_cycle(
     summary = RunSummary(run_id, "ok")
     clock = time.monotonic()
     try:
-        client = client or HubSpotClient(settings)
-        _cycle(engine, settings, options, client, started=started, stop=stop, summary=summary)
+        client = client or HubSpotClient(config.hubspot)
+        _cycle(engine, config, options, client, started=started, stop=stop, summary=summary)
     except Interrupted:
         summary.outcome = "stopped"
         summary.error = "stopped on request after the last committed page"
@@ -118,7 +119,7 @@ def _not_started(err: SQLAlchemyError) -> RunSummary:
 
 def _cycle(
     engine: Engine,
-    settings: Settings,
+    config: CycleConfig,
     options: CycleOptions,
     client: HubSpotClient,
     *,
@@ -130,22 +131,22 @@ def _cycle(
     if options.full:
         with engine.begin() as conn:
             repo.reset_cursors(conn, objects)
-    puller = Puller(engine, client, settings, started, stop)
+    puller = Puller(engine, client, config.pull, started, stop)
     try:
         with _phase(summary, "pull"):
             puller.run(objects, reconcile=options.reconcile)
     finally:
         summary.counts["pull"] = puller.stats.as_dict()
     with _phase(summary, "kpis"):
-        summary.counts["kpis"] = _recompute(engine, settings, full=options.recompute_all)
-    if not settings.writeback_enabled:
+        summary.counts["kpis"] = _recompute(engine, config.kpi, full=options.recompute_all)
+    if not config.write.enabled:
         return
     push = PushStats()
     try:
         with _phase(summary, "push"):
             write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push)
         summary.preview = push.preview
-        if settings.writeback_snapshots and not options.dry_run:
+        if config.write.snapshots and not options.dry_run:
             write_snapshots(engine, client, runs.now_ms(), push)
     finally:
         summary.counts["push"] = push.as_dict()
@@ -162,10 +163,12 @@ def _phase(summary: RunSummary, name: str) -> Iterator[None]:
     finally:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         summary.counts.setdefault("phases", {})[name] = {
-            "seconds": round(time.perf_counter() - begin, 3), "peak_rss_mb": round(peak_mb, 1)}
+            "seconds": round(time.perf_counter() - begin, 3),
+            "peak_rss_mb": round(peak_mb, 1),
+        }
 
 
-def _recompute(engine: Engine, settings: Settings, *, full: bool) -> dict[str, Any]:
+def _recompute(engine: Engine, config: KpiConfig, *, full: bool) -> dict[str, Any]:
     """Recompute the KPIs. The contacts' values and the aggregates commit in separate transactions, and a run that
     died between them leaves nothing dirty to say the aggregates are stale: a recompute is marked as running while
     it runs, and one found cut short is redone over every contact and aggregate."""
@@ -174,7 +177,7 @@ def _recompute(engine: Engine, settings: Settings, *, full: bool) -> dict[str, A
         repo.set_state(conn, RECOMPUTE_STATE, {"running": True})
     if cut_short and not full:
         log.warning("kpi_recompute_redone", reason="the last recompute was cut short; recomputing everything")
-    stats = refresh(engine, kpi_config(settings), runs.now_ms(), full=full or cut_short)
+    stats = refresh(engine, config, runs.now_ms(), full=full or cut_short)
     with engine.begin() as conn:
         repo.set_state(conn, RECOMPUTE_STATE, {"running": False})
     return {**stats.as_dict(), "redone_in_full": cut_short}

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
-from sync.config import Settings
+from sync.config import PullConfig
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
@@ -116,11 +116,11 @@ class Puller:
         self,
         engine: Engine,
         client: HubSpotClient,
-        settings: Settings,
+        config: PullConfig,
         run_start_ms: int,
         stop: threading.Event | None = None,
     ) -> None:
-        self.engine, self.client, self.settings = engine, client, settings
+        self.engine, self.client, self.config = engine, client, config
         self.run_start_ms = run_start_ms
         self.stop = stop or threading.Event()
         self.stats = PullStats()
@@ -182,7 +182,7 @@ class Puller:
                 spec.object_type,
                 page.results,
                 self.stats.parse,
-                self.settings.extra_properties(spec.object_type),
+                self.config.extra_for(spec.object_type),
                 with_links=bool(associations),
             )
             links = dict(parsed.links)
@@ -234,8 +234,8 @@ class Puller:
     # -- incremental -------------------------------------------------------------------------------------------
     def incremental(self, spec: Spec, cursor: dict[str, Any]) -> None:
         """Search every window between the high-water mark (minus the overlap) and the run's start."""
-        overlap_ms = self.settings.sync_overlap_seconds * 1000
-        span_ms = self.settings.sync_window_hours * 3_600_000
+        overlap_ms = self.config.overlap_seconds * 1000
+        span_ms = self.config.window_hours * 3_600_000
         while True:
             if cursor["window_lo"] is None:
                 lo = max(0, int(cursor["high_water"] or 0) - overlap_ms)
@@ -262,7 +262,7 @@ class Puller:
             self._check_stop()
             page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id))
             rows += parse_page(
-                spec.object_type, page.results, self.stats.parse, self.settings.extra_properties(spec.object_type)
+                spec.object_type, page.results, self.stats.parse, self.config.extra_for(spec.object_type)
             ).rows
             # The keyset advances over every record of the page, also those the parser skipped.
             ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
@@ -297,7 +297,7 @@ class Puller:
 
     # -- shared ------------------------------------------------------------------------------------------------
     def _properties(self, object_type: str) -> list[str]:
-        return list(dict.fromkeys((*PROPERTIES[object_type], *self.settings.extra_properties(object_type))))
+        return list(dict.fromkeys((*PROPERTIES[object_type], *self.config.extra_for(object_type))))
 
     def _read_links(self, spec: Spec, record_ids: list[int]) -> dict[int, set[int]]:
         """Complete contact links of records through v4 batch reads, following each record's paging."""

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import structlog
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from storage.engine import open_store
+from tests.helpers import PG_OK, create_pg_database, drop_pg_database
 
 # Property tests are reproducible: derandomized (the same examples on every run of the same selection, no example
 # database) and without a per-example deadline (the 2-core machine is shared). Each property sets its own
@@ -24,19 +23,6 @@ hypothesis_settings.register_profile(
 hypothesis_settings.register_profile("explore", deadline=None, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-PG_ADMIN = os.environ.get("KPI_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_available() -> bool:
-    try:
-        with psycopg.connect(PG_ADMIN, connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
-
-
-PG_OK = _pg_available()
-
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -47,21 +33,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     yield
     structlog.reset_defaults()
-
-
-def create_pg_database() -> str:
-    """A new empty PostgreSQL database; returns its URL."""
-    name = f"kpi_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_pg_database(url: str) -> None:
-    """Drop a database made by create_pg_database (closing whoever still holds it)."""
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -31,8 +31,12 @@ def installed_version(name: str) -> str | None:
     if not python.exists():
         return None
     package = PEERS[name][0]
-    probe = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version('{package}'))"],
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version('{package}'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return probe.stdout.strip() if probe.returncode == 0 else None
 
 
@@ -47,8 +51,18 @@ def install(name: str, force: bool = False) -> Path:
         shutil.rmtree(target)
     interpreter = os.environ.get("PEER_PYTHON") or shutil.which("python3.11") or sys.executable
     subprocess.run([interpreter, "-m", "venv", str(target)], check=True)
-    subprocess.run([str(venv_python(name)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    f"{package}=={version}"], check=True)
+    subprocess.run(
+        [
+            str(venv_python(name)),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"{package}=={version}",
+        ],
+        check=True,
+    )
     print(f"{name}: installed {package}=={version} in {target}")
     return venv_python(name)
 

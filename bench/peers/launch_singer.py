@@ -34,8 +34,9 @@ def build_catalog(config_path: str, names: list[str]) -> dict[str, Any]:
         schema, mdata = tap_hubspot.load_discovered_schema(stream)
         for entry in mdata:
             entry["metadata"]["selected"] = True
-        streams.append({"stream": stream.tap_stream_id, "tap_stream_id": stream.tap_stream_id, "schema": schema,
-                        "metadata": mdata})
+        streams.append(
+            {"stream": stream.tap_stream_id, "tap_stream_id": stream.tap_stream_id, "schema": schema, "metadata": mdata}
+        )
     return {"streams": streams}
 
 

@@ -29,19 +29,50 @@ ROOT = BENCH.parent
 PEERS_DIR = BENCH / ".peers"
 LAUNCHERS = Path(__file__).resolve().parent
 
-AIRBYTE_STREAMS = {"contacts": "contacts", "deals": "deals", "owners": "owners", "engagements_calls": "calls",
-                   "engagements_emails": "emails", "engagements_meetings": "meetings"}
+AIRBYTE_STREAMS = {
+    "contacts": "contacts",
+    "deals": "deals",
+    "owners": "owners",
+    "engagements_calls": "calls",
+    "engagements_emails": "emails",
+    "engagements_meetings": "meetings",
+}
 SINGER_STREAMS = ("contacts", "deals", "owners", "engagements")
-SINGER_ENGAGEMENT_TYPES = {"CALL": "calls", "EMAIL": "emails", "INCOMING_EMAIL": "emails",
-                           "FORWARDED_EMAIL": "emails", "MEETING": "meetings", "NOTE": "notes", "TASK": "tasks"}
+SINGER_ENGAGEMENT_TYPES = {
+    "CALL": "calls",
+    "EMAIL": "emails",
+    "INCOMING_EMAIL": "emails",
+    "FORWARDED_EMAIL": "emails",
+    "MEETING": "meetings",
+    "NOTE": "notes",
+    "TASK": "tasks",
+}
 KPI_ENGAGEMENT_TYPES = {"call": "calls", "email": "emails", "meeting": "meetings", "note": "notes", "task": "tasks"}
 ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks")
-SCRUBBED_ENV = ("HUBSPOT_", "KPI_", "SYNC_", "DATABASE_URL", "WRITEBACK_", "RECONCILE_", "ADMIN_",
-                "SANDBOX_URL", "PEER_")
+SCRUBBED_ENV = (
+    "HUBSPOT_",
+    "KPI_",
+    "SYNC_",
+    "DATABASE_URL",
+    "WRITEBACK_",
+    "RECONCILE_",
+    "ADMIN_",
+    "SANDBOX_URL",
+    "PEER_",
+)
 SAMPLE_EVERY_S = 0.02
 # Request paths and kpi-sync call kinds -> the stream they serve ("shared": schemas, properties, pipelines).
-ENTITY_STREAMS = {"contact": "contacts", "contacts": "contacts", "deal": "deals", "deals": "deals", "calls": "calls",
-                  "emails": "emails", "meetings": "meetings", "notes": "notes", "tasks": "tasks"}
+ENTITY_STREAMS = {
+    "contact": "contacts",
+    "contacts": "contacts",
+    "deal": "deals",
+    "deals": "deals",
+    "calls": "calls",
+    "emails": "emails",
+    "meetings": "meetings",
+    "notes": "notes",
+    "tasks": "tasks",
+}
 PEER_PATH_STREAMS = (
     (re.compile(r"^/crm/v3/objects/([a-z_]+)"), None),
     (re.compile(r"^/crm/v4/associations/([a-z_]+)/"), None),
@@ -126,8 +157,15 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_process(argv: list[str], env: dict[str, str], workdir: Path, name: str, timeout_s: float, *,
-                probe: Callable[[], int] | None = None) -> ProcResult:
+def run_process(
+    argv: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    name: str,
+    timeout_s: float,
+    *,
+    probe: Callable[[], int] | None = None,
+) -> ProcResult:
     """Run a command, sampling its process tree's RSS (and `probe`, the sandbox's call count, to time the last
     API call); kill its process group after `timeout_s`."""
     with open(workdir / f"{name}.out", "wb") as out, open(workdir / f"{name}.err", "wb") as err:
@@ -195,8 +233,16 @@ class Tool(ABC):
     def collect(self, run_name: str) -> Delivery:
         """What the run delivered; also keeps the state the next run needs."""
 
-    def run(self, base_url: str, run_name: str, timeout_s: float, time_scale: float = 1.0,
-            extra: tuple[str, ...] = (), *, probe: Callable[[], int] | None = None) -> tuple[ProcResult, Delivery]:
+    def run(
+        self,
+        base_url: str,
+        run_name: str,
+        timeout_s: float,
+        time_scale: float = 1.0,
+        extra: tuple[str, ...] = (),
+        *,
+        probe: Callable[[], int] | None = None,
+    ) -> tuple[ProcResult, Delivery]:
         """One sync run: process, then what it delivered."""
         argv, env = self.command(base_url, time_scale, extra)
         result = run_process(argv, env, self.workdir, run_name, timeout_s, probe=probe)
@@ -229,9 +275,13 @@ class KpiSync(Tool):
 
     def command(self, base_url: str, time_scale: float, extra: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
         """`kpi-sync sync` pointed at the sandbox through its documented environment variables."""
-        env = clean_env(HUBSPOT_BASE_URL=base_url, HUBSPOT_ACCESS_TOKEN=self.token,
-                        DATABASE_URL=f"sqlite:///{self.db}", WRITEBACK_ENABLED=str(self.writeback).lower(),
-                        **self.env_overrides)
+        env = clean_env(
+            HUBSPOT_BASE_URL=base_url,
+            HUBSPOT_ACCESS_TOKEN=self.token,
+            DATABASE_URL=f"sqlite:///{self.db}",
+            WRITEBACK_ENABLED=str(self.writeback).lower(),
+            **self.env_overrides,
+        )
         return [str(ROOT / ".venv" / "bin" / "kpi-sync"), "sync", *extra], env
 
     def last_run_counts(self) -> dict[str, Any]:
@@ -300,12 +350,14 @@ def read_kpi_store(db: Path) -> dict[str, dict[str, Rec]]:
         for rid, modified, archived in con.execute("SELECT id, modified_at, archived FROM contacts"):
             out.setdefault("contacts", {})[str(rid)] = Rec(modified, None, bool(archived))
         for rid, modified, archived in con.execute("SELECT id, modified_at, archived FROM deals"):
-            out.setdefault("deals", {})[str(rid)] = Rec(modified, tuple(sorted(links.get(("deals", rid), []))),
-                                                        bool(archived))
+            out.setdefault("deals", {})[str(rid)] = Rec(
+                modified, tuple(sorted(links.get(("deals", rid), []))), bool(archived)
+            )
         for etype, rid, modified, archived in con.execute("SELECT type, id, modified_at, archived FROM engagements"):
             object_type = KPI_ENGAGEMENT_TYPES.get(etype, etype)
             out.setdefault(object_type, {})[str(rid)] = Rec(
-                modified, tuple(sorted(links.get((object_type, rid), []))), bool(archived))
+                modified, tuple(sorted(links.get((object_type, rid), []))), bool(archived)
+            )
         for rid, archived in con.execute("SELECT id, archived FROM owners"):
             out.setdefault("owners", {})[str(rid)] = Rec(None, None, bool(archived))
     except sqlite3.Error:
@@ -351,8 +403,16 @@ class Peer(Tool):
         extra = {"PEER_REQUEST_LOG": str(self.request_log)} if self.request_log else {}
         return clean_env(SANDBOX_URL=base_url, PEER_TIME_SCALE=str(time_scale), **extra)
 
-    def run(self, base_url: str, run_name: str, timeout_s: float, time_scale: float = 1.0,
-            extra: tuple[str, ...] = (), *, probe: Callable[[], int] | None = None) -> tuple[ProcResult, Delivery]:
+    def run(
+        self,
+        base_url: str,
+        run_name: str,
+        timeout_s: float,
+        time_scale: float = 1.0,
+        extra: tuple[str, ...] = (),
+        *,
+        probe: Callable[[], int] | None = None,
+    ) -> tuple[ProcResult, Delivery]:
         """One run, logging every request the peer sends to `<run_name>.requests.jsonl`."""
         self.request_log = self.workdir / f"{run_name}.requests.jsonl"
         self.request_log.unlink(missing_ok=True)
@@ -411,9 +471,14 @@ class Airbyte(Peer):
 
     def prepare(self, base_url: str) -> None:
         """Write config and build the configured catalog from the connector's own `discover`."""
-        self.config.write_text(json.dumps({
-            "credentials": {"credentials_title": "Private App Credentials", "access_token": self.token},
-            "start_date": self.start_date}))
+        self.config.write_text(
+            json.dumps(
+                {
+                    "credentials": {"credentials_title": "Private App Credentials", "access_token": self.token},
+                    "start_date": self.start_date,
+                }
+            )
+        )
         argv = [self.python, str(LAUNCHERS / self.launcher), "discover", "--config", str(self.config)]
         result = run_process(argv, self.env(base_url, 1.0), self.workdir, "discover", 600)
         catalog = None
@@ -422,23 +487,45 @@ class Airbyte(Peer):
                 catalog = json.loads(line)["catalog"]
         if catalog is None:
             raise RuntimeError(f"airbyte discover failed (exit {result.returncode}); see {self.workdir}/discover.*")
-        streams = [{"stream": s, "sync_mode": "incremental", "destination_sync_mode": "append",
-                    "cursor_field": s.get("default_cursor_field", []),
-                    "primary_key": s.get("source_defined_primary_key", [])}
-                   for s in catalog["streams"] if s["name"] in AIRBYTE_STREAMS]
+        streams = [
+            {
+                "stream": s,
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append",
+                "cursor_field": s.get("default_cursor_field", []),
+                "primary_key": s.get("source_defined_primary_key", []),
+            }
+            for s in catalog["streams"]
+            if s["name"] in AIRBYTE_STREAMS
+        ]
         self.catalog.write_text(json.dumps({"streams": streams}))
 
     def seed_state(self, cursor_ms: int) -> None:
         """Every stream's `updatedAt` cursor at `cursor_ms`, in the per-stream state format its STATE messages use."""
         when = datetime.fromtimestamp(cursor_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        self.state.write_text(json.dumps([
-            {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": {"updatedAt": when}}}
-            for name in AIRBYTE_STREAMS]))
+        self.state.write_text(
+            json.dumps(
+                [
+                    {
+                        "type": "STREAM",
+                        "stream": {"stream_descriptor": {"name": name}, "stream_state": {"updatedAt": when}},
+                    }
+                    for name in AIRBYTE_STREAMS
+                ]
+            )
+        )
 
     def command(self, base_url: str, time_scale: float, extra: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
         """`launch_airbyte.py read --config --catalog [--state]`."""
-        argv = [self.python, str(LAUNCHERS / self.launcher), "read", "--config", str(self.config),
-                "--catalog", str(self.catalog)]
+        argv = [
+            self.python,
+            str(LAUNCHERS / self.launcher),
+            "read",
+            "--config",
+            str(self.config),
+            "--catalog",
+            str(self.catalog),
+        ]
         if self.state.exists():
             argv += ["--state", str(self.state)]
         return argv, self.env(base_url, time_scale)
@@ -452,8 +539,14 @@ class Airbyte(Peer):
             if object_type:
                 data = record["data"]
                 contacts = data.get("contacts") if object_type != "contacts" else None
-                delivery.add(object_type, str(data.get("id")), Rec(
-                    to_ms(data.get("updatedAt")), tuple(sorted(map(str, contacts))) if contacts is not None else None))
+                delivery.add(
+                    object_type,
+                    str(data.get("id")),
+                    Rec(
+                        to_ms(data.get("updatedAt")),
+                        tuple(sorted(map(str, contacts))) if contacts is not None else None,
+                    ),
+                )
         elif kind == "STATE" and message["state"].get("type") == "STREAM":
             states.append(message["state"])
         elif kind == "TRACE" and message["trace"].get("type") == "ERROR":
@@ -484,10 +577,10 @@ class Singer(Peer):
 
     def prepare(self, base_url: str) -> None:
         """Write config and build the catalog with the tap's own discovery functions."""
-        self.config.write_text(json.dumps({"api_key": self.token, "start_date": self.start_date,
-                                           "request_timeout": 300}))
-        argv = [self.python, str(LAUNCHERS / self.launcher), "catalog", "--config", str(self.config),
-                *SINGER_STREAMS]
+        self.config.write_text(
+            json.dumps({"api_key": self.token, "start_date": self.start_date, "request_timeout": 300})
+        )
+        argv = [self.python, str(LAUNCHERS / self.launcher), "catalog", "--config", str(self.config), *SINGER_STREAMS]
         result = run_process(argv, self.env(base_url, 1.0), self.workdir, "catalog", 600)
         if result.returncode != 0:
             raise RuntimeError(f"singer catalog failed (exit {result.returncode}); see {self.workdir}/catalog.*")
@@ -495,8 +588,14 @@ class Singer(Peer):
 
     def command(self, base_url: str, time_scale: float, extra: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
         """`launch_singer.py --config --properties [--state]`."""
-        argv = [self.python, str(LAUNCHERS / self.launcher), "--config", str(self.config),
-                "--properties", str(self.catalog)]
+        argv = [
+            self.python,
+            str(LAUNCHERS / self.launcher),
+            "--config",
+            str(self.config),
+            "--properties",
+            str(self.catalog),
+        ]
         if self.state.exists():
             argv += ["--state", str(self.state)]
         return argv, self.env(base_url, time_scale)
@@ -515,8 +614,11 @@ class Singer(Peer):
             engagement = data.get("engagement") or {}
             object_type = SINGER_ENGAGEMENT_TYPES.get(str(engagement.get("type")), "other")
             contacts = (data.get("associations") or {}).get("contactIds") or []
-            delivery.add(object_type, str(engagement.get("id")),
-                         Rec(to_ms(engagement.get("lastUpdated")), tuple(sorted(map(str, contacts)))))
+            delivery.add(
+                object_type,
+                str(engagement.get("id")),
+                Rec(to_ms(engagement.get("lastUpdated")), tuple(sorted(map(str, contacts)))),
+            )
         elif stream == "deals":
             modified = ((data.get("properties") or {}).get("hs_lastmodifieddate") or {}).get("value")
             vids = (data.get("associations") or {}).get("associatedVids") or []

@@ -22,8 +22,13 @@ from urllib.parse import urlsplit
 
 import requests.adapters
 
-HUBSPOT_HOSTS = ("https://api.hubapi.com", "http://api.hubapi.com", "https://api.hubspot.com",
-                 "https://api.hubapi.eu", "https://api-eu1.hubapi.com")
+HUBSPOT_HOSTS = (
+    "https://api.hubapi.com",
+    "http://api.hubapi.com",
+    "https://api.hubspot.com",
+    "https://api.hubapi.eu",
+    "https://api-eu1.hubapi.com",
+)
 
 
 def install(sandbox_url: str | None = None, log_path: str | None = None) -> str:
@@ -33,12 +38,13 @@ def install(sandbox_url: str | None = None, log_path: str | None = None) -> str:
     lock = threading.Lock()
     original = requests.adapters.HTTPAdapter.send
 
-    def send(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, *args: Any,
-             **kwargs: Any) -> requests.Response:
+    def send(
+        self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         url = request.url or ""
         for host in HUBSPOT_HOSTS:
             if url.startswith(host + "/") or url == host:
-                request.url = base + url[len(host):]
+                request.url = base + url[len(host) :]
                 break
         started = time.monotonic()
         status: int | str = "error"
@@ -49,8 +55,13 @@ def install(sandbox_url: str | None = None, log_path: str | None = None) -> str:
         finally:
             if log_file:
                 parts = urlsplit(request.url or "")
-                line = {"m": request.method, "p": parts.path, "q": parts.query[:2000], "s": status,
-                        "t": round(time.monotonic() - started, 4)}
+                line = {
+                    "m": request.method,
+                    "p": parts.path,
+                    "q": parts.query[:2000],
+                    "s": status,
+                    "t": round(time.monotonic() - started, 4),
+                }
                 with lock, open(log_file, "a", encoding="utf-8") as out:
                     out.write(json.dumps(line) + "\n")
 

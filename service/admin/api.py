@@ -25,9 +25,9 @@ from service.admin.page import render_panel, shell
 from service.health import readiness
 from service.metrics import CONTENT_TYPE, Metrics
 from service.report import kpi_report
+from service.settings import Settings
 from service.status import recent_run_views, run_view, status_document
 from sync import runs
-from sync.config import Settings
 from sync.cycle import CycleOptions
 from sync.hubspot.constants import OBJECT_TYPES
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.lock import cycle_lock
 from service.logs import configure_logging
+from service.settings import Settings, load_settings
 from storage.engine import open_store
-from sync.config import Settings, load_settings
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.errors import ConfigError
 
@@ -68,7 +68,7 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
     """Run one cycle: pull, recompute KPIs, write back."""
     settings = settings_or_exit()
     try:
-        settings.token()
+        settings.hubspot_config()
     except ConfigError as err:
         click.echo(f"configuration error: {err}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -79,7 +79,7 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
         if not acquired:
             click.echo("busy: a worker is running a cycle for this portal; try again later", err=True)
             sys.exit(EXIT_FAILED)
-        summary = run_cycle(engine, settings, options)
+        summary = run_cycle(engine, settings.cycle_config(), options)
     if dry_run:
         click.echo(
             orjson.dumps(
@@ -100,7 +100,7 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
 def kpis(period: str | None, all_time: bool, fmt: str, recompute: bool, chart: Path | None) -> None:
     """Print the KPI report per owner, team and portal, with the article's benchmarks."""
     from service.report import kpi_chart, kpi_report
-    from sync.refresh.contacts import kpi_config, refresh
+    from sync.refresh.contacts import refresh
     from sync.runs import now_ms
 
     settings = settings_or_exit()
@@ -109,7 +109,7 @@ def kpis(period: str | None, all_time: bool, fmt: str, recompute: bool, chart: P
         sys.exit(EXIT_CONFIG)
     engine = open_store_or_exit(settings)
     if recompute:
-        stats = refresh(engine, kpi_config(settings), now_ms(), full=True)
+        stats = refresh(engine, settings.kpi_config(), now_ms(), full=True)
         structlog.get_logger().info("kpis_recomputed", **stats.as_dict())
     chosen = None if all_time else period
     click.echo(kpi_report(engine, chosen, fmt))

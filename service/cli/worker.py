@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.health import readiness
 from service.lock import cycle_lock
 from service.logs import configure_logging
+from service.settings import Settings, load_settings
 from service.status import recent_run_views, status_document
 from storage.engine import make_engine, open_store
-from sync.config import Settings, load_settings
 from sync.cycle import CycleOptions, run_cycle
 from sync.errors import ConfigError
 from sync.hubspot.constants import OBJECT_TYPES
@@ -62,7 +62,7 @@ def _store(settings: Settings) -> Engine:
 
 def _require_token(settings: Settings) -> None:
     try:
-        settings.token()
+        settings.hubspot_config()
     except ConfigError as err:
         _fail(f"configuration error: {err}", EXIT_CONFIG)
 
@@ -141,7 +141,7 @@ def _resync_local(settings: Settings, options: CycleOptions) -> int:
         if not acquired:
             click.echo("busy: another cycle is running; retry later, or resync through the worker", err=True)
             return EXIT_FAILED
-        summary = run_cycle(engine, settings, options)
+        summary = run_cycle(engine, settings.cycle_config(), options)
     click.echo(f"run {summary.run_id}: {summary.outcome} ({summary.api_calls} API calls)")
     if summary.error:
         click.echo(f"{summary.outcome}: {summary.error}", err=True)

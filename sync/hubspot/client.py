@@ -20,7 +20,7 @@ import urllib3
 from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from sync.config import Settings
+from sync.config import HubSpotConfig
 from sync.errors import (
     AuthError,
     DailyLimitError,
@@ -167,9 +167,9 @@ class HubSpotClient:
     """Typed, rate-limited, retried access to the HubSpot endpoints kpi-sync uses."""
 
     def __init__(
-        self, settings: Settings, limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep
+        self, config: HubSpotConfig, limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> None:
-        sdk = HubSpot(access_token=settings.token(), host=settings.hubspot_base_url, retry=False)
+        sdk = HubSpot(access_token=config.token.get_secret_value(), host=config.base_url, retry=False)
         # Each attribute access on the SDK builds a new ApiClient and pool: take every API object once.
         self._objects = sdk.crm.objects.basic_api
         self._search = sdk.crm.objects.search_api
@@ -180,15 +180,15 @@ class HubSpotClient:
         self._properties = sdk.crm.properties.core_api
         self._groups = sdk.crm.properties.groups_api
         self._schemas = sdk.crm.schemas.core_api
-        self._timeout = (CONNECT_TIMEOUT_S, settings.hubspot_timeout_seconds)
-        self._slow_s = settings.hubspot_timeout_seconds * SLOW_SHARE_OF_TIMEOUT
+        self._timeout = (CONNECT_TIMEOUT_S, config.timeout_seconds)
+        self._slow_s = config.timeout_seconds * SLOW_SHARE_OF_TIMEOUT
         self.limiter = limiter or RateLimiter(
-            settings.hubspot_rate_limit_per_10s,
-            settings.hubspot_search_per_second,
-            settings.hubspot_daily_budget,
-            timezone=settings.kpi_timezone,
+            config.rate_limit_per_10s,
+            config.search_per_second,
+            config.daily_budget,
+            timezone=config.timezone,
         )
-        self._max_attempts = settings.hubspot_max_retries + 1
+        self._max_attempts = config.max_retries + 1
         self._sleep = sleep
         self.stats = ApiStats()
 

@@ -107,9 +107,7 @@ def needs_merge(conn: Connection) -> bool:
     """Whether anything the aggregate rows are merged from changed since the last merge."""
     if (repo.get_state(conn, STATE_KEY) or {}).get("stale") or _stages_changed(conn):
         return True
-    return any(
-        conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED)
-    )
+    return any(conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED))
 
 
 def _mark_stale(conn: Connection, config: KpiConfig) -> None:
@@ -117,9 +115,7 @@ def _mark_stale(conn: Connection, config: KpiConfig) -> None:
 
 
 # -- contact pass: deltas -----------------------------------------------------------------------------------------
-def apply_contact_changes(
-    conn: Connection, changes: Sequence[ContactChange], config: KpiConfig, now_ms: int
-) -> None:
+def apply_contact_changes(conn: Connection, changes: Sequence[ContactChange], config: KpiConfig, now_ms: int) -> None:
     """Move changed contacts' counts in the contact cells; queue the days of the calls and emails that read them.
 
     Runs in the contact pass's transaction, so cells and stored facts never disagree. `changes` are

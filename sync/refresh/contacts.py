@@ -24,7 +24,6 @@ from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
-from sync.config import Settings
 from sync.refresh import cells as aggregates
 from sync.refresh import inputs as kpi_rows
 from sync.refresh.inputs import engagement_of
@@ -40,18 +39,6 @@ HELPER_SHARE = 0.3
 
 C = repo.table(t.Contact)
 K = repo.table(t.ContactKpi)
-
-
-def kpi_config(settings: Settings) -> KpiConfig:
-    """The KPI rules' configuration from the service settings (validated on construction)."""
-    return KpiConfig(
-        connected_dispositions=frozenset(settings.kpi_connected_dispositions),
-        decision_maker_roles=frozenset(settings.kpi_decision_maker_roles),
-        content_path_pattern=settings.kpi_content_path_pattern,
-        timezone=settings.kpi_timezone,
-        stale_after_days=settings.kpi_stale_after_days,
-        min_attempts=settings.kpi_min_attempts,
-    )
 
 
 @dataclass
@@ -375,5 +362,3 @@ def _load_contacts(conn: Connection, where: ColumnElement[bool]) -> list[Contact
         ).where(where)
     )
     return [Contact(**r._mapping) for r in rows]
-
-

@@ -60,8 +60,16 @@ def engagement_of(row: Sequence[Any], contact_ids: tuple[int, ...]) -> Engagemen
     """An `Engagement` from a row of `ENGAGEMENT_COLS`."""
     eid, kind, ts, owner, direction, disposition, email_direction, urls, outcome = row
     return Engagement(
-        eid, kind, ts, owner, contact_ids, direction, disposition, email_direction,
-        () if urls is None else _urls(urls), outcome,
+        eid,
+        kind,
+        ts,
+        owner,
+        contact_ids,
+        direction,
+        disposition,
+        email_direction,
+        () if urls is None else _urls(urls),
+        outcome,
     )
 
 
@@ -139,9 +147,7 @@ def live_contacts(conn: Connection) -> set[int]:
 
 def decision_makers(conn: Connection, config: KpiConfig) -> set[int]:
     """Live contacts that are decision makers (D6), as the contact pass judges them."""
-    rows = conn.execute(
-        select(C.c.id, C.c.buying_role).where(C.c.archived.is_(False), C.c.buying_role.is_not(None))
-    )
+    rows = conn.execute(select(C.c.id, C.c.buying_role).where(C.c.archived.is_(False), C.c.buying_role.is_not(None)))
     return {r.id for r in rows if is_decision_maker_row(r.id, r.buying_role, config)}
 
 
@@ -242,8 +248,14 @@ def deal_facts(conn: Connection, deal_ids: Sequence[int] | None = None) -> list[
         ]
     )
     stmt = select(
-        D.c.id, D.c.owner_id, D.c.createdate, D.c.closedate, D.c.pipeline, D.c.dealstage,
-        D.c.is_closed_won, D.c.is_closed,
+        D.c.id,
+        D.c.owner_id,
+        D.c.createdate,
+        D.c.closedate,
+        D.c.pipeline,
+        D.c.dealstage,
+        D.c.is_closed_won,
+        D.c.is_closed,
     ).where(D.c.archived.is_(False))
     facts = []
     for part in [None] if deal_ids is None else list(repo.chunks(deal_ids)):

@@ -13,12 +13,11 @@ from sqlalchemy import Engine
 
 from service.admin.api import create_app
 from service.admin.server import AdminServer, local_url
+from service.settings import load_settings
 from storage.engine import make_engine
 from sync import runs
-from sync.config import load_settings
 from sync.cycle import CycleOptions
-
-from .conftest import ADMIN_TOKEN, FakeWorker, copy_store
+from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store
 
 PROTECTED = [
     ("POST", "/resync"),

@@ -22,11 +22,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.admin.api import create_app
+from service.settings import Settings, load_settings
 from storage.engine import make_engine
 from sync import runs
-from sync.config import Settings, load_settings
-
-from .conftest import ADMIN_TOKEN, FakeWorker, copy_store
+from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store
 
 CHECKS = [
     not_a_server_error,

@@ -14,8 +14,7 @@ from service.admin.api import create_app
 from service.admin.server import AdminServer
 from service.worker import Worker
 from sync import runs
-
-from .conftest import ADMIN_TOKEN, sandbox_settings
+from tests.helpers import ADMIN_TOKEN, sandbox_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 CHROMIUM = "/usr/bin/chromium"

@@ -25,8 +25,7 @@ import pytest
 import yaml
 
 from sandbox.harness import run_sandbox
-
-from .conftest import ADMIN_TOKEN, free_port
+from tests.helpers import ADMIN_TOKEN, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

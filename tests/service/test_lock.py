@@ -17,8 +17,7 @@ from sqlalchemy.engine import make_url
 
 from service.lock import cycle_lock, lock_file, lock_key
 from storage.engine import make_engine
-
-from .conftest import wait_for
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = Path(__file__).with_name("lock_holder.py")

@@ -15,12 +15,11 @@ from structlog.testing import capture_logs
 
 from sandbox.harness import RunningSandbox
 from service.lock import lock_file
+from service.settings import Settings
 from service.worker import Worker, merge
 from sync import runs
-from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary
-
-from .conftest import sandbox_settings, wait_for
+from tests.helpers import TOKEN, sandbox_settings, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 ONE_SECOND = 1 / 60  # sync_interval_minutes
@@ -134,7 +133,9 @@ class ScriptedCycle:
 def test_daily_limit_pauses_cycles_until_the_resume_time(sqlite_store: Engine) -> None:
     """After a DAILY stop no cycle runs (requests wait) until the resume time, then the worker resumes on its own."""
     cycle = ScriptedCycle([("stopped", 2500)])
-    settings = Settings(database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    settings = Settings(
+        database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND, hubspot_access_token=TOKEN
+    )
     with running(Worker(sqlite_store, settings, cycle=cycle)) as worker:
         wait_for(lambda: len(cycle.calls) == 1, what="the first cycle")
         wait_for(lambda: worker.state()["paused_until"] is not None, what="the pause")
@@ -152,7 +153,9 @@ def test_a_pause_recorded_before_a_restart_is_kept(sqlite_store: Engine) -> None
     run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
     runs.close_run(sqlite_store, run_id, "stopped", counts={}, api_calls=0, resume_at=runs.now_ms() + 60_000)
     cycle = ScriptedCycle([])
-    settings = Settings(database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    settings = Settings(
+        database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND, hubspot_access_token=TOKEN
+    )
     with running(Worker(sqlite_store, settings, cycle=cycle)) as worker:
         time.sleep(1.2)
         assert cycle.calls == []
@@ -166,7 +169,9 @@ def test_a_cycle_lock_that_cannot_be_taken_skips_the_cycle_and_the_worker_lives_
     assert path is not None
     path.mkdir()  # a directory where the lock file should be: opening it fails
     cycle = ScriptedCycle([])
-    settings = Settings(database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND)
+    settings = Settings(
+        database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND, hubspot_access_token=TOKEN
+    )
     worker = Worker(sqlite_store, settings, cycle=cycle)
     with capture_logs() as events, running(worker):
         wait_for(lambda: (database_errors(worker) or 0) >= 2, what="two ticks refused the lock")

@@ -19,9 +19,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from urllib3 import Timeout
 
-from sync.config import Settings, load_settings
+from service.settings import Settings, load_settings
 from sync.errors import ConfigError
-from sync.refresh.contacts import kpi_config
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,7 @@ def test_an_accepted_duration_can_be_scheduled_and_waited(case: tuple[Number, fl
     trigger = IntervalTrigger(seconds=loaded.sync_interval_minutes * 60, timezone=UTC)  # as the worker does
     assert trigger.get_next_fire_time(None, datetime.now(UTC)) is not None
     assert Timeout(connect=5, read=loaded.hubspot_timeout_seconds).read_timeout == loaded.hubspot_timeout_seconds
-    assert kpi_config(loaded).stale_after_ms > 0
+    assert loaded.kpi_config().stale_after_ms > 0
 
 
 # -- choices, flags, time zones and lists ------------------------------------------------------------------------
@@ -227,7 +226,7 @@ ZONES = sorted(zoneinfo.available_timezones())
 @given(st.sampled_from(ZONES))
 def test_every_known_time_zone_is_accepted_and_usable(zone: str) -> None:
     """Any IANA zone name is accepted, and the KPI rules can bucket days and months in it."""
-    assert kpi_config(load_settings(kpi_timezone=zone)).calendar.period(0) in ("1969-12", "1970-01")
+    assert load_settings(kpi_timezone=zone).kpi_config().calendar.period(0) in ("1969-12", "1970-01")
 
 
 @settings(max_examples=50)
@@ -263,7 +262,7 @@ def test_accepted_kpi_settings_always_make_a_kpi_configuration(dispositions: str
         assert_one_line_naming(refusal(**overrides), "KPI_CONTENT_PATH_PATTERN")
         return
     loaded = load_settings(**overrides)
-    config = kpi_config(loaded)
+    config = loaded.kpi_config()
     assert config.connected_dispositions == frozenset(loaded.kpi_connected_dispositions)
     assert config.decision_maker_roles == frozenset(loaded.kpi_decision_maker_roles)
     assert config.content_path_pattern == pattern

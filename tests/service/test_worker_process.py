@@ -25,9 +25,18 @@ from storage import tables as t
 from storage.engine import make_engine, open_store
 from sync import runs
 from sync.cycle import CycleOptions, run_cycle
-from tests.conftest import PG_OK, create_pg_database, drop_pg_database
-
-from .conftest import ADMIN_TOKEN, SYNC_CMD, WORKER_CMD, free_port, sandbox_settings, wait_for, worker_env
+from tests.helpers import (
+    ADMIN_TOKEN,
+    PG_OK,
+    SYNC_CMD,
+    WORKER_CMD,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    sandbox_settings,
+    wait_for,
+    worker_env,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -75,7 +84,7 @@ def test_sigterm_mid_cycle_leaves_a_consistent_store(sandbox: RunningSandbox, sq
         assert "worker_stopping" in log
         assert [r["outcome"] for r in all_runs(engine)] == ["stopped"]
         sandbox.set_faults()
-        resumed = run_cycle(engine, sandbox_settings(sandbox, sqlite_url), CycleOptions(trigger="cli"))
+        resumed = run_cycle(engine, sandbox_settings(sandbox, sqlite_url).cycle_config(), CycleOptions(trigger="cli"))
         assert resumed.outcome == "ok", resumed.error
         truth = {int(c["id"]) for c in sandbox.export("contacts") if not c.get("archived")}
         assert contact_ids(engine) == truth
@@ -170,7 +179,7 @@ def test_cli_resync_failures_are_one_line_with_a_meaningful_exit_code(
 
     from service.admin.api import create_app
     from service.admin.server import AdminServer
-    from sync.config import load_settings
+    from service.settings import load_settings
 
     settings = load_settings(database_url=str(sqlite_store.url), kpi_sync_admin_token=ADMIN_TOKEN)
     app: FastAPI = create_app(sqlite_store, settings, None)

@@ -109,8 +109,9 @@ def test_composite_key_lookup_finds_exactly_the_given_keys(store: Engine) -> Non
     links = repo.table(t.EngagementContact)
     with store.begin() as conn:
         repo.upsert(conn, links, _links([("call", 1, 10), ("call", 2, 20), ("email", 1, 30), ("email", 3, 40)]))
-        found = repo.linked_contacts(conn, t.EngagementContact, ["engagement_type", "engagement_id"],
-                                     [("call", 1), ("email", 3), ("note", 1)])
+        found = repo.linked_contacts(
+            conn, t.EngagementContact, ["engagement_type", "engagement_id"], [("call", 1), ("email", 3), ("note", 1)]
+        )
     assert found == {10, 40}
 
 

@@ -25,13 +25,13 @@ from sqlalchemy import Engine, func, select
 from kpi.rows import parse_timestamp
 from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
 from sandbox.harness import RunningSandbox
+from service.settings import Settings
 from storage import repo
 from storage import tables as t
 from sync import runs
-from sync.config import Settings
 from sync.hubspot.constants import MODIFIED_PROPERTY, OBJECT_TYPES, SINGULAR
-from sync.refresh.contacts import kpi_config, refresh
-from tests.sync.conftest import cycle, settings_for, stored, truth
+from sync.refresh.contacts import refresh
+from tests.helpers import cycle, settings_for, stored, truth
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
@@ -287,7 +287,7 @@ def log_calls(sb: RunningSandbox, rng: random.Random, n: int = 12) -> None:
 def kpi_drift(engine: Engine, settings: Settings) -> dict[str, list[object]]:
     """What a recompute of every contact and aggregate from scratch changes: contacts and aggregate keys, a few."""
     before = _kpi_rows(engine)
-    refresh(engine, kpi_config(settings), runs.now_ms(), full=True)
+    refresh(engine, settings.kpi_config(), runs.now_ms(), full=True)
     after = _kpi_rows(engine)
     return {
         name: sorted(k for k in before[name].keys() | after[name].keys() if before[name].get(k) != after[name].get(k))[

@@ -14,8 +14,8 @@ from storage import repo
 from storage import tables as t
 from sync.cycle import CycleOptions, run_cycle
 from sync.properties import CONTACT_PROPERTIES
-from sync.refresh.contacts import kpi_config, refresh
-from tests.sync.conftest import api_calls, cycle, settings_for, stored, truth
+from sync.refresh.contacts import refresh
+from tests.helpers import api_calls, cycle, settings_for, stored, truth
 
 
 def test_full_sync_stores_exactly_what_hubspot_serves(sandbox: RunningSandbox, store: Engine, store_url: str) -> None:
@@ -69,7 +69,7 @@ def test_records_sharing_one_millisecond_sync_completely(
 def test_search_index_lag_loses_nothing(sqlite_store: Engine, sqlite_url: str) -> None:
     """Changes invisible to search when a run starts are read by the next run's overlap."""
     from sandbox.harness import run_sandbox
-    from tests.sync.conftest import TOKEN
+    from tests.helpers import TOKEN
 
     with run_sandbox(seed=9, size="small", token=TOKEN, index_lag_ms=1500) as sb:
         settings = settings_for(sb, sqlite_url, sync_overlap_seconds=3, writeback_enabled=False)
@@ -162,8 +162,11 @@ def test_a_contact_deleted_before_its_write_is_archived_not_retried_every_cycle(
         gone, kept = conn.execute(select(ledger.c.contact_id).order_by(ledger.c.contact_id).limit(2)).scalars()
         conn.execute(delete(ledger).where(ledger.c.contact_id == gone))  # its values must be written again
         conn.execute(update(kpis).where(kpis.c.contact_id == gone).values(push_pending=True))
-    request = urllib.request.Request(f"{sandbox.base_url}/crm/v3/objects/contacts/{gone}", method="DELETE",  # noqa: S310
-                                     headers={"Authorization": f"Bearer {sandbox.token}"})
+    request = urllib.request.Request(  # noqa: S310 - the local sandbox
+        f"{sandbox.base_url}/crm/v3/objects/contacts/{gone}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    )
     urllib.request.urlopen(request).close()  # noqa: S310 - the local sandbox
 
     summary = cycle(sqlite_store, settings)
@@ -191,7 +194,7 @@ def test_bad_token_stops_the_run_with_a_clear_message(
 ) -> None:
     """A 401 fails the cycle at once, names the token, and never shows it."""
     settings = settings_for(sandbox, sqlite_url, hubspot_access_token="pat-na1-wrong-token-value")
-    summary = run_cycle(sqlite_store, settings, CycleOptions())
+    summary = run_cycle(sqlite_store, settings.cycle_config(), CycleOptions())
     assert summary.outcome == "failed"
     assert "HUBSPOT_ACCESS_TOKEN" in (summary.error or "")
     assert "wrong-token" not in (summary.error or "")
@@ -219,9 +222,9 @@ def test_incremental_recompute_equals_full_recompute(sandbox: RunningSandbox, st
         return contacts, aggs
 
     now = int(time.time() * 1000)
-    refresh(store, kpi_config(settings), now)
+    refresh(store, settings.kpi_config(), now)
     incremental = snapshot()
-    refresh(store, kpi_config(settings), now, full=True)
+    refresh(store, settings.kpi_config(), now, full=True)
     assert snapshot() == incremental
 
 
@@ -236,12 +239,13 @@ def test_full_resync_of_some_objects_reloads_only_those(
     assert {k.split(":", 1)[1] for k in summary.counts["pull"]["pages"] if k.startswith("list:")} == set(objects)
 
 
-def test_daily_limit_stops_cleanly_and_the_next_run_catches_up(sandbox: RunningSandbox, sqlite_store: Engine,
-                                                               sqlite_url: str) -> None:
+def test_daily_limit_stops_cleanly_and_the_next_run_catches_up(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
     """A DAILY 429 stops the cycle with a resume time; once the quota is back the next cycle ends exact."""
     settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
     sandbox.settings(throttle=True, daily_limit=20)
-    stopped = run_cycle(sqlite_store, settings, CycleOptions())
+    stopped = run_cycle(sqlite_store, settings.cycle_config(), CycleOptions())
     assert stopped.outcome == "stopped"
     assert stopped.resume_at_ms is not None
     assert stopped.resume_at_ms > int(time.time() * 1000)

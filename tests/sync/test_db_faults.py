@@ -34,7 +34,7 @@ from storage.engine import open_store
 from sync import runs
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.hubspot.constants import OBJECT_TYPES, SINGULAR
-from tests.sync.conftest import cycle, settings_for, stored, truth
+from tests.helpers import cycle, settings_for, stored, truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -57,16 +57,35 @@ class PrivateServer:
 
     def init(self) -> None:
         """Create the cluster (trust authentication, no fsync: it is thrown away)."""
-        self._as_owner(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                       "-E", "UTF8", "--no-sync")
+        self._as_owner(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
 
     def start(self) -> None:
         """Start serving on 127.0.0.1:port and wait until it accepts connections (if not serving already)."""
         if self.up:
             return
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_owner(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-                       "-o", options, "-w", "start")
+        self._as_owner(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
         self.up = True
 
     def stop(self) -> None:
@@ -144,7 +163,7 @@ def run_losing_the_database(
     sb.set_faults(rate_slow=1.0, slow_ms=30)  # pages take a while, so the loss lands in the middle of the load
     watcher = when(lambda: list_pages(sb) >= PAGES_BEFORE_THE_LOSS, lose)
     with capture_logs() as logs:
-        summary = run_cycle(engine, settings_for(sb, store_url), CycleOptions())
+        summary = run_cycle(engine, settings_for(sb, store_url).cycle_config(), CycleOptions())
     watcher.join()
     sb.set_faults()
     return summary, logs
@@ -219,8 +238,12 @@ def losable_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lo
     else:
         path = tmp_path / "store.db"
         files = [str(path), f"{path}-wal"]
-        store = LosableStore(f"sqlite:///{path}", open_store(f"sqlite:///{path}"), lambda: immutable(files, True),
-                             lambda: immutable(files, False))
+        store = LosableStore(
+            f"sqlite:///{path}",
+            open_store(f"sqlite:///{path}"),
+            lambda: immutable(files, True),
+            lambda: immutable(files, False),
+        )
         if not immutable(files, True) or not immutable(files, False):
             pytest.skip("this filesystem cannot make files immutable (chattr +i)")
     yield store

@@ -23,16 +23,16 @@ from sqlalchemy import Engine, select
 
 from sandbox.harness import RunningSandbox, run_sandbox
 from sandbox.simulate import Simulator
+from service.settings import Settings
 from service.worker import Worker
 from storage import repo
 from storage import tables as t
 from storage.engine import open_store
 from sync import runs
-from sync.config import Settings
 from sync.cycle import CycleOptions, RunSummary
 from sync.hubspot.ratelimit import next_midnight
 from sync.properties import CONTACT_PROPERTIES
-from tests.sync.conftest import TOKEN, api_calls, cycle, settings_for
+from tests.helpers import TOKEN, api_calls, cycle, settings_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -47,11 +47,27 @@ FAULTS: dict[str, Any] = {
     "rate_partial": 0.05,  # per batch-write input
 }
 # What the sandbox calls each fault, and what the client calls it in `counts["api"]["faults"]`.
-FAULT_NAMES = {"429": "429", "5xx": "5xx", "drop": "connection", "slow": "slow", "malformed": "malformed",
-               "partial": "partial"}
+FAULT_NAMES = {
+    "429": "429",
+    "5xx": "5xx",
+    "drop": "connection",
+    "slow": "slow",
+    "malformed": "malformed",
+    "partial": "partial",
+}
 VOLATILE = {"modified_at", "seen_at", "computed_at", "written_at"}  # wall-clock stamps, never alike on two portals
-COMPARED = (t.Owner, t.DealStage, t.Contact, t.Deal, t.Engagement, t.EngagementContact, t.DealContact, t.ContactKpi,
-            t.KpiAggregate, t.SnapshotLedger)
+COMPARED = (
+    t.Owner,
+    t.DealStage,
+    t.Contact,
+    t.Deal,
+    t.Engagement,
+    t.EngagementContact,
+    t.DealContact,
+    t.ContactKpi,
+    t.KpiAggregate,
+    t.SnapshotLedger,
+)
 KPI_PROPERTIES = [p["name"] for p in CONTACT_PROPERTIES]
 BATCH_UPDATE = "POST /crm/v3/objects/{type}/batch/update"
 

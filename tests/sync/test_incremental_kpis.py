@@ -21,12 +21,12 @@ from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
 from sandbox.harness import RunningSandbox
 from sandbox.objtypes import STANDARD
 from sandbox.org import REPS, owner_id
+from service.settings import Settings
 from storage import repo
 from storage import tables as t
-from sync.config import Settings
 from sync.cycle import RunSummary
-from sync.refresh.contacts import kpi_config, refresh
-from tests.sync.conftest import cycle, settings_for
+from sync.refresh.contacts import refresh
+from tests.helpers import cycle, settings_for
 
 DAY_MS = 86_400_000
 Rows = dict[tuple[str, str, str, str], dict[str, Any]]
@@ -251,7 +251,7 @@ def cycle_matches_full_recompute(engine: Engine, settings: Settings, before: Row
     """Run a reconciling cycle; its aggregates must equal a recompute from scratch and differ from `before`."""
     summary = cycle(engine, settings, reconcile=True)
     incremental = aggregates(engine)
-    refresh(engine, kpi_config(settings), now_ms(), full=True)
+    refresh(engine, settings.kpi_config(), now_ms(), full=True)
     assert incremental == aggregates(engine)
     assert incremental != before
     return summary
@@ -274,7 +274,7 @@ def test_a_changed_kpi_configuration_recounts_everything(
     after = aggregates(sqlite_store)
     portal_all = ("K1", "portal", "portal", "all")
     assert after[portal_all]["connected_calls"] > before[portal_all]["connected_calls"]
-    refresh(sqlite_store, kpi_config(wider), now_ms(), full=True)
+    refresh(sqlite_store, wider.kpi_config(), now_ms(), full=True)
     assert aggregates(sqlite_store) == after
 
 
@@ -287,10 +287,10 @@ def test_a_full_recompute_shared_with_a_second_process_gives_the_same_rows(
     settings = settings_for(sandbox, store_url, writeback_enabled=False)
     cycle(store, settings)
     now = now_ms()
-    refresh(store, kpi_config(settings), now, full=True, parallel_from=10**9)
+    refresh(store, settings.kpi_config(), now, full=True, parallel_from=10**9)
     alone = aggregates(store), contact_rows(store)
     with capture_logs() as logs:
-        refresh(store, kpi_config(settings), now, full=True, parallel_from=0)
+        refresh(store, settings.kpi_config(), now, full=True, parallel_from=0)
     assert (aggregates(store), contact_rows(store)) == alone
     assert [e for e in logs if e["event"] == "kpi_helper_failed"] == []
 

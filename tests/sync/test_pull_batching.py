@@ -14,7 +14,7 @@ from sandbox.harness import RunningSandbox
 from storage import repo
 from storage import tables as t
 from sync.cycle import CycleOptions, run_cycle
-from tests.sync.conftest import cycle, settings_for, stored, truth
+from tests.helpers import cycle, settings_for, stored, truth
 
 SEARCH = "POST /crm/v3/objects/{type}/search"
 ASSOC_READ = "POST /crm/v4/associations/{fromType}/{toType}/batch/read"
@@ -92,7 +92,7 @@ def test_a_run_stopped_inside_a_batch_keeps_the_committed_batches_and_the_next_r
     new_calls = log_calls(sandbox, 1_300)
     # Accepted before the stop: searches of contacts and deals, five call pages, one association read, two pages.
     sandbox.settings(throttle=True, daily_limit=2 + 5 + 1 + 2, daily_used=0)
-    stopped = run_cycle(sqlite_store, settings, CycleOptions())
+    stopped = run_cycle(sqlite_store, settings.cycle_config(), CycleOptions())
     assert stopped.outcome == "stopped"
     assert stored_calls(sqlite_store, new_calls) == new_calls[:1_000]
     assert call_links(sqlite_store, new_calls[:1_000]) == hubspot_links(sandbox, new_calls[:1_000])

@@ -10,7 +10,7 @@ from sandbox.harness import RunningSandbox
 from storage import repo
 from storage import tables as t
 from sync.cycle import CycleOptions, run_cycle
-from tests.sync.conftest import settings_for
+from tests.helpers import settings_for
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 
@@ -42,7 +42,7 @@ def test_a_faulty_run_never_shows_the_token(
     sandbox.set_faults(**faults)
     settings = settings_for(sandbox, sqlite_url, kpi_sync_admin_token=ADMIN_TOKEN, hubspot_max_retries=3)
     with capture_logs() as events:
-        summary = run_cycle(sqlite_store, settings, CycleOptions())
+        summary = run_cycle(sqlite_store, settings.cycle_config(), CycleOptions())
     out = capsys.readouterr()
     with sqlite_store.connect() as conn:
         history = [dict(r) for r in conn.execute(select(repo.table(t.SyncRun))).mappings()]
@@ -57,6 +57,8 @@ def test_rejected_token_error_names_the_variable_not_the_value(
     """A 401 says which variable holds the bad token, never the token itself."""
     wrong = "pat-na1-this-is-not-the-right-token"
     with capture_logs() as events:
-        summary = run_cycle(sqlite_store, settings_for(sandbox, sqlite_url, hubspot_access_token=wrong), CycleOptions())
+        summary = run_cycle(
+            sqlite_store, settings_for(sandbox, sqlite_url, hubspot_access_token=wrong).cycle_config(), CycleOptions()
+        )
     assert "HUBSPOT_ACCESS_TOKEN" in (summary.error or "")
     assert wrong not in repr(events) + repr(summary)

@@ -12,7 +12,7 @@ from storage import repo
 from storage import tables as t
 from sync.hubspot.client import HubSpotClient
 from sync.properties import CONTACT_PROPERTIES, PROPERTY_GROUP_DEF, SNAPSHOT_OBJECT
-from tests.sync.conftest import TOKEN, cycle, settings_for
+from tests.helpers import TOKEN, cycle, settings_for
 
 
 def _owner_months(engine: Engine) -> set[str]:
@@ -92,7 +92,7 @@ def test_a_portal_where_some_properties_exist_gets_only_the_missing_ones(
     """Properties an earlier install (or another worker) created are left alone; creating one that appeared
     meanwhile answers 409, which counts as done, not as an error."""
     settings = settings_for(sandbox, sqlite_url)
-    client = HubSpotClient(settings)
+    client = HubSpotClient(settings.hubspot_config())
     assert client.create_property_group("contacts", PROPERTY_GROUP_DEF) is True
     existing = CONTACT_PROPERTIES[:5]
     for definition in existing:

@@ -17,9 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     # days queued without their owners cannot be narrowed: count everything again instead
-    op.execute(
-        "DELETE FROM service_state WHERE key = 'kpi_cells' AND EXISTS (SELECT 1 FROM dirty_touch_days)"
-    )
+    op.execute("DELETE FROM service_state WHERE key = 'kpi_cells' AND EXISTS (SELECT 1 FROM dirty_touch_days)")
     op.drop_table("dirty_touch_days")
     op.create_table(
         "dirty_touch_days",

@@ -19,7 +19,7 @@ from sandbox.harness import RunningSandbox, run_sandbox
 from sync.errors import DailyLimitError, RateLimitedError
 from sync.hubspot.client import HubSpotClient, translate
 from sync.hubspot.ratelimit import GUARD_S, RateLimiter, next_midnight
-from tests.sync.conftest import settings_for
+from tests.helpers import settings_for
 
 HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}
 
@@ -281,7 +281,7 @@ def test_the_client_retries_a_ten_secondly_429_when_the_oldest_call_leaves_the_w
     clock = FakeClock()
     limiter = make_limiter(clock, per_10s=10)
     settings = settings_for(sandbox, f"sqlite:///{tmp_path / 'unused.db'}", hubspot_max_retries=1)
-    client = HubSpotClient(settings, limiter=limiter, sleep=clock.sleep)
+    client = HubSpotClient(settings.hubspot_config(), limiter=limiter, sleep=clock.sleep)
     send(limiter, clock, 9, gap=1.0)  # nine earlier calls, a second apart: 0 to 8 s; now 9 s
     with pytest.raises(RateLimitedError):
         client.pipelines()

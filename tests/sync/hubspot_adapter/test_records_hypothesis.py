@@ -29,8 +29,7 @@ from sync.cycle import CycleOptions, run_cycle
 from sync.hubspot.constants import OBJECT_TYPES, PROPERTIES
 from sync.hubspot.records import ParseStats, inline_links, parse_page
 from sync.pull import spec_for
-from tests.conftest import PG_OK, create_pg_database, drop_pg_database
-from tests.sync.conftest import TOKEN, settings_for
+from tests.helpers import PG_OK, TOKEN, create_pg_database, drop_pg_database, settings_for
 
 BIGINT_MAX = 2**63 - 1
 
@@ -460,7 +459,9 @@ def _pull_and_check(sb: RunningSandbox, engine: Engine, url: str, injected: dict
     that parsing counts, and the KPI recompute must have run over the new contacts.
     """
     summary = run_cycle(
-        engine, settings_for(sb, url, writeback_enabled=False), CycleOptions(full=True, objects=tuple(injected))
+        engine,
+        settings_for(sb, url, writeback_enabled=False).cycle_config(),
+        CycleOptions(full=True, objects=tuple(injected)),
     )
 
     assert summary.outcome == "ok", summary.error

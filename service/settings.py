@@ -1,0 +1,165 @@
+"""The service's configuration: one pydantic-settings model, built once in the entry point, that hands each part of
+a cycle its own narrow record (`sync.config`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kpi import config as kpi_defaults
+from kpi.config import KpiConfig
+from sync.config import CycleConfig, HubSpotConfig, PullConfig, WriteConfig
+from sync.errors import ConfigError
+from sync.hubspot.constants import OBJECT_TYPES
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """All settings; each field is read from the environment variable of the same name (upper case) or `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    hubspot_access_token: SecretStr | None = Field(default=None, description="HubSpot Service Key (required to sync)")
+    hubspot_base_url: str = Field(default="https://api.hubapi.com", description="HubSpot API base URL")
+    database_url: str = Field(default="sqlite:///./data/kpi-sync.db", description="SQLAlchemy URL of the store")
+    hubspot_timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Per-request read timeout")
+    hubspot_rate_limit_per_10s: int = Field(default=190, gt=0, le=250, description="Ceiling for general calls")
+    hubspot_search_per_second: int = Field(default=5, gt=0, le=10, description="Ceiling for search calls")
+    hubspot_daily_budget: int = Field(default=500_000, gt=0, description="Ceiling for calls per portal day")
+    hubspot_max_retries: int = Field(default=8, ge=0, le=30, description="Retries of one retriable request")
+    sync_extra_properties: CommaList = Field(default=(), description="Extra properties, e.g. contacts.email")
+    sync_overlap_seconds: int = Field(default=300, ge=0, le=86_400, description="Re-read window for index lag")
+    sync_window_hours: int = Field(default=168, gt=0, description="Longest search window of one query chain")
+    # At most a week: the scheduler cannot represent an infinite or astronomically long interval.
+    sync_interval_minutes: float = Field(default=15.0, gt=0, le=10_080, description="Minutes between scheduled cycles")
+    reconcile_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the deletion/association reconcile")
+    kpi_connected_dispositions: CommaList = Field(default=tuple(sorted(kpi_defaults.DEFAULT_CONNECTED_DISPOSITIONS)))
+    kpi_decision_maker_roles: CommaList = Field(default=tuple(sorted(kpi_defaults.DEFAULT_DECISION_MAKER_ROLES)))
+    kpi_content_path_pattern: str = Field(default=kpi_defaults.DEFAULT_CONTENT_PATH_PATTERN)
+    kpi_timezone: str = Field(default=kpi_defaults.DEFAULT_TIMEZONE)
+    kpi_stale_after_days: int = Field(default=kpi_defaults.DEFAULT_STALE_AFTER_DAYS, gt=0, le=3650)
+    kpi_min_attempts: int = Field(default=kpi_defaults.DEFAULT_MIN_ATTEMPTS, gt=0, le=1000)
+    writeback_enabled: bool = Field(default=True, description="Write KPI properties back to HubSpot")
+    writeback_snapshots: bool = Field(default=True, description="Per-owner snapshot custom object, if allowed")
+    kpi_sync_admin_token: SecretStr | None = Field(default=None, description="Bearer token of the admin API")
+    admin_host: str = Field(default="127.0.0.1")
+    admin_port: int = Field(default=8080, gt=0, lt=65536)
+    admin_url: str = Field(default="", description="Worker admin API used by `kpi-sync resync` (default local)")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("sync_extra_properties", "kpi_connected_dispositions", "kpi_decision_maker_roles", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("sync_extra_properties")
+    @classmethod
+    def _check_extra(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            obj, _, prop = item.partition(".")
+            if obj not in OBJECT_TYPES or not re.fullmatch(r"[a-z][a-z0-9_]*", prop):
+                raise ValueError(f"{item!r} is not <object>.<property> with object one of {', '.join(OBJECT_TYPES)}")
+        return value
+
+    @field_validator("hubspot_base_url", "admin_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("reconcile_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a 5-field cron expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_kpi(self) -> Settings:
+        """The KPI items are validated by the KPI rules' own configuration, the one place that knows them."""
+        self.kpi_config()
+        return self
+
+    def kpi_config(self) -> KpiConfig:
+        """The KPI rules' configuration; a ValueError naming the KPI_* variable when an item is invalid."""
+        try:
+            return KpiConfig(
+                connected_dispositions=frozenset(self.kpi_connected_dispositions),
+                decision_maker_roles=frozenset(self.kpi_decision_maker_roles),
+                content_path_pattern=self.kpi_content_path_pattern,
+                timezone=self.kpi_timezone,
+                stale_after_days=self.kpi_stale_after_days,
+                min_attempts=self.kpi_min_attempts,
+            )
+        except ValueError as exc:
+            item = str(exc).split(" ", 1)[0]
+            raise ValueError(f"KPI_{item.upper()}: {exc}") from None
+
+    def hubspot_config(self) -> HubSpotConfig:
+        """The HubSpot connection; a ConfigError naming the variable when the token is missing."""
+        token = self.hubspot_access_token.get_secret_value().strip() if self.hubspot_access_token else ""
+        if not token:
+            raise ConfigError("HUBSPOT_ACCESS_TOKEN: not set (a HubSpot Service Key is required to sync)")
+        return HubSpotConfig(
+            token=SecretStr(token),
+            base_url=self.hubspot_base_url,
+            timeout_seconds=self.hubspot_timeout_seconds,
+            rate_limit_per_10s=self.hubspot_rate_limit_per_10s,
+            search_per_second=self.hubspot_search_per_second,
+            daily_budget=self.hubspot_daily_budget,
+            max_retries=self.hubspot_max_retries,
+            timezone=self.kpi_timezone,
+        )
+
+    def pull_config(self) -> PullConfig:
+        """What the pull reads beyond the KPI inputs, per object type."""
+        extra: dict[str, tuple[str, ...]] = {}
+        for item in self.sync_extra_properties:
+            obj, _, prop = item.partition(".")
+            extra[obj] = (*extra.get(obj, ()), prop)
+        return PullConfig(extra, self.sync_overlap_seconds, self.sync_window_hours)
+
+    def cycle_config(self) -> CycleConfig:
+        """Everything one cycle needs (a ConfigError when the token is missing)."""
+        return CycleConfig(
+            hubspot=self.hubspot_config(),
+            pull=self.pull_config(),
+            kpi=self.kpi_config(),
+            write=WriteConfig(self.writeback_enabled, self.writeback_snapshots),
+        )
+
+    def sqlite_path(self) -> Path | None:
+        """The file behind a sqlite URL, so the entry point can create its folder."""
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment (and `.env`); a bad value becomes one ConfigError line naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if not first["loc"]:  # a whole-model check names its variable itself ("Value error, KPI_TIMEZONE: ...")
+            raise ConfigError(str(first["msg"]).removeprefix("Value error, ")) from None
+        raise ConfigError(f"{str(first['loc'][0]).upper()}: {first['msg']}") from None

@@ -1,0 +1,221 @@
+"""Helpers shared by the tests (plain functions and constants; fixtures stay in the conftest files)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, select
+
+from sandbox.harness import RunningSandbox
+from service.metrics import Metrics
+from service.settings import Settings, load_settings
+from service.worker import describe
+from storage import repo
+from storage import tables as t
+from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.hubspot.constants import OBJECT_TYPES, SINGULAR
+
+PG_ADMIN = os.environ.get("KPI_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+PG_OK = _pg_available()
+
+
+def create_pg_database() -> str:
+    """A new empty PostgreSQL database; returns its URL."""
+    name = f"kpi_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by create_pg_database (closing whoever still holds it)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TOKEN = "pat-na1-test-0000-secret-token"
+
+
+def settings_for(sb: RunningSandbox, store_url: str, **overrides: Any) -> Settings:
+    """Settings of a worker pointed at the sandbox, retrying fast."""
+    values: dict[str, Any] = {
+        "hubspot_access_token": sb.token,
+        "hubspot_base_url": sb.base_url,
+        "database_url": store_url,
+        "sync_overlap_seconds": 2,
+        "hubspot_max_retries": 12,
+        "hubspot_rate_limit_per_10s": 250,
+        "hubspot_search_per_second": 10,
+    }
+    return load_settings(**(values | overrides))
+
+
+def cycle(engine: Engine, settings: Settings, **options: Any) -> RunSummary:
+    """Run one cycle and insist it ended well."""
+    summary = run_cycle(engine, settings.cycle_config(), CycleOptions(**options))
+    assert summary.outcome == "ok", summary.error
+    return summary
+
+
+def truth(sb: RunningSandbox) -> dict[str, str]:
+    """Checksum per object type of what HubSpot holds: live ids, modification times and contact links."""
+    out = {}
+    for object_type in OBJECT_TYPES:
+        modprop = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        lines = []
+        for rec in sb.export(object_type):
+            if rec.get("archived"):
+                continue
+            links = sorted(int(i) for i in (rec.get("associations") or {}).get("contacts", []))
+            lines.append(
+                f"{int(rec['id'])}|{rec['properties'].get(modprop)}|{links if object_type != 'contacts' else ''}"
+            )
+        out[object_type] = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    return out
+
+
+def stored(engine: Engine) -> dict[str, str]:
+    """The same checksum over the store."""
+    out = {}
+    with engine.connect() as conn:
+        for object_type in OBJECT_TYPES:
+            model = {"contacts": t.Contact, "deals": t.Deal}.get(object_type, t.Engagement)
+            tbl = repo.table(model)
+            stmt = select(tbl.c.id, tbl.c.modified_at).where(tbl.c.archived.is_(False))
+            if object_type in SINGULAR:
+                stmt = stmt.where(tbl.c.type == SINGULAR[object_type])
+            links: dict[int, list[int]] = {}
+            if object_type == "deals":
+                dc = repo.table(t.DealContact).c
+                for d, c in conn.execute(select(dc.deal_id, dc.contact_id)):
+                    links.setdefault(d, []).append(c)
+            elif object_type in SINGULAR:
+                ec = repo.table(t.EngagementContact).c
+                for e, c in conn.execute(
+                    select(ec.engagement_id, ec.contact_id).where(ec.engagement_type == SINGULAR[object_type])
+                ):
+                    links.setdefault(e, []).append(c)
+            lines = []
+            for rid, modified in conn.execute(stmt):
+                iso = _iso(modified)
+                link = sorted(links.get(rid, [])) if object_type != "contacts" else ""
+                lines.append(f"{rid}|{iso}|{link}")
+            out[object_type] = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    return out
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def api_calls(sb: RunningSandbox) -> int:
+    """Exact API calls the sandbox counted since its last reset."""
+    return int(sb.stats()["total"])
+
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+# The worker and a one-off cycle as separate processes, through the front door: `kpi-sync run`, `kpi-sync sync`.
+WORKER_CMD = [sys.executable, "-m", "service.cli", "run"]
+
+
+SYNC_CMD = [sys.executable, "-m", "service.cli", "sync"]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll until `condition` holds; fail naming `what` after `timeout` seconds (a bound, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sandbox_settings(sb: RunningSandbox, database_url: str, **overrides: Any) -> Settings:
+    """Settings for a worker syncing `sb` into `database_url` (snapshots off: they are not what is tested here)."""
+    values: dict[str, Any] = {
+        "hubspot_access_token": sb.token,
+        "hubspot_base_url": sb.base_url,
+        "database_url": database_url,
+        "writeback_snapshots": False,
+        "kpi_sync_admin_token": ADMIN_TOKEN,
+        "log_format": "json",
+        "hubspot_search_per_second": 10,  # the sandbox does not throttle here; keep cycles short
+    }
+    return load_settings(**(values | overrides))
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    """URL of a fresh, migrated SQLite store file in `folder`, copied from the migrated `template`."""
+    path = folder / "store.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+def worker_env(sb: RunningSandbox, database_url: str, admin_port: int, **extra: str) -> dict[str, str]:
+    """The environment of a worker subprocess syncing `sb` every second."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "KPI_", "SYNC_", "ADMIN_"))}
+    env.update(
+        HUBSPOT_ACCESS_TOKEN=sb.token,
+        HUBSPOT_BASE_URL=sb.base_url,
+        DATABASE_URL=database_url,
+        SYNC_INTERVAL_MINUTES=str(1 / 60),
+        WRITEBACK_SNAPSHOTS="false",
+        KPI_SYNC_ADMIN_TOKEN=ADMIN_TOKEN,
+        ADMIN_HOST="127.0.0.1",
+        ADMIN_PORT=str(admin_port),
+        LOG_FORMAT="json",
+        HUBSPOT_SEARCH_PER_SECOND="10",
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )
+    env.update(extra)
+    return env
+
+
+class FakeWorker:
+    """Stands in for the scheduler behind the admin API: records resync requests, reports an idle state."""
+
+    def __init__(self) -> None:
+        self.metrics = Metrics()
+        self.requests: list[CycleOptions] = []
+
+    def request_resync(self, options: CycleOptions) -> dict[str, Any]:
+        self.requests.append(options)
+        return {"state": "started", "request": describe(options)}
+
+    def state(self) -> dict[str, Any]:
+        return {"running": None, "pending": None, "paused_until": None, "next_run_at": None}
