@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from kpi.aggregate import affected_keys, aggregate_all
 from kpi.config import CONNECTED_DISPOSITION, KpiConfig
 from kpi.contact import ContactKpis, compute_contact
 from kpi.facts import CallFact, DealFact, EmailFact, deal_fact, engagement_facts
+from kpi.oracle import affected_keys, aggregate_all
 from kpi.rows import Contact, Deal, Engagement, Owner, Stage, stage_map
 
 T = TypeVar("T")

@@ -36,6 +36,7 @@ from kpi.rows import Contact, Deal, Engagement, Owner
 from storage import repo
 from storage import tables as t
 from storage.engine import open_store
+from sync.refresh import marks
 from sync.refresh.contacts import refresh
 
 C = repo.table(t.Contact)
@@ -167,8 +168,8 @@ def change_one_percent(engine: Engine, rng: random.Random, now: int, round_no: i
             repo.table(t.EngagementContact),
             [{"engagement_type": "call", "engagement_id": base + i, "contact_id": c.id} for i, c in enumerate(changed)],
         )
-        repo.mark_dirty_contacts(conn, [c.id for c in changed], now)
-        repo.mark_added_touches(conn, [("call", c["id"]) for c in calls], now)
+        marks.mark_dirty_contacts(conn, [c.id for c in changed], now)
+        marks.mark_added_touches(conn, [("call", c["id"]) for c in calls], now)
     return len(changed)
 
 

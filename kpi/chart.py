@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from kpi.aggregate import (
+from kpi.catalog import (
     BENCHMARK_MIN_ATTEMPTS,
     BENCHMARK_PROSPECTS_PER_1000_CALLS,
     BENCHMARK_RESPONSE_MINUTES,

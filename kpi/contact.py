@@ -1,7 +1,7 @@
-"""Per-contact values (D1-D7) and the twelve `kpi_*` properties written back to HubSpot.
+"""Per-contact values (D1-D7); `kpi.properties` turns them into the twelve `kpi_*` properties written back.
 
 `compute_contact` is the one entry point; its `ContactKpis` carries both the property values and the facts the
-aggregates (K2, K3, K5) need, so a caller stores one row per contact and feeds those rows to `kpi.aggregate`.
+aggregates (K2, K3, K5) need, so a caller stores one row per contact and feeds those rows to the aggregates.
 """
 
 from __future__ import annotations
@@ -25,23 +25,6 @@ LEAD_STAGES = frozenset(
     {"lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist"}
 )
 _OUTBOUND = frozenset({None, "", "OUTBOUND"})  # an empty call direction counts as outbound (D1)
-
-PROPERTY_GROUP = "sales_kpis"
-PROPERTY_GROUP_LABEL = "Sales KPIs"
-PROPERTY_NAMES: tuple[str, ...] = (
-    "kpi_sales_touches",
-    "kpi_first_touch_at",
-    "kpi_last_touch_at",
-    "kpi_lead_response_minutes",
-    "kpi_responded_within_1h",
-    "kpi_outbound_calls",
-    "kpi_connected_calls",
-    "kpi_touches_before_conversation",
-    "kpi_followup_status",
-    "kpi_max_touches_per_day",
-    "kpi_content_shares",
-    "kpi_days_sql_to_customer",
-)
 
 
 class FollowupStatus(StrEnum):
@@ -87,52 +70,6 @@ class ContactKpis(NamedTuple):
     decision_maker: bool
     skipped_engagements: int
     next_change_at: int | None
-
-    @property
-    def is_lead(self) -> bool:
-        """D4: the contact has a lead start."""
-        return self.t0 is not None
-
-    @property
-    def first_conversation_attempt(self) -> int | None:
-        """The attempt at which the first conversation happened (touches before it + 1), None without one."""
-        tbc = self.touches_before_conversation
-        return None if tbc is None else tbc + 1
-
-    def to_properties(self) -> dict[str, str]:
-        """The twelve properties as HubSpot strings: integers, ms-epoch datetimes, "true"/"false", "" if empty."""
-        return {
-            "kpi_sales_touches": str(self.sales_touches),
-            "kpi_first_touch_at": _text(self.first_touch_at),
-            "kpi_last_touch_at": _text(self.last_touch_at),
-            "kpi_lead_response_minutes": _text(self.lead_response_minutes),
-            "kpi_responded_within_1h": _text(self.responded_within_1h),
-            "kpi_outbound_calls": str(self.outbound_calls),
-            "kpi_connected_calls": str(self.connected_calls),
-            "kpi_touches_before_conversation": _text(self.touches_before_conversation),
-            "kpi_followup_status": self.followup_status.value,
-            "kpi_max_touches_per_day": str(self.max_touches_per_day),
-            "kpi_content_shares": str(self.content_shares),
-            "kpi_days_sql_to_customer": _text(self.days_sql_to_customer),
-        }
-
-
-def cleared() -> dict[str, str]:
-    """All twelve properties set to "" (what a contact that stops qualifying gets written)."""
-    return dict.fromkeys(PROPERTY_NAMES, "")
-
-
-def properties_of(kpis: ContactKpis | None) -> dict[str, str]:
-    """`kpis.to_properties()`, or `cleared()` for a contact that does not qualify."""
-    return cleared() if kpis is None else kpis.to_properties()
-
-
-def _text(value: int | bool | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def lead_start(contact: Contact) -> int | None:

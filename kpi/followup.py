@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis, FollowupStatus
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, ratio, roll_up
+from kpi.scopes import AggregateKey, CellKey, Scopes, Values, add_counts, ratio, roll_up
 
 KPI = "K3"
 OVER_CONTACTED_PER_DAY = 3  # touches on one contact in one day that count as over-contacting
@@ -78,13 +78,13 @@ def aggregate_followup(
     conversation's attempt (touches before it + 1) is bucketed 1, 2, 3, 4, 5+ for contacts with a conversation.
     `over_contacted` counts contacts with `kpi_max_touches_per_day` >= 3.
     """
-    cells: dict[Cell, FollowupCell] = {}
+    cells: dict[CellKey, FollowupCell] = {}
     for c in contacts:
         add_followup(cells, c, calendar, 1)
     return roll_up(KPI, cells, scopes, FollowupCell.total, only)
 
 
-def add_followup(cells: dict[Cell, FollowupCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
+def add_followup(cells: dict[CellKey, FollowupCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
     """Count a contact into its K3 cell (`sign` 1), or take it out again (-1)."""
     first = c.first_touch_at
     key = (Scopes.owner_key(c.owner_id), None if first is None else calendar.period(first))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kpi.facts import EmailFact
 from kpi.periods import ALL_TIME, Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, distinct, ratio, roll_up
+from kpi.scopes import AggregateKey, CellKey, Scopes, Values, add_counts, distinct, ratio, roll_up
 
 KPI = "K4"
 TOP_ASSETS = 10
@@ -59,9 +59,9 @@ def aggregate_marketing(
     return roll_up(KPI, email_cells(emails, calendar), scopes, MarketingCell.total, only)
 
 
-def email_cells(emails: Iterable[EmailFact], calendar: Calendar) -> dict[Cell, MarketingCell]:
+def email_cells(emails: Iterable[EmailFact], calendar: Calendar) -> dict[CellKey, MarketingCell]:
     """K4 cells by email owner and month of the email."""
-    cells: dict[Cell, MarketingCell] = {}
+    cells: dict[CellKey, MarketingCell] = {}
     period = calendar.period
     for email in emails:
         key = (email.owner_id, period(email.timestamp))

@@ -62,11 +62,6 @@ class Calendar:
         """The local calendar day of `ms` as a day number (days since 1970-01-01, local)."""
         return self.local_ms(ms) // MS_PER_DAY
 
-    @property
-    def is_utc(self) -> bool:
-        """Whether local time is UTC (then days and months need no offset)."""
-        return self._is_utc
-
     def days(self, times: list[int]) -> list[int]:
         """`day` of each time, in order."""
         if self._is_utc:

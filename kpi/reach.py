@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from kpi.facts import CallFact, DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, bump, distinct, per_thousand, ratio, roll_up
+from kpi.scopes import AggregateKey, CellKey, Scopes, Values, add_counts, bump, distinct, per_thousand, ratio, roll_up
 
 KPI = "K1"
 OPPORTUNITY_WINDOW_MS = 90 * 86_400_000
@@ -98,9 +98,9 @@ class OpportunityFact(NamedTuple):
 
 def call_cells(
     calls: Iterable[CallFact], decision_makers: Container[int], calendar: Calendar
-) -> tuple[dict[Cell, ReachCell], dict[int, list[tuple[int, str]]]]:
+) -> tuple[dict[CellKey, ReachCell], dict[int, list[tuple[int, str]]]]:
     """The call side of K1 cells by call owner and month, and each reached contact's connected calls."""
-    cells: dict[Cell, ReachCell] = {}
+    cells: dict[CellKey, ReachCell] = {}
     period = calendar.period
     by_contact: dict[int, list[tuple[int, str]]] = {}
     for call in calls:
@@ -147,7 +147,7 @@ def opportunity_facts(
     return [f for deal in deals if (f := opportunity_fact(deal, connected, calendar)) is not None]
 
 
-def add_opportunity(cells: dict[Cell, ReachCell], fact: OpportunityFact, sign: int) -> None:
+def add_opportunity(cells: dict[CellKey, ReachCell], fact: OpportunityFact, sign: int) -> None:
     """Credit the deal to each owner's cell of its month (`sign` 1), or take the credit back (-1)."""
     for owner_id in fact.owners:
         cell = cells.get((owner_id, fact.month))

@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from kpi.aggregate import BENCHMARKS, KPI_TITLES, KPIS
+from kpi.catalog import BENCHMARKS, KPI_TITLES, KPIS
 from kpi.rows import Owner
 from kpi.scopes import OWNER, PORTAL, TEAM, UNASSIGNED, AggregateKey, Values
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kpi.contact import ContactKpis
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, bump, mean, median, pooled, ratio, roll_up
+from kpi.scopes import AggregateKey, CellKey, Scopes, Values, add_counts, bump, mean, median, pooled, ratio, roll_up
 
 KPI = "K2"
 
@@ -66,13 +66,13 @@ def aggregate_response(
     counts as soon as it is answered, so the share never exceeds 1. Median and mean are over responded leads,
     in whole minutes as written to `kpi_lead_response_minutes`.
     """
-    cells: dict[Cell, ResponseCell] = {}
+    cells: dict[CellKey, ResponseCell] = {}
     for c in contacts:
         add_response(cells, c, calendar, 1)
     return roll_up(KPI, cells, scopes, ResponseCell.total, only)
 
 
-def add_response(cells: dict[Cell, ResponseCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
+def add_response(cells: dict[CellKey, ResponseCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
     """Count a contact into its K2 cell (`sign` 1), or take it out again (-1); non-leads count nowhere."""
     t0 = c.t0
     if t0 is None:

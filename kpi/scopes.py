@@ -30,7 +30,7 @@ PORTAL_ID = "portal"
 UNASSIGNED = "unassigned"
 
 Ordered = npt.NDArray[np.int64]  # values in ascending order (a multiset pooled for medians and means)
-Cell = tuple[str, str | None]  # (owner key, month or None when the fact has no time for this KPI)
+CellKey = tuple[str, str | None]  # (owner key, month or None when the fact has no time for this KPI)
 
 
 class Accumulator(Protocol):
@@ -93,7 +93,7 @@ A = TypeVar("A", bound=Accumulator)
 
 def roll_up(
     kpi: str,
-    cells: Mapping[Cell, A],
+    cells: Mapping[CellKey, A],
     scopes: Scopes,
     total: Callable[[Sequence[A]], Values],
     only: Collection[AggregateKey] | None,

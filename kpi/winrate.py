@@ -13,7 +13,7 @@ from typing import NamedTuple
 from kpi.contact import ContactKpis
 from kpi.facts import DealFact
 from kpi.periods import Calendar
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, add_counts, bump, median, pooled, ratio, roll_up
+from kpi.scopes import AggregateKey, CellKey, Scopes, Values, add_counts, bump, median, pooled, ratio, roll_up
 
 KPI = "K5"
 
@@ -68,7 +68,7 @@ def aggregate_winrate(
     is over their whole days. Deal side: closed deals by deal owner in the month of `closedate`; a closed deal
     without a close date counts in "all" only; open deals and deals whose outcome is unknown are not counted.
     """
-    cells: dict[Cell, WinCell] = {}
+    cells: dict[CellKey, WinCell] = {}
     for c in contacts:
         add_sql(cells, c, calendar, 1)
     for key, cell in deal_cells(deals, calendar).items():
@@ -76,7 +76,7 @@ def aggregate_winrate(
     return roll_up(KPI, cells, scopes, WinCell.total, only)
 
 
-def add_sql(cells: dict[Cell, WinCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
+def add_sql(cells: dict[CellKey, WinCell], c: ContactKpis, calendar: Calendar, sign: int) -> None:
     """Count a contact's SQL side into its K5 cell (`sign` 1), or take it out again (-1)."""
     if c.sql_date is None:
         return
@@ -89,7 +89,7 @@ def add_sql(cells: dict[Cell, WinCell], c: ContactKpis, calendar: Calendar, sign
 class DealSide(NamedTuple):
     """What one closed deal adds to the deal side of K5: its cell (deal owner, month of `closedate`) and outcome."""
 
-    cell: Cell
+    cell: CellKey
     won: bool
 
 
@@ -101,7 +101,7 @@ def deal_side(deal: DealFact, calendar: Calendar) -> DealSide | None:
     return DealSide((Scopes.owner_key(deal.owner_id), month), deal.won)
 
 
-def add_deal(cells: dict[Cell, WinCell], side: DealSide, sign: int) -> None:
+def add_deal(cells: dict[CellKey, WinCell], side: DealSide, sign: int) -> None:
     """Count a closed deal into its cell (`sign` 1), or take it out again (-1)."""
     cell = _cell(cells, side.cell)
     if side.won:
@@ -110,9 +110,9 @@ def add_deal(cells: dict[Cell, WinCell], side: DealSide, sign: int) -> None:
         cell.lost += sign
 
 
-def deal_cells(deals: Iterable[DealFact], calendar: Calendar) -> dict[Cell, WinCell]:
+def deal_cells(deals: Iterable[DealFact], calendar: Calendar) -> dict[CellKey, WinCell]:
     """The deal side of K5: closed deals won and lost, by deal owner and month of `closedate`."""
-    cells: dict[Cell, WinCell] = {}
+    cells: dict[CellKey, WinCell] = {}
     for deal in deals:
         side = deal_side(deal, calendar)
         if side is not None:
@@ -120,7 +120,7 @@ def deal_cells(deals: Iterable[DealFact], calendar: Calendar) -> dict[Cell, WinC
     return cells
 
 
-def _cell(cells: dict[Cell, WinCell], key: Cell) -> WinCell:
+def _cell(cells: dict[CellKey, WinCell], key: CellKey) -> WinCell:
     cell = cells.get(key)
     if cell is None:
         cell = cells[key] = WinCell()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -19,11 +18,6 @@ def load_aggregates(engine: Engine) -> dict[tuple[str, str, str, str], dict[str,
     with engine.connect() as conn:
         rows = conn.execute(select(agg.kpi, agg.scope, agg.scope_id, agg.period, agg.metrics))
         return {(r[0], r[1], r[2], r[3]): dict(r[4] or {}) for r in rows}
-
-
-def default_period() -> str:
-    """The current calendar month (UTC), e.g. 2026-11."""
-    return datetime.now(UTC).strftime("%Y-%m")
 
 
 def kpi_report(engine: Engine, period: str | None, fmt: str = "table") -> str:

@@ -181,20 +181,6 @@ def linked_contacts(
     return found
 
 
-def mark_dirty_contacts(conn: Connection, contact_ids: Iterable[int], now_ms: int) -> int:
-    """Queue contacts for KPI recomputation; returns how many were given."""
-    rows = [{"contact_id": int(c), "marked_at": now_ms} for c in set(contact_ids)]
-    insert_ignore(conn, table(t.DirtyContact), rows)
-    return len(rows)
-
-
-def mark_dirty_deals(conn: Connection, deal_ids: Iterable[int], now_ms: int) -> int:
-    """Queue deals whose change feeds the aggregates."""
-    rows = [{"deal_id": int(d), "marked_at": now_ms} for d in set(deal_ids)]
-    insert_ignore(conn, table(t.DirtyDeal), rows)
-    return len(rows)
-
-
 def set_archived(
     conn: Connection, model: type[Any], key_cols: Sequence[str], keys: Sequence[tuple[Any, ...]], archived: bool
 ) -> list[tuple[Any, ...]]:
@@ -207,17 +193,6 @@ def set_archived(
         cond = keys_in(cols, part)
         conn.execute(update(tbl).where(cond).values(archived=archived))
     return flipped
-
-
-def active_ids(
-    conn: Connection, model: type[Any], key_cols: Sequence[str], where: Mapping[str, Any] | None = None
-) -> set[tuple[Any, ...]]:
-    """Keys of all non-archived rows (optionally filtered by equality on columns)."""
-    tbl = table(model)
-    stmt = select(*[tbl.c[c] for c in key_cols]).where(tbl.c.archived.is_(False))
-    for col, value in (where or {}).items():
-        stmt = stmt.where(tbl.c[col] == value)
-    return {tuple(r) for r in conn.execute(stmt)}
 
 
 def get_cursor(conn: Connection, object_type: str) -> dict[str, Any]:
@@ -256,39 +231,6 @@ def get_state(conn: Connection, key: str) -> dict[str, Any] | None:
 def set_state(conn: Connection, key: str, value: Mapping[str, Any]) -> None:
     """Store a small piece of service state."""
     upsert(conn, table(t.KeyValue), [{"key": key, "value": dict(value)}])
-
-
-MS_PER_DAY = 86_400_000
-
-
-TouchMark = tuple[int | None, str | None]  # (timestamp, owner id) of a call or email
-
-
-def mark_dirty_touch_days(conn: Connection, marks: Iterable[TouchMark], now_ms: int) -> int:
-    """Queue the UTC days and owners of changed calls and emails (those owners' K1 and K4 months are recounted;
-    a call without a time or an owner counts nowhere); returns how many."""
-    keys = {(ts // MS_PER_DAY, owner) for ts, owner in marks if ts is not None and owner}
-    rows = [{"day": day, "owner_id": owner, "marked_at": now_ms} for day, owner in keys]
-    for part in chunks(rows):
-        insert_ignore(conn, table(t.DirtyTouchDay), part)
-    return len(rows)
-
-
-def touch_marks_of(conn: Connection, keys: Sequence[tuple[Any, ...]]) -> list[TouchMark]:
-    """(timestamp, owner id) of the engagements with these (type, id) keys."""
-    tbl = table(t.Engagement)
-    found: list[TouchMark] = []
-    for part in chunks(keys):
-        stmt = select(tbl.c.timestamp, tbl.c.owner_id).where(keys_in([tbl.c.type, tbl.c.id], part))
-        found.extend((ts, owner) for ts, owner in conn.execute(stmt))
-    return found
-
-
-def mark_added_touches(conn: Connection, keys: Iterable[tuple[str, int]], now_ms: int) -> int:
-    """Queue new calls and emails, by (type, id), to be added to their K1 or K4 cells; returns how many."""
-    rows = [{"type": kind, "id": int(i), "marked_at": now_ms} for kind, i in set(keys)]
-    insert_ignore(conn, table(t.AddedTouch), rows)
-    return len(rows)
 
 
 def refresh_planner_statistics(engine: Engine) -> None:

@@ -123,7 +123,7 @@ class SyncCursor(SQLModel, table=True):
 
     A list pass (the first full load, later a reconcile) keeps its cursor `list_after` and start `list_started_at`.
     Incremental: every change with modification time < `high_water` has been read. A search chain in progress
-    keeps its window (`window_lo`, `window_hi`) and keyset position (`key_ts`, `key_id`).
+    keeps its window (`window_lo`, `window_hi`) and keyset position (`key_id`).
     """
 
     __tablename__ = "sync_cursors"
@@ -134,7 +134,6 @@ class SyncCursor(SQLModel, table=True):
     high_water: int | None = _ms()
     window_lo: int | None = _ms()
     window_hi: int | None = _ms()
-    key_ts: int | None = _ms()
     key_id: int | None = Field(default=None, sa_type=BigInteger)
     last_reconciled_at: int | None = _ms()
     updated_at: int | None = _ms()

@@ -23,9 +23,10 @@ from kpi.config import KpiConfig
 from storage import repo
 from sync import runs
 from sync.config import CycleConfig
-from sync.errors import DailyLimitError, KpiSyncError
+from sync.errors import KpiSyncError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import OBJECT_TYPES
+from sync.hubspot.errors import DailyLimitError
 from sync.pull import Interrupted, Puller
 from sync.push import PushStats, write_back, write_snapshots
 from sync.refresh.contacts import refresh

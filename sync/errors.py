@@ -15,10 +15,6 @@ class ConfigError(FatalError):
     """A setting is missing or invalid; the message names the variable."""
 
 
-class AuthError(FatalError):
-    """HubSpot refused the token (401) or its scopes (403)."""
-
-
 class RetriableError(KpiSyncError):
     """A transient failure; `wait_seconds` says how long HubSpot asked us to wait, if it did."""
 
@@ -26,32 +22,3 @@ class RetriableError(KpiSyncError):
         super().__init__(message)
         self.status = status
         self.wait_seconds = wait_seconds
-
-
-class RateLimitedError(RetriableError):
-    """HTTP 429 with a short policy (rolling ten seconds, per second)."""
-
-
-class DailyLimitError(FatalError):
-    """HTTP 429 DAILY (or our own daily ceiling): stop the run cleanly; resume after `resume_at` (epoch s)."""
-
-    def __init__(self, message: str, *, resume_at: float) -> None:
-        super().__init__(message)
-        self.resume_at = resume_at
-
-
-class RequestError(FatalError):
-    """A 4xx other than 401/403/429: our request is wrong; retrying would repeat it."""
-
-    def __init__(self, message: str, *, status: int | None = None, category: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.category = category
-
-
-class MalformedResponseError(RetriableError):
-    """HubSpot answered 2xx with a body we cannot parse (truncated JSON, wrong shape)."""
-
-
-class SkippableError(KpiSyncError):
-    """One record is bad; count it, log it without personal data, keep going."""

@@ -9,100 +9,27 @@ from typing import Any, Final
 
 import orjson
 
-from kpi.contact import PROPERTY_GROUP, PROPERTY_GROUP_LABEL, FollowupStatus
-
-_FOLLOWUP_LABELS: Final = {
-    "converted": "Converted",
-    "in_conversation": "In conversation",
-    "not_started": "Not started",
-    "following_up": "Following up",
-    "stopped_early": "Stopped early",
-    "exhausted": "Exhausted",
-}
+from kpi.properties import PROPERTY_GROUP, PROPERTY_GROUP_LABEL, WRITTEN, WrittenProperty
 
 
-def _prop(name: str, label: str, kind: str, field_type: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": label,
-        "type": kind,
-        "fieldType": field_type,
+def _definition(prop: WrittenProperty) -> dict[str, Any]:
+    """HubSpot's property definition of one written property."""
+    definition: dict[str, Any] = {
+        "name": prop.name,
+        "label": prop.label,
+        "type": prop.type,
+        "fieldType": prop.field_type,
         "groupName": PROPERTY_GROUP,
-        "description": description,
-        **extra,
+        "description": prop.description,
     }
+    if prop.options():
+        definition["options"] = [
+            {"label": label, "value": value, "displayOrder": i} for i, (value, label) in enumerate(prop.options())
+        ]
+    return definition
 
 
-CONTACT_PROPERTIES: Final[tuple[dict[str, Any], ...]] = (
-    _prop(
-        "kpi_sales_touches",
-        "Sales touches",
-        "number",
-        "number",
-        "Sales touches (owned outbound calls, sent sales emails, meetings not canceled), all time.",
-    ),
-    _prop("kpi_first_touch_at", "First sales touch", "datetime", "date", "Time of the earliest sales touch."),
-    _prop("kpi_last_touch_at", "Last sales touch", "datetime", "date", "Time of the latest sales touch."),
-    _prop(
-        "kpi_lead_response_minutes",
-        "Lead response time (minutes)",
-        "number",
-        "number",
-        "Leads only: minutes from lead start to the first sales touch at or after it.",
-    ),
-    _prop(
-        "kpi_responded_within_1h",
-        "Responded within 1 hour",
-        "bool",
-        "booleancheckbox",
-        "Leads only: first sales touch within 60 minutes of the lead start.",
-        options=[
-            {"label": "Yes", "value": "true", "displayOrder": 0},
-            {"label": "No", "value": "false", "displayOrder": 1},
-        ],
-    ),
-    _prop("kpi_outbound_calls", "Outbound calls", "number", "number", "Outbound call touches."),
-    _prop("kpi_connected_calls", "Connected calls", "number", "number", "Call touches with a connected outcome."),
-    _prop(
-        "kpi_touches_before_conversation",
-        "Touches before first conversation",
-        "number",
-        "number",
-        "Sales touches strictly before the first conversation; empty without a conversation.",
-    ),
-    _prop(
-        "kpi_followup_status",
-        "Follow-up status",
-        "enumeration",
-        "select",
-        "Where follow-up stands: converted, in conversation, not started, following up, stopped early, exhausted.",
-        options=[
-            {"label": _FOLLOWUP_LABELS[s.value], "value": s.value, "displayOrder": i}
-            for i, s in enumerate(FollowupStatus)
-        ],
-    ),
-    _prop(
-        "kpi_max_touches_per_day",
-        "Most sales touches in one day",
-        "number",
-        "number",
-        "The most sales touches on this contact within one calendar day.",
-    ),
-    _prop(
-        "kpi_content_shares",
-        "Marketing content shares",
-        "number",
-        "number",
-        "Sales emails with at least one link to marketing content (e-books, whitepapers, case studies...).",
-    ),
-    _prop(
-        "kpi_days_sql_to_customer",
-        "Days from SQL to customer",
-        "number",
-        "number",
-        "Whole days from sales-qualified lead to customer.",
-    ),
-)
+CONTACT_PROPERTIES: Final[tuple[dict[str, Any], ...]] = tuple(_definition(p) for p in WRITTEN)
 
 PROPERTY_GROUP_DEF: Final = {"name": PROPERTY_GROUP, "label": PROPERTY_GROUP_LABEL, "displayOrder": -1}
 

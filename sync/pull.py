@@ -34,10 +34,11 @@ from sync.hubspot.constants import (
     SINGULAR,
 )
 from sync.hubspot.records import ParseStats, owner_row, parse_page, stage_row, valid_id
+from sync.refresh import marks
 
 log = structlog.get_logger(__name__)
 
-TOUCH_KINDS = ("call", "email")  # engagement types whose changes move K1 and K4 cells
+TOUCH_TYPES = ("call", "email")  # engagement types whose changes move K1 and K4 cells
 OWNER_REFRESH_MS = 3_600_000  # owners and pipelines change rarely: refresh hourly, and on every list pass
 # Search pages whose records share one association read (and one commit): 5 pages of 200 fill the v4 batch read's
 # 1,000 inputs, so links cost one call per 1,000 changed records instead of one per 200.
@@ -221,15 +222,15 @@ class Puller:
             return
         self.stats.archived[spec.object_type] += len(flipped)
         if spec.object_type == "contacts":
-            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, [k[0] for k in flipped], self.run_start_ms)
+            self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, [k[0] for k in flipped], self.run_start_ms)
         elif spec.object_type == "deals":
-            self.stats.dirty_deals += repo.mark_dirty_deals(conn, [k[0] for k in flipped], self.run_start_ms)
+            self.stats.dirty_deals += marks.mark_dirty_deals(conn, [k[0] for k in flipped], self.run_start_ms)
         else:
             assert spec.link_model is not None
             linked = repo.linked_contacts(conn, spec.link_model, spec.link_cols, flipped)
-            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, linked, self.run_start_ms)
-            if spec.kind in TOUCH_KINDS:
-                repo.mark_dirty_touch_days(conn, repo.touch_marks_of(conn, flipped), self.run_start_ms)
+            self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, linked, self.run_start_ms)
+            if spec.kind in TOUCH_TYPES:
+                marks.mark_dirty_touch_days(conn, marks.touch_marks_of(conn, flipped), self.run_start_ms)
 
     # -- incremental -------------------------------------------------------------------------------------------
     def incremental(self, spec: Spec, cursor: dict[str, Any]) -> None:
@@ -332,7 +333,7 @@ class Puller:
         self.stats.changed[spec.object_type] += len(changed)
         changed_ids = [int(new["id"]) for _, new in changed]
         if spec.object_type == "contacts":
-            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, changed_ids, self.run_start_ms)
+            self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, changed_ids, self.run_start_ms)
             return
         assert spec.link_model is not None
         changed_keys = [spec.key(i) for i in changed_ids]
@@ -346,10 +347,10 @@ class Puller:
         affected |= repo.linked_contacts(conn, spec.link_model, spec.link_cols, changed_keys)
         if spec.object_type == "deals":
             deals = set(changed_ids) | {k[0] for k in diffs}
-            self.stats.dirty_deals += repo.mark_dirty_deals(conn, deals, self.run_start_ms)
+            self.stats.dirty_deals += marks.mark_dirty_deals(conn, deals, self.run_start_ms)
         else:
-            self.stats.dirty_contacts += repo.mark_dirty_contacts(conn, affected, self.run_start_ms)
-        if spec.kind in TOUCH_KINDS:
+            self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, affected, self.run_start_ms)
+        if spec.kind in TOUCH_TYPES:
             self._mark_touches(conn, spec.kind, rows, changed, {k[1] for k in diffs}, listing=listing)
 
     def _mark_touches(
@@ -367,12 +368,12 @@ class Puller:
         list pass (a first load: everything is new) marks days and owners only, a few thousand rows instead of one
         per record."""
         added = set() if listing else {int(new["id"]) for old, new in changed if old is None}
-        marks = [(r.get("timestamp"), r.get("owner_id")) for r in rows if int(r["id"]) in relinked - added]
-        marks += [
+        touched = [(r.get("timestamp"), r.get("owner_id")) for r in rows if int(r["id"]) in relinked - added]
+        touched += [
             (row.get("timestamp"), row.get("owner_id")) for old, new in changed if old is not None for row in (old, new)
         ]
-        repo.mark_dirty_touch_days(conn, marks, self.run_start_ms)
-        repo.mark_added_touches(conn, [(kind, i) for i in added], self.run_start_ms)
+        marks.mark_dirty_touch_days(conn, touched, self.run_start_ms)
+        marks.mark_added_touches(conn, [(kind, i) for i in added], self.run_start_ms)
 
     def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
         cursor["updated_at"] = self.run_start_ms

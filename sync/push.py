@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
-from sync.errors import AuthError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import BATCH_WRITE_SIZE
+from sync.hubspot.errors import AuthError
 from sync.properties import (
     CONTACT_PROPERTIES,
     PROPERTY_GROUP_DEF,
@@ -28,12 +28,13 @@ from sync.properties import (
     definitions_hash,
     snapshot_schema,
 )
+from sync.refresh import marks
 
 log = structlog.get_logger(__name__)
 
-K = repo.table(t.ContactKpi)
-L = repo.table(t.WriteLedger)
-C = repo.table(t.Contact)
+CONTACT_KPIS = repo.table(t.ContactKpi)
+LEDGER = repo.table(t.WriteLedger)
+CONTACTS = repo.table(t.Contact)
 UNAVAILABLE_RECHECK_MS = 86_400_000  # a portal without custom objects is asked again once a day
 
 
@@ -138,10 +139,14 @@ def write_back(
 def pending_query(after: int) -> Select[tuple[int, Any, Any, bool]]:
     """The next batch of contacts waiting to be written (ids above `after`), with their ledger and archive flag."""
     return (
-        select(K.c.contact_id, K.c.properties, L.c.written, C.c.archived)
-        .select_from(K.outerjoin(L, L.c.contact_id == K.c.contact_id).outerjoin(C, C.c.id == K.c.contact_id))
-        .where(K.c.push_pending.is_(True), K.c.contact_id > after)
-        .order_by(K.c.contact_id)
+        select(CONTACT_KPIS.c.contact_id, CONTACT_KPIS.c.properties, LEDGER.c.written, CONTACTS.c.archived)
+        .select_from(
+            CONTACT_KPIS.outerjoin(LEDGER, LEDGER.c.contact_id == CONTACT_KPIS.c.contact_id).outerjoin(
+                CONTACTS, CONTACTS.c.id == CONTACT_KPIS.c.contact_id
+            )
+        )
+        .where(CONTACT_KPIS.c.push_pending.is_(True), CONTACT_KPIS.c.contact_id > after)
+        .order_by(CONTACT_KPIS.c.contact_id)
         .limit(BATCH_WRITE_SIZE)
     )
 
@@ -166,7 +171,7 @@ def _diffs(
 
 def _mark_done(conn: Connection, contact_ids: list[int]) -> None:
     if contact_ids:
-        conn.execute(update(K).where(K.c.contact_id.in_(contact_ids)).values(push_pending=False))
+        conn.execute(update(CONTACT_KPIS).where(CONTACT_KPIS.c.contact_id.in_(contact_ids)).values(push_pending=False))
 
 
 def _send(engine: Engine, client: HubSpotClient, inputs: list[dict[str, Any]], now_ms: int, stats: PushStats) -> None:
@@ -177,7 +182,9 @@ def _send(engine: Engine, client: HubSpotClient, inputs: list[dict[str, Any]], n
     with engine.begin() as conn:
         ledger = {
             r.contact_id: dict(r.written or {})
-            for r in conn.execute(select(L.c.contact_id, L.c.written).where(L.c.contact_id.in_([int(i) for i in sent])))
+            for r in conn.execute(
+                select(LEDGER.c.contact_id, LEDGER.c.written).where(LEDGER.c.contact_id.in_([int(i) for i in sent]))
+            )
         }
         rows, errors = [], []
         for contact_id, props in sent.items():
@@ -198,7 +205,7 @@ def _send(engine: Engine, client: HubSpotClient, inputs: list[dict[str, Any]], n
                         "last_error": category,
                     }
                 )
-        repo.upsert(conn, L, rows + errors)
+        repo.upsert(conn, LEDGER, rows + errors)
         _mark_done(conn, [r["contact_id"] for r in rows])
     stats.contacts_written += len(rows)
     not_found = [cid for cid, category in result.errors.items() if category == "OBJECT_NOT_FOUND" and cid in sent]
@@ -215,7 +222,7 @@ def _forget_deleted(engine: Engine, client: HubSpotClient, ids: list[str], now_m
         return
     with engine.begin() as conn:
         repo.set_archived(conn, t.Contact, ["id"], [(i,) for i in gone], True)
-        repo.mark_dirty_contacts(conn, gone, now_ms)
+        marks.mark_dirty_contacts(conn, gone, now_ms)
         _mark_done(conn, gone)
     stats.deleted_meanwhile += len(gone)
 

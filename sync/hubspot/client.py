@@ -21,16 +21,15 @@ from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sync.config import HubSpotConfig
-from sync.errors import (
+from sync.errors import KpiSyncError, RetriableError
+from sync.hubspot.constants import LIST_PAGE_SIZE
+from sync.hubspot.errors import (
     AuthError,
     DailyLimitError,
-    KpiSyncError,
     MalformedResponseError,
     RateLimitedError,
     RequestError,
-    RetriableError,
 )
-from sync.hubspot.constants import LIST_PAGE_SIZE
 from sync.hubspot.ratelimit import RateLimiter, next_midnight
 
 log = structlog.get_logger(__name__)
@@ -45,7 +44,6 @@ class Page:
 
     results: list[dict[str, Any]]
     after: str | None
-    total: int | None = None
 
 
 @dataclass
@@ -294,9 +292,7 @@ class HubSpotClient:
     def search_page(self, object_type: str, body: Mapping[str, Any]) -> Page:
         """One page of a search request."""
         _, parsed = self._call(f"search:{object_type}", self._search.do_search, object_type, dict(body), search=True)
-        page = _page(parsed)
-        total = parsed.get("total")
-        return Page(page.results, page.after, int(total) if isinstance(total, int) else None)
+        return _page(parsed)
 
     def association_batch(
         self, from_type: str, to_type: str, inputs: Sequence[tuple[str, str | None]]

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sync.errors import DailyLimitError
 from sync.hubspot.constants import GENERAL_WINDOW_S, SEARCH_WINDOW_S
+from sync.hubspot.errors import DailyLimitError
 
 GUARD_S = 0.05  # covers the send-to-arrival delay of one request (and its jitter) on a local or remote API
 GUARD_MAX_SHARE = 0.05  # ...but never more than 5 % of a window (sandboxes shrink windows to fractions of a second)

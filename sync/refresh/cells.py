@@ -45,17 +45,18 @@ from kpi.periods import MS_PER_DAY, Calendar
 from kpi.reach import OpportunityFact, ReachCell, add_opportunity, call_cells, opportunity_fact
 from kpi.response import ResponseCell, add_response
 from kpi.rows import MAX_MS, MIN_MS
-from kpi.scopes import AggregateKey, Cell, Scopes, Values, cell_from_json, cell_to_json, is_empty, roll_up
+from kpi.scopes import AggregateKey, CellKey, Scopes, Values, cell_from_json, cell_to_json, is_empty, roll_up
 from kpi.winrate import DealSide, WinCell, add_deal, add_sql, deal_side
 from storage import repo
 from storage import tables as t
 from sync.refresh import inputs as kpi_rows
+from sync.refresh import marks
 
-E = repo.table(t.Engagement)
-EC = repo.table(t.EngagementContact)
-DC = repo.table(t.DealContact)
-K = repo.table(t.ContactKpi)
-A = repo.table(t.KpiAggregate)
+ENGAGEMENTS = repo.table(t.Engagement)
+ENGAGEMENT_LINKS = repo.table(t.EngagementContact)
+DEAL_LINKS = repo.table(t.DealContact)
+CONTACT_KPIS = repo.table(t.ContactKpi)
+AGGREGATES = repo.table(t.KpiAggregate)
 CELLS = repo.table(t.KpiCell)
 CREDITS = repo.table(t.OpportunityCredit)
 DAYS = repo.table(t.DirtyTouchDay)
@@ -75,12 +76,11 @@ KINDS: dict[str, tuple[str, type[Any]]] = {
 DEALS = "deals"  # the deal side of K5 (WinCell won/lost by deal owner and close month), stored beside the others
 KPI_OF = {kind: kpi for kind, (kpi, _) in KINDS.items()} | {DEALS: "K5"}
 CONTACT_KINDS = ("response", "followup", "sqls")
-TOUCH_KINDS = ("calls", "emails")
+TOUCH_CELL_KINDS = ("calls", "emails")
 STATE_KEY = "kpi_cells"  # service_state: {"config": signature of the rules the cells were counted with, "stale"}
 STAGES_KEY = "deal_stages"  # service_state: {"signature": the pipeline stages the deal side was counted with}
 
-CellKey = tuple[str, str, str]  # (kind, owner key, month or "")
-Cells = dict[str, dict[Cell, Any]]  # kind -> {(owner key, month or None): cell}
+Cells = dict[str, dict[CellKey, Any]]  # kind -> {(owner key, month or None): cell}
 ContactChange = tuple[ContactKpis | None, ContactKpis | None]
 
 
@@ -131,7 +131,7 @@ def apply_contact_changes(conn: Connection, changes: Sequence[ContactChange], co
                 add_contact(deltas, facts, cal, sign)
     _add_to_stored(conn, deltas)
     flipped = [_contact_id(old, new) for old, new in changes if _touch_view(old) != _touch_view(new)]
-    mark_touch_days_of_contacts(conn, flipped, now_ms)
+    marks.mark_touch_days_of_contacts(conn, flipped, now_ms)
     _mark_stale(conn, config)
 
 
@@ -145,14 +145,6 @@ def add_contact(cells: Cells, facts: ContactKpis, calendar: Calendar, sign: int)
 def new_contact_cells() -> Cells:
     """Empty contact cells, to count a full pass into as it goes."""
     return {kind: {} for kind in CONTACT_KINDS}
-
-
-def mark_deals_of_contacts(conn: Connection, contact_ids: Sequence[int], now_ms: int) -> None:
-    """Queue the deals of recomputed contacts: a change to a contact or to its calls may move a deal's credit."""
-    deal_ids: set[int] = set()
-    for part in repo.chunks(contact_ids):
-        deal_ids.update(conn.execute(select(DC.c.deal_id).where(DC.c.contact_id.in_(part))).scalars())
-    repo.mark_dirty_deals(conn, deal_ids, now_ms)
 
 
 def invalidate(conn: Connection) -> None:
@@ -170,19 +162,6 @@ def _touch_view(facts: ContactKpis | None) -> bool | None:
     """What call and email facts read of a contact: whether it counts (live and qualifying), and is a decision
     maker. A contact linked to a sales touch always qualifies, so None here means "not on any fact"."""
     return None if facts is None else facts.decision_maker
-
-
-def mark_touch_days_of_contacts(conn: Connection, contact_ids: Sequence[int], now_ms: int) -> None:
-    """Queue the days and owners of the calls and emails linked to these contacts."""
-    marks: set[repo.TouchMark] = set()
-    for part in repo.chunks(contact_ids):
-        stmt = (
-            select(E.c.timestamp, E.c.owner_id)
-            .join(EC, kpi_rows.LINKED)
-            .where(EC.c.contact_id.in_(part), EC.c.engagement_type.in_(("call", "email")))
-        )
-        marks.update((ts, owner) for ts, owner in conn.execute(stmt))
-    repo.mark_dirty_touch_days(conn, marks, now_ms)
 
 
 # -- refresh ------------------------------------------------------------------------------------------------------
@@ -260,19 +239,29 @@ def _store_rows(
     """Write the rows whose figures changed (computed_at: the refresh that last changed them); drop the `affected`
     rows (any row when None) that nothing feeds any more."""
     # the figures as text, decoded only for the rows merged now (a few of the rows read, after a small change)
-    stmt = select(A.c.kpi, A.c.scope, A.c.scope_id, A.c.period, cast(A.c.metrics, Text))
+    stmt = select(
+        AGGREGATES.c.kpi,
+        AGGREGATES.c.scope,
+        AGGREGATES.c.scope_id,
+        AGGREGATES.c.period,
+        cast(AGGREGATES.c.metrics, Text),
+    )
     if affected is not None:
-        stmt = stmt.where(A.c.kpi.in_(sorted({key[0] for key in affected})))
+        stmt = stmt.where(AGGREGATES.c.kpi.in_(sorted({key[0] for key in affected})))
     current = {(r[0], r[1], r[2], r[3]): r[4] for r in conn.execute(stmt)}
     gone = [key for key in current if key not in merged and (affected is None or key in affected)]
     for part in repo.chunks(gone):
-        conn.execute(delete(A).where(repo.keys_in([A.c.kpi, A.c.scope, A.c.scope_id, A.c.period], part)))
+        conn.execute(
+            delete(AGGREGATES).where(
+                repo.keys_in([AGGREGATES.c.kpi, AGGREGATES.c.scope, AGGREGATES.c.scope_id, AGGREGATES.c.period], part)
+            )
+        )
     rows = [
         {"kpi": k[0], "scope": k[1], "scope_id": k[2], "period": k[3], "metrics": dict(v), "computed_at": now_ms}
         for k, v in merged.items()
         if (text := current.get(k)) is None or orjson.loads(text) != v
     ]
-    repo.upsert(conn, A, rows)
+    repo.upsert(conn, AGGREGATES, rows)
 
 
 # -- cells in the store -------------------------------------------------------------------------------------------
@@ -280,7 +269,7 @@ def _month_text(month: str | None) -> str:
     return month or ""
 
 
-def _load_cells(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> Cells:
+def _load_cells(conn: Connection, keys: Iterable[tuple[str, CellKey]]) -> Cells:
     """The stored cells of these (kind, cell) keys: only those (an owner's other months are not read, nor decoded)."""
     wanted = sorted({(kind, owner, _month_text(month)) for kind, (owner, month) in keys})
     found: Cells = {}
@@ -295,7 +284,7 @@ def _cell_class(kind: str) -> type[Any]:
     return WinCell if kind == DEALS else KINDS[kind][1]
 
 
-def _load_kind(conn: Connection, kind: str) -> dict[Cell, Any]:
+def _load_kind(conn: Connection, kind: str) -> dict[CellKey, Any]:
     """Every stored cell of a kind."""
     cls = _cell_class(kind)
     stmt = select(CELLS.c.owner_key, CELLS.c.month, CELLS.c.state).where(CELLS.c.kind == kind)
@@ -330,7 +319,7 @@ def _add_to_stored(conn: Connection, deltas: Cells) -> None:
     _mark_changed(conn, [(kind, key) for kind, by_key in deltas.items() for key in by_key])
 
 
-def _mark_changed(conn: Connection, keys: Iterable[tuple[str, Cell]]) -> None:
+def _mark_changed(conn: Connection, keys: Iterable[tuple[str, CellKey]]) -> None:
     rows = [{"kind": kind, "owner_key": owner, "month": _month_text(month)} for kind, (owner, month) in keys]
     for part in repo.chunks(rows):
         repo.insert_ignore(conn, CHANGED, part)
@@ -355,8 +344,8 @@ def _replace_changed(conn: Connection, old: Cells, new: Cells) -> None:
 class TouchCells:
     """The call and email cells of a whole portal and its deals' opportunity credits."""
 
-    calls: dict[Cell, ReachCell]
-    emails: dict[Cell, MarketingCell]
+    calls: dict[CellKey, ReachCell]
+    emails: dict[CellKey, MarketingCell]
     credits: list[OpportunityFact]
 
 
@@ -383,7 +372,7 @@ def _rebuild_cells(conn: Connection, config: KpiConfig, contact_cells: Cells, to
 
 def _all_contact_facts(conn: Connection) -> Iterator[ContactKpis]:
     # JSON null and SQL NULL both mean "does not qualify": filter in Python, which sees both as None.
-    for values in conn.execute(select(K.c.facts)).scalars():
+    for values in conn.execute(select(CONTACT_KPIS.c.facts)).scalars():
         if values:
             yield facts_from_json(values)
 
@@ -417,15 +406,17 @@ def _recount_touch_months(conn: Connection, config: KpiConfig, months: dict[str,
     for month, owners in sorted(months.items()):
         start, end = _bounds(config, month)
         cond = and_(
-            E.c.type.in_(("call", "email")),
-            E.c.timestamp >= start,
-            E.c.timestamp < end,
-            E.c.owner_id.in_(sorted(owners)),
+            ENGAGEMENTS.c.type.in_(("call", "email")),
+            ENGAGEMENTS.c.timestamp >= start,
+            ENGAGEMENTS.c.timestamp < end,
+            ENGAGEMENTS.c.owner_id.in_(sorted(owners)),
         )
         kpi_rows.group_touch_rows(conn, cond, grouped)
     # clamped bounds of the first and last representable months may reach further: keep the marked cells only
     fresh = _touch_cells(conn, config, grouped, lambda owner, month: owner in months.get(month, ()))
-    cells = [(kind, (owner, month)) for kind in TOUCH_KINDS for month, owners in months.items() for owner in owners]
+    cells = [
+        (kind, (owner, month)) for kind in TOUCH_CELL_KINDS for month, owners in months.items() for owner in owners
+    ]
     _replace_changed(conn, _load_cells(conn, cells), fresh)
 
 
@@ -436,7 +427,7 @@ def _add_new_touches(conn: Connection, config: KpiConfig, recounted: dict[str, s
         return
     grouped: kpi_rows.Grouped = {}
     for part in repo.chunks(keys):
-        kpi_rows.group_touch_rows(conn, repo.keys_in([E.c.type, E.c.id], part), grouped)
+        kpi_rows.group_touch_rows(conn, repo.keys_in([ENGAGEMENTS.c.type, ENGAGEMENTS.c.id], part), grouped)
     fresh = _touch_cells(conn, config, grouped, lambda owner, month: owner not in recounted.get(month, ()))
     _add_to_stored(conn, fresh)
 
@@ -493,7 +484,7 @@ def _recount_deal_side(conn: Connection, config: KpiConfig, *, every: bool = Fal
     cal = config.calendar
     fresh = {d.deal_id: side for d in kpi_rows.deal_facts(conn, ids) if (side := deal_side(d, cal)) is not None}
     old = dict(_load_outcomes(conn, ids))
-    deltas: dict[Cell, WinCell] = {}
+    deltas: dict[CellKey, WinCell] = {}
     for deal_id in old.keys() | fresh.keys():
         before, after = old.get(deal_id), fresh.get(deal_id)
         if before != after:

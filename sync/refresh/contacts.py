@@ -19,13 +19,15 @@ import structlog
 from sqlalchemy import ColumnElement, Connection, Engine, delete, literal_column, select
 
 from kpi.config import KpiConfig
-from kpi.contact import ContactKpis, FollowupStatus, compute_contact, properties_of
+from kpi.contact import ContactKpis, FollowupStatus, compute_contact
+from kpi.properties import properties_of
 from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
 from sync.refresh import cells as aggregates
 from sync.refresh import inputs as kpi_rows
+from sync.refresh import marks
 from sync.refresh.inputs import engagement_of
 
 log = structlog.get_logger(__name__)
@@ -37,8 +39,8 @@ CHUNK = 2_000  # contacts recomputed per transaction
 PARALLEL_FROM = 20_000
 HELPER_SHARE = 0.3
 
-C = repo.table(t.Contact)
-K = repo.table(t.ContactKpi)
+CONTACTS = repo.table(t.Contact)
+CONTACT_KPIS = repo.table(t.ContactKpi)
 
 
 @dataclass
@@ -234,9 +236,9 @@ def _result_or_none(helping: Future[Any] | None) -> tuple[aggregates.TouchCells,
 def _contacts_to_recompute(conn: Connection, now_ms: int, full: bool) -> tuple[set[int], set[int]]:
     dirty = set(conn.execute(select(repo.table(t.DirtyContact).c.contact_id)).scalars())
     if full:  # the dirty ones too: a linked contact the store has no row for is recomputed to nothing, and unmarked
-        every = set(conn.execute(select(C.c.id).where(C.c.archived.is_(False))).scalars())
-        return every | set(conn.execute(select(K.c.contact_id)).scalars()) | dirty, set()
-    due = set(conn.execute(select(K.c.contact_id).where(K.c.recheck_at <= now_ms)).scalars())
+        every = set(conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.archived.is_(False))).scalars())
+        return every | set(conn.execute(select(CONTACT_KPIS.c.contact_id)).scalars()) | dirty, set()
+    due = set(conn.execute(select(CONTACT_KPIS.c.contact_id).where(CONTACT_KPIS.c.recheck_at <= now_ms)).scalars())
     return dirty | due, due - dirty
 
 
@@ -264,10 +266,12 @@ def _recompute_chunk(
     of = _ids_range(ids) if full else _ids_list(ids)
     if computed is None:
         computed = _compute(conn, ids, of, config, now_ms, engagements=engagements)
-    facts_col = K.c.facts if not full else literal_column("NULL")  # a full pass needs no old facts
+    facts_col = CONTACT_KPIS.c.facts if not full else literal_column("NULL")  # a full pass needs no old facts
     previous = {
         r[0]: (r[1], r[2])
-        for r in conn.execute(select(K.c.contact_id, K.c.properties, facts_col).where(of(K.c.contact_id)))
+        for r in conn.execute(
+            select(CONTACT_KPIS.c.contact_id, CONTACT_KPIS.c.properties, facts_col).where(of(CONTACT_KPIS.c.contact_id))
+        )
     }
     rows = []
     changes: list[aggregates.ContactChange] = []
@@ -301,7 +305,7 @@ def _recompute_chunk(
     _upsert_keep_pending(conn, rows, of)
     if not full:
         aggregates.apply_contact_changes(conn, changes, config, now_ms)
-        aggregates.mark_deals_of_contacts(conn, ids, now_ms)
+        marks.mark_deals_of_contacts(conn, ids, now_ms)
     conn.execute(delete(repo.table(t.DirtyContact)).where(of(repo.table(t.DirtyContact).c.contact_id)))
 
 
@@ -313,7 +317,7 @@ def _compute(
     conn: Connection, ids: Sequence[int], of: IdFilter, config: KpiConfig, now_ms: int, *, engagements: Links | None
 ) -> dict[int, ContactKpis | None]:
     """The KPI values of these contacts (None: does not qualify); their engagements are read unless given."""
-    contacts = {r.id: r for r in _load_contacts(conn, of(C.c.id))}
+    contacts = {r.id: r for r in _load_contacts(conn, of(CONTACTS.c.id))}
     if engagements is None:
         engagements = kpi_rows.engagements_of_contacts(conn, ids)
     return {
@@ -334,10 +338,16 @@ def _upsert_keep_pending(conn: Connection, rows: list[dict[str, Any]], of: IdFil
     """Upsert KPI rows; a row still waiting to be written stays pending even if this pass found no change."""
     if not rows:
         return
-    waiting = set(conn.execute(select(K.c.contact_id).where(of(K.c.contact_id), K.c.push_pending.is_(True))).scalars())
+    waiting = set(
+        conn.execute(
+            select(CONTACT_KPIS.c.contact_id).where(
+                of(CONTACT_KPIS.c.contact_id), CONTACT_KPIS.c.push_pending.is_(True)
+            )
+        ).scalars()
+    )
     for row in rows:
         row["push_pending"] = row["push_pending"] or row["contact_id"] in waiting
-    repo.upsert(conn, K, rows)
+    repo.upsert(conn, CONTACT_KPIS, rows)
 
 
 def _facts_json(kpis: ContactKpis | None) -> list[Any] | None:
@@ -349,16 +359,16 @@ def _facts_json(kpis: ContactKpis | None) -> list[Any] | None:
 def _load_contacts(conn: Connection, where: ColumnElement[bool]) -> list[Contact]:
     rows = conn.execute(
         select(
-            C.c.id,
-            C.c.owner_id,
-            C.c.createdate,
-            C.c.lifecyclestage,
-            C.c.lead_date,
-            C.c.sql_date,
-            C.c.opportunity_date,
-            C.c.customer_date,
-            C.c.buying_role,
-            C.c.archived,
+            CONTACTS.c.id,
+            CONTACTS.c.owner_id,
+            CONTACTS.c.createdate,
+            CONTACTS.c.lifecyclestage,
+            CONTACTS.c.lead_date,
+            CONTACTS.c.sql_date,
+            CONTACTS.c.opportunity_date,
+            CONTACTS.c.customer_date,
+            CONTACTS.c.buying_role,
+            CONTACTS.c.archived,
         ).where(where)
     )
     return [Contact(**r._mapping) for r in rows]

@@ -18,35 +18,41 @@ from kpi.rows import Contact, Deal, Engagement, Owner, Stage, stage_map
 from storage import repo
 from storage import tables as t
 
-C = repo.table(t.Contact)
-E = repo.table(t.Engagement)
-EC = repo.table(t.EngagementContact)
-D = repo.table(t.Deal)
-DC = repo.table(t.DealContact)
+CONTACTS = repo.table(t.Contact)
+ENGAGEMENTS = repo.table(t.Engagement)
+ENGAGEMENT_LINKS = repo.table(t.EngagementContact)
+DEALS = repo.table(t.Deal)
+DEAL_LINKS = repo.table(t.DealContact)
 
 
 # `urls` comes back as the driver gives it (no SQLAlchemy JSON processing, which cost more than everything else
 # here on a million rows): text on SQLite, already decoded on PostgreSQL; `_urls` takes either.
 ENGAGEMENT_COLS = (
-    E.c.id,
-    E.c.type,
-    E.c.timestamp,
-    E.c.owner_id,
-    E.c.call_direction,
-    E.c.call_disposition,
-    E.c.email_direction,
-    type_coerce(E.c.urls, String),
-    E.c.meeting_outcome,
+    ENGAGEMENTS.c.id,
+    ENGAGEMENTS.c.type,
+    ENGAGEMENTS.c.timestamp,
+    ENGAGEMENTS.c.owner_id,
+    ENGAGEMENTS.c.call_direction,
+    ENGAGEMENTS.c.call_disposition,
+    ENGAGEMENTS.c.email_direction,
+    type_coerce(ENGAGEMENTS.c.urls, String),
+    ENGAGEMENTS.c.meeting_outcome,
 )
 
 
-LINKED = (E.c.type == EC.c.engagement_type) & (E.c.id == EC.c.engagement_id)  # a link's engagement
+LINKED = (ENGAGEMENTS.c.type == ENGAGEMENT_LINKS.c.engagement_type) & (
+    ENGAGEMENTS.c.id == ENGAGEMENT_LINKS.c.engagement_id
+)  # a link's engagement
 
 
 def linked_engagements() -> Select[Any]:
     """Each link's contact id with its engagement's `ENGAGEMENT_COLS`, archived engagements left out (the caller
     picks the contacts)."""
-    return select(EC.c.contact_id, *ENGAGEMENT_COLS).join(E, LINKED).where(E.c.archived.is_(False))
+    return (
+        select(ENGAGEMENT_LINKS.c.contact_id, *ENGAGEMENT_COLS)
+        .join(ENGAGEMENTS, LINKED)
+        .where(ENGAGEMENTS.c.archived.is_(False))
+    )
 
 
 def _urls(raw: Any) -> tuple[str, ...]:
@@ -80,10 +86,10 @@ def touch_engagements(conn: Connection, live: set[int]) -> Iterator[Engagement]:
     key, so both dialects stream it without a sort; archived contacts are filtered against an id set.
     """
     stmt = (
-        select(*ENGAGEMENT_COLS, EC.c.contact_id)
-        .select_from(EC.join(E, LINKED))
-        .where(EC.c.engagement_type.in_(("call", "email")), E.c.archived.is_(False))
-        .order_by(EC.c.engagement_type, EC.c.engagement_id)
+        select(*ENGAGEMENT_COLS, ENGAGEMENT_LINKS.c.contact_id)
+        .select_from(ENGAGEMENT_LINKS.join(ENGAGEMENTS, LINKED))
+        .where(ENGAGEMENT_LINKS.c.engagement_type.in_(("call", "email")), ENGAGEMENTS.c.archived.is_(False))
+        .order_by(ENGAGEMENT_LINKS.c.engagement_type, ENGAGEMENT_LINKS.c.engagement_id)
     )
     current: tuple[Any, ...] | None = None
     contacts: list[int] = []
@@ -106,9 +112,9 @@ Grouped = dict[tuple[str, int], tuple[Sequence[Any], list[int]]]  # (type, id) -
 def group_touch_rows(conn: Connection, cond: Any, grouped: Grouped) -> None:
     """Add the non-archived calls and emails matching `cond` to `grouped`, with all their linked contacts."""
     stmt = (
-        select(*ENGAGEMENT_COLS, EC.c.contact_id)
-        .select_from(E.join(EC, LINKED))
-        .where(E.c.type.in_(("call", "email")), E.c.archived.is_(False), cond)
+        select(*ENGAGEMENT_COLS, ENGAGEMENT_LINKS.c.contact_id)
+        .select_from(ENGAGEMENTS.join(ENGAGEMENT_LINKS, LINKED))
+        .where(ENGAGEMENTS.c.type.in_(("call", "email")), ENGAGEMENTS.c.archived.is_(False), cond)
     )
     for row in conn.execute(stmt):
         entry = grouped.get((row[1], row[0]))
@@ -123,7 +129,9 @@ def with_live_contacts(conn: Connection, config: KpiConfig, grouped: Grouped) ->
     live: set[int] = set()
     dms: set[int] = set()
     for part in repo.chunks(contact_ids):
-        rows = conn.execute(select(C.c.id, C.c.buying_role).where(C.c.id.in_(part), C.c.archived.is_(False)))
+        rows = conn.execute(
+            select(CONTACTS.c.id, CONTACTS.c.buying_role).where(CONTACTS.c.id.in_(part), CONTACTS.c.archived.is_(False))
+        )
         for contact_id, role in rows:
             live.add(contact_id)
             if is_decision_maker_row(contact_id, role, config):
@@ -142,12 +150,16 @@ def is_decision_maker_row(contact_id: int, buying_role: str | None, config: KpiC
 
 
 def live_contacts(conn: Connection) -> set[int]:
-    return set(conn.execute(select(C.c.id).where(C.c.archived.is_(False))).scalars())
+    return set(conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.archived.is_(False))).scalars())
 
 
 def decision_makers(conn: Connection, config: KpiConfig) -> set[int]:
     """Live contacts that are decision makers (D6), as the contact pass judges them."""
-    rows = conn.execute(select(C.c.id, C.c.buying_role).where(C.c.archived.is_(False), C.c.buying_role.is_not(None)))
+    rows = conn.execute(
+        select(CONTACTS.c.id, CONTACTS.c.buying_role).where(
+            CONTACTS.c.archived.is_(False), CONTACTS.c.buying_role.is_not(None)
+        )
+    )
     return {r.id for r in rows if is_decision_maker_row(r.id, r.buying_role, config)}
 
 
@@ -162,11 +174,13 @@ def credit_deals(
     deals: list[tuple[int, int | None]] = []
     parts = [None] if deal_ids is None else list(repo.chunks(deal_ids))
     for part in parts:
-        link_stmt = select(DC.c.deal_id, DC.c.contact_id)
-        deal_stmt = select(D.c.id, D.c.createdate).where(D.c.archived.is_(False), D.c.createdate.is_not(None))
+        link_stmt = select(DEAL_LINKS.c.deal_id, DEAL_LINKS.c.contact_id)
+        deal_stmt = select(DEALS.c.id, DEALS.c.createdate).where(
+            DEALS.c.archived.is_(False), DEALS.c.createdate.is_not(None)
+        )
         if part is not None:
-            link_stmt = link_stmt.where(DC.c.deal_id.in_(part))
-            deal_stmt = deal_stmt.where(D.c.id.in_(part))
+            link_stmt = link_stmt.where(DEAL_LINKS.c.deal_id.in_(part))
+            deal_stmt = deal_stmt.where(DEALS.c.id.in_(part))
         for deal_id, contact_id in conn.execute(link_stmt):
             links[deal_id].append(contact_id)
         deals.extend((r[0], r[1]) for r in conn.execute(deal_stmt))
@@ -181,7 +195,9 @@ def credit_deals(
 def live_among(conn: Connection, contact_ids: set[int]) -> set[int]:
     live: set[int] = set()
     for part in repo.chunks(sorted(contact_ids)):
-        live.update(conn.execute(select(C.c.id).where(C.c.id.in_(part), C.c.archived.is_(False))).scalars())
+        live.update(
+            conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.id.in_(part), CONTACTS.c.archived.is_(False))).scalars()
+        )
     return live
 
 
@@ -210,20 +226,22 @@ def engagements_of_contacts(
     ids = sorted(set(contact_ids))
     if conn.dialect.name == "sqlite":
         for part in repo.chunks(ids):
-            stmt = linked_engagements().where(EC.c.contact_id.in_(part))
+            stmt = linked_engagements().where(ENGAGEMENT_LINKS.c.contact_id.in_(part))
             if types is not None:
                 # `type || ''`: an expression is no index key, so SQLite starts from the contacts' links (given
                 # the bare equality it walks every engagement of the type, a thousand times slower on a large
                 # portal)
-                stmt = stmt.where(EC.c.engagement_type.concat("").in_(types))
+                stmt = stmt.where(ENGAGEMENT_LINKS.c.engagement_type.concat("").in_(types))
             for row in conn.execute(stmt):
                 found[row[0]].append(engagement_of(row[1:], (row[0],)))
         return found
     links: dict[tuple[str, int], list[int]] = defaultdict(list)
     for part in repo.chunks(ids):
-        link_stmt = select(EC.c.engagement_type, EC.c.engagement_id, EC.c.contact_id).where(EC.c.contact_id.in_(part))
+        link_stmt = select(
+            ENGAGEMENT_LINKS.c.engagement_type, ENGAGEMENT_LINKS.c.engagement_id, ENGAGEMENT_LINKS.c.contact_id
+        ).where(ENGAGEMENT_LINKS.c.contact_id.in_(part))
         if types is not None:
-            link_stmt = link_stmt.where(EC.c.engagement_type.in_(types))
+            link_stmt = link_stmt.where(ENGAGEMENT_LINKS.c.engagement_type.in_(types))
         for kind, eid, contact_id in conn.execute(link_stmt):
             links[(kind, eid)].append(contact_id)
     by_type: dict[str, list[int]] = defaultdict(list)
@@ -231,8 +249,10 @@ def engagements_of_contacts(
         by_type[kind].append(eid)
     for kind, eids in by_type.items():
         for part in repo.chunks(eids, 10_000):  # one array parameter: half the time of as many IN parameters
-            in_part = E.c.id == any_(literal(list(part), ARRAY(BigInteger)))
-            stmt = select(*ENGAGEMENT_COLS).where(E.c.type == kind, in_part, E.c.archived.is_(False))
+            in_part = ENGAGEMENTS.c.id == any_(literal(list(part), ARRAY(BigInteger)))
+            stmt = select(*ENGAGEMENT_COLS).where(
+                ENGAGEMENTS.c.type == kind, in_part, ENGAGEMENTS.c.archived.is_(False)
+            )
             for row in conn.execute(stmt):
                 for contact_id in links[(kind, row[0])]:
                     found[contact_id].append(engagement_of(row, (contact_id,)))
@@ -248,18 +268,18 @@ def deal_facts(conn: Connection, deal_ids: Sequence[int] | None = None) -> list[
         ]
     )
     stmt = select(
-        D.c.id,
-        D.c.owner_id,
-        D.c.createdate,
-        D.c.closedate,
-        D.c.pipeline,
-        D.c.dealstage,
-        D.c.is_closed_won,
-        D.c.is_closed,
-    ).where(D.c.archived.is_(False))
+        DEALS.c.id,
+        DEALS.c.owner_id,
+        DEALS.c.createdate,
+        DEALS.c.closedate,
+        DEALS.c.pipeline,
+        DEALS.c.dealstage,
+        DEALS.c.is_closed_won,
+        DEALS.c.is_closed,
+    ).where(DEALS.c.archived.is_(False))
     facts = []
     for part in [None] if deal_ids is None else list(repo.chunks(deal_ids)):
-        for r in conn.execute(stmt if part is None else stmt.where(D.c.id.in_(part))):
+        for r in conn.execute(stmt if part is None else stmt.where(DEALS.c.id.in_(part))):
             fact = deal_fact(Deal(*r, contact_ids=()), stages)
             if fact is not None:
                 facts.append(fact)

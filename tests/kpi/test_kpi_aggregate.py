@@ -18,11 +18,11 @@ from kpi_factories import (
     make_owner,
 )
 
-from kpi.aggregate import affected_keys, aggregate_all, fact_window, scope_owner_ids
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, compute_contact
 from kpi.facts import CallFact, DealFact, EmailFact, call_fact, deal_fact, email_fact, engagement_facts
 from kpi.marketing import top_assets
+from kpi.oracle import affected_keys, aggregate_all, fact_window, scope_owner_ids
 from kpi.rows import Contact, Engagement, Stage, stage_map
 from kpi.scopes import AggregateKey, Values
 

@@ -19,11 +19,11 @@ from kpi.followup import FollowupCell, add_followup
 from kpi.periods import Calendar
 from kpi.reach import ReachCell, call_cells
 from kpi.response import ResponseCell, add_response
-from kpi.scopes import Cell, cell_from_json, cell_to_json, is_empty, mean, median, pooled
+from kpi.scopes import CellKey, cell_from_json, cell_to_json, is_empty, mean, median, pooled
 from kpi.winrate import WinCell, add_sql
 from tests.kpi.test_kpi_invariants_hypothesis import World, edited, facts_of, worlds
 
-Adder = Callable[[dict[Cell, Any], ContactKpis, Calendar, int], None]
+Adder = Callable[[dict[CellKey, Any], ContactKpis, Calendar, int], None]
 ADDERS: dict[str, tuple[Adder, type[Any]]] = {
     "K2": (add_response, ResponseCell),
     "K3": (add_followup, FollowupCell),
@@ -31,9 +31,9 @@ ADDERS: dict[str, tuple[Adder, type[Any]]] = {
 }
 
 
-def counted(facts: list[ContactKpis], calendar: Calendar) -> dict[str, dict[Cell, Any]]:
+def counted(facts: list[ContactKpis], calendar: Calendar) -> dict[str, dict[CellKey, Any]]:
     """Contact cells counted from scratch."""
-    cells: dict[str, dict[Cell, Any]] = {kpi: {} for kpi in ADDERS}
+    cells: dict[str, dict[CellKey, Any]] = {kpi: {} for kpi in ADDERS}
     for kpi, (add, _) in ADDERS.items():
         for k in facts:
             add(cells[kpi], k, calendar, 1)

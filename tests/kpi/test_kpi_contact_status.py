@@ -7,6 +7,7 @@ from kpi_factories import BASE, CONNECTED, DAY, HOUR, make_call, make_contact, m
 
 from kpi.config import KpiConfig
 from kpi.contact import FollowupStatus, compute_contact, days_sql_to_customer, is_decision_maker, next_change_at
+from kpi.properties import properties_of
 from kpi.rows import Contact, Engagement
 
 S = FollowupStatus
@@ -181,4 +182,4 @@ def test_next_change_at_is_when_the_value_really_changes(config: KpiConfig) -> N
     after = compute_contact(contact, engagements, config, kpis.next_change_at)
     assert before is not None
     assert after is not None
-    assert before.to_properties() == kpis.to_properties() != after.to_properties()
+    assert properties_of(before) == properties_of(kpis) != properties_of(after)

@@ -20,11 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kpi_factories import BASE, CONNECTED, DAY, HOUR, OCT_2026, make_contact, make_deal, make_owner
 
-from kpi.aggregate import affected_keys, aggregate_all
 from kpi.config import KpiConfig
-from kpi.contact import PROPERTY_NAMES, ContactKpis, FollowupStatus, compute_contact
+from kpi.contact import ContactKpis, FollowupStatus, compute_contact
 from kpi.facts import CallFact, DealFact, EmailFact, deal_fact, engagement_facts
+from kpi.oracle import affected_keys, aggregate_all
 from kpi.periods import ALL_TIME
+from kpi.properties import PROPERTY_NAMES, properties_of
 from kpi.rows import ENGAGEMENT_TYPES, MAX_MS, MIN_MS, Contact, Deal, Engagement, Owner, Stage, stage_map
 from kpi.scopes import PORTAL, PORTAL_ID, TEAM, AggregateKey, Values
 
@@ -229,7 +230,7 @@ def test_per_contact_counts_are_non_negative_and_consistent(w: World) -> None:
         assert k.days_sql_to_customer is None or k.days_sql_to_customer >= 0
         if k.followup_status is FollowupStatus.NOT_STARTED:
             assert k.sales_touches == 0
-        assert tuple(k.to_properties()) == PROPERTY_NAMES
+        assert tuple(properties_of(k)) == PROPERTY_NAMES
 
 
 @settings(max_examples=100)
@@ -262,7 +263,7 @@ def test_values_change_with_the_clock_exactly_at_next_change_at(w: World, wait: 
 
 def _shown(k: ContactKpis | None) -> dict[str, str]:
     assert k is not None
-    return k.to_properties()
+    return properties_of(k)
 
 
 # -- aggregates ----------------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 from kpi_factories import BASE, CONNECTED, HOUR, make_call, make_contact, make_email, make_lead
 
 from kpi.config import KpiConfig
-from kpi.contact import PROPERTY_NAMES, cleared, compute_contact, properties_of
+from kpi.contact import compute_contact
+from kpi.properties import PROPERTY_NAMES, properties_of
 
 
 def test_property_names_in_spec_order() -> None:
@@ -26,14 +27,9 @@ def test_property_names_in_spec_order() -> None:
     )
 
 
-def test_cleared_sets_every_property_empty() -> None:
-    """cleared() maps all twelve names to the empty string."""
-    assert cleared() == dict.fromkeys(PROPERTY_NAMES, "")
-
-
-def test_properties_of_none_is_cleared() -> None:
-    """A contact that does not qualify gets every property cleared."""
-    assert properties_of(None) == cleared()
+def test_a_contact_that_does_not_qualify_gets_every_property_cleared() -> None:
+    """properties_of(None) maps all twelve names to the empty string."""
+    assert properties_of(None) == dict.fromkeys(PROPERTY_NAMES, "")
 
 
 def test_full_property_strings(config: KpiConfig, now: int) -> None:
@@ -46,7 +42,7 @@ def test_full_property_strings(config: KpiConfig, now: int) -> None:
     ]
     kpis = compute_contact(contact, engagements, config, now)
     assert kpis is not None
-    assert kpis.to_properties() == {
+    assert properties_of(kpis) == {
         "kpi_sales_touches": "3",
         "kpi_first_touch_at": str(BASE + 30 * 60_000),
         "kpi_last_touch_at": str(BASE + 2 * HOUR),
@@ -66,7 +62,7 @@ def test_empty_values_are_empty_strings(config: KpiConfig) -> None:
     """A lead with no touch yet: zero counts as "0", unknown values as ""."""
     kpis = compute_contact(make_lead(), [], config, BASE)
     assert kpis is not None
-    assert kpis.to_properties() == {
+    assert properties_of(kpis) == {
         "kpi_sales_touches": "0",
         "kpi_first_touch_at": "",
         "kpi_last_touch_at": "",
@@ -86,14 +82,14 @@ def test_false_is_written_as_false(config: KpiConfig, now: int) -> None:
     """kpi_responded_within_1h false is the string "false", not empty."""
     kpis = compute_contact(make_lead(), [make_call(BASE + 2 * HOUR)], config, now)
     assert kpis is not None
-    assert kpis.to_properties()["kpi_responded_within_1h"] == "false"
+    assert properties_of(kpis)["kpi_responded_within_1h"] == "false"
 
 
 def test_non_lead_touched_contact(config: KpiConfig, now: int) -> None:
     """A touched non-lead has counts but empty lead-only values."""
     kpis = compute_contact(make_contact(), [make_call()], config, now)
     assert kpis is not None
-    props = kpis.to_properties()
+    props = properties_of(kpis)
     assert (props["kpi_sales_touches"], props["kpi_lead_response_minutes"], props["kpi_responded_within_1h"]) == (
         "1",
         "",

@@ -16,8 +16,8 @@ import pytest
 from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.harness import RunningSandbox, run_sandbox
-from sync.errors import DailyLimitError, RateLimitedError
 from sync.hubspot.client import HubSpotClient, translate
+from sync.hubspot.errors import DailyLimitError, RateLimitedError
 from sync.hubspot.ratelimit import GUARD_S, RateLimiter, next_midnight
 from tests.helpers import settings_for
 

@@ -1,14 +1,15 @@
-"""K1-K5 together: one call for all aggregates, the article's benchmarks, and the keys a change affects.
+"""The oracle: K1-K5 computed in one pass over plain fact lists, straight from the spec's definitions.
 
-Incremental use: keep the facts (`ContactKpis` per contact, `CallFact`/`EmailFact` per engagement, `DealFact`
-per deal); after a change, pass the old and the new versions of the changed facts to `affected_keys`, fetch the
-facts `fact_window` names for those keys, and call `aggregate_all(..., only=keys)`.
+The product computes aggregates with the store-backed cell engine (`sync.refresh`); this whole-portal pass is
+what the tests and `bench/kpi_pure.py` check that engine and the per-KPI rules against. `affected_keys` names the
+aggregate rows a change of facts moves, and `fact_window` the facts a row needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Container, Iterable, Sequence
 
+from kpi.catalog import KPIS
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis
 from kpi.facts import CallFact, DealFact, EmailFact
@@ -20,30 +21,6 @@ from kpi.response import aggregate_response
 from kpi.rows import Owner
 from kpi.scopes import PORTAL, AggregateKey, Scopes, Values
 from kpi.winrate import aggregate_winrate
-
-KPIS = ("K1", "K2", "K3", "K4", "K5")
-KPI_TITLES = {
-    "K1": "Contact/reach ratio",
-    "K2": "Lead response time",
-    "K3": "Follow-up",
-    "K4": "Marketing content use",
-    "K5": "Opportunity-win ratio",
-}
-
-# The article's benchmark figures.
-BENCHMARK_PROSPECTS_PER_1000_CALLS = 350
-BENCHMARK_OPPORTUNITIES_PER_1000_CALLS = 30
-BENCHMARK_RESPONSE_MINUTES = 60
-BENCHMARK_MARKET_MEAN_RESPONSE_HOURS = 42
-BENCHMARK_SALES_AT_FIRST_CONTACT = 0.02
-BENCHMARK_MIN_ATTEMPTS = 5
-BENCHMARKS: dict[str, str] = {
-    "K1": "350 prospects and 30 opportunities per 1,000 calls",
-    "K2": "within 1 hour (market average 42 hours)",
-    "K3": "2 % of sales at the first contact; at least 5 attempts",
-    "K4": "",
-    "K5": "",
-}
 
 
 def aggregate_all(

@@ -1,0 +1,34 @@
+"""What HubSpot answered when it did not give us data, as error types grouped by what to do next."""
+
+from __future__ import annotations
+
+from sync.errors import FatalError, RetriableError
+
+
+class AuthError(FatalError):
+    """HubSpot refused the token (401) or its scopes (403)."""
+
+
+class RateLimitedError(RetriableError):
+    """HTTP 429 with a short policy (rolling ten seconds, per second)."""
+
+
+class DailyLimitError(FatalError):
+    """HTTP 429 DAILY (or our own daily ceiling): stop the run cleanly; resume after `resume_at` (epoch s)."""
+
+    def __init__(self, message: str, *, resume_at: float) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
+
+
+class RequestError(FatalError):
+    """A 4xx other than 401/403/429: our request is wrong; retrying would repeat it."""
+
+    def __init__(self, message: str, *, status: int | None = None, category: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.category = category
+
+
+class MalformedResponseError(RetriableError):
+    """HubSpot answered 2xx with a body we cannot parse (truncated JSON, wrong shape)."""
