@@ -20,9 +20,12 @@ from sandbox.portal import Portal
 from sandbox.routing import Request, Route, Router
 from sandbox.stats import Stats
 
-SERVER_ERROR_BODIES = {500: ("INTERNAL_ERROR", "internal error"), 502: ("BAD_GATEWAY", "Bad Gateway"),
-                       503: ("SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
-                       504: ("GATEWAY_TIMEOUT", "Gateway Timeout")}
+SERVER_ERROR_BODIES = {
+    500: ("INTERNAL_ERROR", "internal error"),
+    502: ("BAD_GATEWAY", "Bad Gateway"),
+    503: ("SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
+    504: ("GATEWAY_TIMEOUT", "Gateway Timeout"),
+}
 
 
 @dataclass
@@ -111,8 +114,11 @@ class SandboxApp:
         try:
             self._authenticate(req)
             if route is None:
-                raise ApiError(405 if path_known else 404, "OBJECT_NOT_FOUND" if not path_known else "VALIDATION_ERROR",
-                               f"Unable to route {req.method} {req.path}")
+                raise ApiError(
+                    405 if path_known else 404,
+                    "OBJECT_NOT_FOUND" if not path_known else "VALIDATION_ERROR",
+                    f"Unable to route {req.method} {req.path}",
+                )
             fault = self.faults.decide()
             if fault:
                 self.stats.fault(fault)
@@ -141,8 +147,9 @@ class SandboxApp:
         if fault == "5xx":
             status = self.faults.server_error()
             category, message = SERVER_ERROR_BODIES[status]
-            return json_outcome(status, {"status": "error", "message": message, "correlationId": correlation_id(),
-                                         "category": category})
+            return json_outcome(
+                status, {"status": "error", "message": message, "correlationId": correlation_id(), "category": category}
+            )
         return None
 
     def _rate_limited(self, verdict: Verdict) -> Outcome:
@@ -171,8 +178,11 @@ def _scope_for(req: Request) -> str:
     access = "read" if req.method == "GET" or req.path.endswith(("/search", "/batch/read")) else "write"
     if "type" in req.params:
         return f"crm.objects.{req.params['type']}.{access}"
-    for part, scope in (("/owners", "crm.objects.owners.read"), ("/schemas", "crm.schemas.custom.read"),
-                        ("/properties", f"crm.schemas.contacts.{access}")):
+    for part, scope in (
+        ("/owners", "crm.objects.owners.read"),
+        ("/schemas", "crm.schemas.custom.read"),
+        ("/properties", f"crm.schemas.contacts.{access}"),
+    ):
         if part in req.path:
             return scope
     return f"crm.objects.contacts.{access}"

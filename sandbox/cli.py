@@ -22,31 +22,52 @@ from sandbox.server import ServerThread
 @click.option("--port", default=8765, show_default=True, help="Port (0 picks a free one).")
 @click.option("--token", default=DEFAULT_TOKEN, show_default=True, help="Bearer token clients must send.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the generated portal.")
-@click.option("--size", type=click.Choice(sorted(SIZES)), default="small", show_default=True,
-              help="small ~600 contacts/6k engagements; medium ~50k/500k; large ~200k/2M.")
+@click.option(
+    "--size",
+    type=click.Choice(sorted(SIZES)),
+    default="small",
+    show_default=True,
+    help="small ~600 contacts/6k engagements; medium ~50k/500k; large ~200k/2M.",
+)
 @click.option("--contacts", type=int, default=None, help="Override the number of contacts.")
 @click.option("--engagements", type=int, default=None, help="Override the number of engagements.")
 @click.option("--index-lag-ms", type=int, default=2_000, show_default=True, help="Search indexing delay.")
 @click.option("--throttle/--no-throttle", default=False, show_default=True, help="Enforce rate limits.")
-@click.option("--tier", type=click.Choice(["free", "starter", "professional", "enterprise", "api_add_on"]),
-              default="professional", show_default=True, help="Rate-limit tier.")
-@click.option("--time-scale", type=float, default=1.0, show_default=True,
-              help="Shrink rate-limit windows (0.1 makes the 10 s window 1 s).")
+@click.option(
+    "--tier",
+    type=click.Choice(["free", "starter", "professional", "enterprise", "api_add_on"]),
+    default="professional",
+    show_default=True,
+    help="Rate-limit tier.",
+)
+@click.option(
+    "--time-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Shrink rate-limit windows (0.1 makes the 10 s window 1 s).",
+)
 @click.option("--daily-limit", type=int, default=None, help="Override the tier's daily request limit.")
-@click.option("--retry-after/--no-retry-after", default=False, show_default=True,
-              help="Send Retry-After on rate-limit 429s.")
+@click.option(
+    "--retry-after/--no-retry-after", default=False, show_default=True, help="Send Retry-After on rate-limit 429s."
+)
 @click.option("--no-custom-objects", is_flag=True, help="Answer the schemas API and custom objects with 403.")
 @click.option("--limited-token", default=None, help="A second token that gets 403 MISSING_SCOPES.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Keep the portal in a SQLite file here (default: memory for small, a temp file otherwise).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the portal in a SQLite file here (default: memory for small, a temp file otherwise).",
+)
 @click.option("--fault-429", "rate_429", type=float, default=0.0, help="Share of requests answered 429.")
 @click.option("--fault-5xx", "rate_5xx", type=float, default=0.0, help="Share answered 500/502/503/504.")
 @click.option("--fault-drop", "rate_drop", type=float, default=0.0, help="Share of dropped connections.")
 @click.option("--fault-slow", "rate_slow", type=float, default=0.0, help="Share of slow answers.")
 @click.option("--slow-ms", type=int, default=200, show_default=True, help="Delay of a slow answer.")
 @click.option("--fault-malformed", "rate_malformed", type=float, default=0.0, help="Share of truncated bodies.")
-@click.option("--fault-partial", "rate_partial", type=float, default=0.0,
-              help="Share of batch-write inputs failing in a 207.")
+@click.option(
+    "--fault-partial", "rate_partial", type=float, default=0.0, help="Share of batch-write inputs failing in a 207."
+)
 @click.option("--fault-seed", "fault_seed", type=int, default=None, help="Seed of fault injection.")
 def sandbox_command(**options: Any) -> None:
     """Serve a seeded HubSpot portal over HubSpot's CRM API on 127.0.0.1 until interrupted."""

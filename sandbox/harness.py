@@ -40,8 +40,9 @@ class SandboxClient:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = orjson.dumps(body) if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,  # noqa: S310 - local URL
-                                         headers={"Content-Type": "application/json"})
+        url = self.base_url + path
+        headers = {"Content-Type": "application/json"}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - local URL
         with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - local URL
             return orjson.loads(response.read())
 
@@ -67,11 +68,9 @@ class SandboxClient:
         """POST /_sandbox/simulate."""
         return dict(self._call("POST", "/_sandbox/simulate", {"minutes": minutes, "seed": seed}))
 
-    def bulk_import(self, object_type: str = "contacts", count: int = 1_000, mode: str = "create"
-                    ) -> dict[str, Any]:
+    def bulk_import(self, object_type: str = "contacts", count: int = 1_000, mode: str = "create") -> dict[str, Any]:
         """POST /_sandbox/bulk-import."""
-        return dict(self._call("POST", "/_sandbox/bulk-import",
-                               {"object": object_type, "count": count, "mode": mode}))
+        return dict(self._call("POST", "/_sandbox/bulk-import", {"object": object_type, "count": count, "mode": mode}))
 
     def export(self, object_type: str) -> list[dict[str, Any]]:
         """GET /_sandbox/export/{type}: the ground truth, archived records included."""
@@ -124,8 +123,9 @@ def build_app(options: SandboxOptions, data_dir: Path | None = None) -> SandboxA
         path = data_dir / f"portal-{options.size}-{options.seed}.sqlite3"
         path.unlink(missing_ok=True)
     portal = Portal(path, options.settings.index_lag_ms)
-    generate(portal, GenerateOptions(options.seed, options.size, options.contacts, options.engagements,
-                                     options.anchor_ms))
+    generate(
+        portal, GenerateOptions(options.seed, options.size, options.contacts, options.engagements, options.anchor_ms)
+    )
     return SandboxApp(portal, options)
 
 
@@ -151,8 +151,9 @@ def run_sandbox(**options: Any) -> Iterator[RunningSandbox]:
 
 
 @contextmanager
-def run_sandbox_process(*cli_args: str, token: str = DEFAULT_TOKEN, ready_timeout_s: float = 1_800) -> Iterator[
-        SandboxClient]:
+def run_sandbox_process(
+    *cli_args: str, token: str = DEFAULT_TOKEN, ready_timeout_s: float = 1_800
+) -> Iterator[SandboxClient]:
     """Serve a sandbox from a separate Python process (`python -m sandbox <cli_args>`), e.g. for benchmarks that
     must measure the client's memory alone; stops it (SIGTERM) on exit."""
     with socket.socket() as probe:

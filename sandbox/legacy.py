@@ -42,19 +42,59 @@ RECENT_WINDOW_MS = 30 * DAY_MS
 
 # HubSpot object types that every real portal has but the sandbox does not model: their property lists are
 # empty and no record is associated with them.
-UNMODELLED_TYPES = frozenset({
-    "companies", "company", "0-2", "tickets", "ticket", "0-5", "line_items", "line_item", "0-8",
-    "products", "product", "0-7", "quotes", "quote", "0-14", "leads", "lead", "0-136", "goal_targets",
-    "goal_target", "goals", "deal_split", "deal_splits", "form", "forms", "communications", "0-18",
-})
+UNMODELLED_TYPES = frozenset(
+    {
+        "companies",
+        "company",
+        "0-2",
+        "tickets",
+        "ticket",
+        "0-5",
+        "line_items",
+        "line_item",
+        "0-8",
+        "products",
+        "product",
+        "0-7",
+        "quotes",
+        "quote",
+        "0-14",
+        "leads",
+        "lead",
+        "0-136",
+        "goal_targets",
+        "goal_target",
+        "goals",
+        "deal_split",
+        "deal_splits",
+        "form",
+        "forms",
+        "communications",
+        "0-18",
+    }
+)
 
-UNMODELLED_SINGULAR = {"companies": "company", "tickets": "ticket", "line_items": "line_item", "products": "product",
-                       "quotes": "quote", "leads": "lead", "goal_targets": "goal_target", "goals": "goal",
-                       "deal_splits": "deal_split", "forms": "form"}
+UNMODELLED_SINGULAR = {
+    "companies": "company",
+    "tickets": "ticket",
+    "line_items": "line_item",
+    "products": "product",
+    "quotes": "quote",
+    "leads": "lead",
+    "goal_targets": "goal_target",
+    "goals": "goal",
+    "deal_splits": "deal_split",
+    "forms": "form",
+}
 
 ENGAGEMENT_V1_TYPE = {"calls": "CALL", "emails": "EMAIL", "meetings": "MEETING", "notes": "NOTE", "tasks": "TASK"}
-BODY_PROPERTY = {"calls": "hs_call_body", "emails": "hs_email_text", "meetings": "hs_meeting_body",
-                 "notes": "hs_note_body", "tasks": "hs_task_body"}
+BODY_PROPERTY = {
+    "calls": "hs_call_body",
+    "emails": "hs_email_text",
+    "meetings": "hs_meeting_body",
+    "notes": "hs_note_body",
+    "tasks": "hs_task_body",
+}
 PROPERTY_SOURCE = "CRM_UI"
 
 
@@ -84,17 +124,38 @@ def _clamp(value: int, low: int, high: int) -> int:
 def legacy_property(d: PropertyDef) -> dict[str, Any]:
     """One definition in the v1/v2 properties shape (a flat object; times are ms epoch)."""
     return {
-        "name": d.name, "label": d.label, "description": d.description, "groupName": d.group, "type": d.type,
-        "fieldType": d.field_type, "options": [
-            {"label": label, "value": value, "displayOrder": i, "hidden": False, "description": "",
-             "readOnly": False} for i, (value, label) in enumerate(d.options)],
-        "displayOrder": d.display_order, "hidden": False, "formField": False, "calculated": d.calculated,
-        "externalOptions": False, "hubspotDefined": d.hubspot_defined, "readOnlyValue": d.read_only,
-        "readOnlyDefinition": d.hubspot_defined, "mutableDefinitionNotDeletable": d.hubspot_defined,
-        "hasUniqueValue": d.unique, "favorited": False, "favoritedOrder": -1, "deleted": False,
-        "displayMode": "current_value", "showCurrencySymbol": False, "currencyPropertyName": None,
-        "createdAt": d.created_ms or None, "updatedAt": d.created_ms or None, "createdUserId": None,
-        "updatedUserId": None, "optionsAreMutable": not d.hubspot_defined, "searchableInGlobalSearch": False,
+        "name": d.name,
+        "label": d.label,
+        "description": d.description,
+        "groupName": d.group,
+        "type": d.type,
+        "fieldType": d.field_type,
+        "options": [
+            {"label": label, "value": value, "displayOrder": i, "hidden": False, "description": "", "readOnly": False}
+            for i, (value, label) in enumerate(d.options)
+        ],
+        "displayOrder": d.display_order,
+        "hidden": False,
+        "formField": False,
+        "calculated": d.calculated,
+        "externalOptions": False,
+        "hubspotDefined": d.hubspot_defined,
+        "readOnlyValue": d.read_only,
+        "readOnlyDefinition": d.hubspot_defined,
+        "mutableDefinitionNotDeletable": d.hubspot_defined,
+        "hasUniqueValue": d.unique,
+        "favorited": False,
+        "favoritedOrder": -1,
+        "deleted": False,
+        "displayMode": "current_value",
+        "showCurrencySymbol": False,
+        "currencyPropertyName": None,
+        "createdAt": d.created_ms or None,
+        "updatedAt": d.created_ms or None,
+        "createdUserId": None,
+        "updatedUserId": None,
+        "optionsAreMutable": not d.hubspot_defined,
+        "searchableInGlobalSearch": False,
     }
 
 
@@ -130,8 +191,9 @@ def _current_values(ot: ObjectType, row: Row) -> dict[str, str]:
     return values
 
 
-def legacy_properties(app: SandboxApp, ot: ObjectType, row: Row, names: Sequence[str] | None,
-                      with_versions: bool) -> dict[str, Any]:
+def legacy_properties(
+    app: SandboxApp, ot: ObjectType, row: Row, names: Sequence[str] | None, with_versions: bool
+) -> dict[str, Any]:
     """The v1 `properties` map: `{name: {value, timestamp, source, sourceId, versions}}`.
 
     `names` None means every property with a value. The timestamp is when the record was last modified
@@ -147,8 +209,16 @@ def legacy_properties(app: SandboxApp, ot: ObjectType, row: Row, names: Sequence
         value = _legacy_value(defs.get(name), values[name])
         entry: dict[str, Any] = {"value": value, "timestamp": stamp, "source": PROPERTY_SOURCE, "sourceId": None}
         if with_versions:
-            entry["versions"] = [{"name": name, "value": value, "timestamp": stamp, "source": PROPERTY_SOURCE,
-                                  "sourceVid": [], "requestId": ""}]
+            entry["versions"] = [
+                {
+                    "name": name,
+                    "value": value,
+                    "timestamp": stamp,
+                    "source": PROPERTY_SOURCE,
+                    "sourceVid": [],
+                    "requestId": "",
+                }
+            ]
         out[name] = entry
     return out
 
@@ -173,15 +243,23 @@ def deals_paged(app: SandboxApp, req: Request) -> Response:
         contacts = app.portal.associated(ot, [r[0] for r in page], STANDARD["contacts"])
     deals = []
     for row in page:
-        deal: dict[str, Any] = {"portalId": PORTAL_ID, "dealId": row[0], "isDeleted": False,
-                                "properties": legacy_properties(app, ot, row, names, with_versions=True),
-                                "imports": [], "stateChanges": []}
+        deal: dict[str, Any] = {
+            "portalId": PORTAL_ID,
+            "dealId": row[0],
+            "isDeleted": False,
+            "properties": legacy_properties(app, ot, row, names, with_versions=True),
+            "imports": [],
+            "stateChanges": [],
+        }
         if req.q_bool("includeAssociations"):
-            deal["associations"] = {"associatedVids": contacts.get(row[0], []), "associatedCompanyIds": [],
-                                    "associatedDealIds": [], "associatedTicketIds": []}
+            deal["associations"] = {
+                "associatedVids": contacts.get(row[0], []),
+                "associatedCompanyIds": [],
+                "associatedDealIds": [],
+                "associatedTicketIds": [],
+            }
         deals.append(deal)
-    return Response(200, {"deals": deals, "hasMore": len(rows) > limit,
-                          "offset": page[-1][0] if page else offset})
+    return Response(200, {"deals": deals, "hasMore": len(rows) > limit, "offset": page[-1][0] if page else offset})
 
 
 # -- engagements v1 -----------------------------------------------------------------------------------------
@@ -199,8 +277,12 @@ def _email_addresses(props: dict[str, str]) -> dict[str, Any]:
         headers = {}
     if not isinstance(headers, dict):
         headers = {}
-    return {"from": headers.get("from") or {}, "to": headers.get("to") or [], "cc": headers.get("cc") or [],
-            "bcc": headers.get("bcc") or []}
+    return {
+        "from": headers.get("from") or {},
+        "to": headers.get("to") or [],
+        "cc": headers.get("cc") or [],
+        "bcc": headers.get("bcc") or [],
+    }
 
 
 def _metadata(ot: ObjectType, props: dict[str, str]) -> dict[str, Any]:
@@ -208,22 +290,40 @@ def _metadata(ot: ObjectType, props: dict[str, str]) -> dict[str, Any]:
     meta: dict[str, Any]
     if ot.name == "calls":
         duration = props.get("hs_call_duration", "")
-        meta = {"toNumber": props.get("hs_call_to_number"), "fromNumber": props.get("hs_call_from_number"),
-                "status": props.get("hs_call_status"), "title": props.get("hs_call_title"),
-                "durationMilliseconds": int(duration) if duration.isdigit() else None,
-                "disposition": props.get("hs_call_disposition"), "recordingUrl": props.get("hs_call_recording_url")}
+        meta = {
+            "toNumber": props.get("hs_call_to_number"),
+            "fromNumber": props.get("hs_call_from_number"),
+            "status": props.get("hs_call_status"),
+            "title": props.get("hs_call_title"),
+            "durationMilliseconds": int(duration) if duration.isdigit() else None,
+            "disposition": props.get("hs_call_disposition"),
+            "recordingUrl": props.get("hs_call_recording_url"),
+        }
     elif ot.name == "emails":
-        meta = {**_email_addresses(props), "subject": props.get("hs_email_subject"),
-                "html": props.get("hs_email_html"), "text": props.get("hs_email_text"),
-                "status": props.get("hs_email_status")}
+        meta = {
+            **_email_addresses(props),
+            "subject": props.get("hs_email_subject"),
+            "html": props.get("hs_email_html"),
+            "text": props.get("hs_email_text"),
+            "status": props.get("hs_email_status"),
+        }
     elif ot.name == "meetings":
-        meta = {"title": props.get("hs_meeting_title"), "startTime": _ms(props.get("hs_meeting_start_time")),
-                "endTime": _ms(props.get("hs_meeting_end_time")), "meetingOutcome": props.get("hs_meeting_outcome"),
-                "location": props.get("hs_meeting_location")}
+        meta = {
+            "title": props.get("hs_meeting_title"),
+            "startTime": _ms(props.get("hs_meeting_start_time")),
+            "endTime": _ms(props.get("hs_meeting_end_time")),
+            "meetingOutcome": props.get("hs_meeting_outcome"),
+            "location": props.get("hs_meeting_location"),
+        }
     elif ot.name == "tasks":
-        meta = {"subject": props.get("hs_task_subject"), "status": props.get("hs_task_status"),
-                "taskType": props.get("hs_task_type"), "priority": props.get("hs_task_priority"),
-                "forObjectType": "CONTACT", "completionDate": _ms(props.get("hs_task_completion_date"))}
+        meta = {
+            "subject": props.get("hs_task_subject"),
+            "status": props.get("hs_task_status"),
+            "taskType": props.get("hs_task_type"),
+            "priority": props.get("hs_task_priority"),
+            "forObjectType": "CONTACT",
+            "completionDate": _ms(props.get("hs_task_completion_date")),
+        }
     else:
         meta = {}
     meta["body"] = props.get(BODY_PROPERTY[ot.name])
@@ -237,12 +337,29 @@ def engagement_v1(ot: ObjectType, row: Row, contact_ids: list[int], deal_ids: li
     preview = props.get("hs_body_preview") or ""
     attachments = [{"id": int(i)} for i in (props.get("hs_attachment_ids") or "").split(";") if i.isdigit()]
     return {
-        "engagement": {"id": row[0], "portalId": PORTAL_ID, "active": not row[3], "createdAt": row[1],
-                       "lastUpdated": row[2], "ownerId": _owner(props), "type": kind,
-                       "timestamp": _ms(props.get("hs_timestamp")) or row[1], "bodyPreview": preview,
-                       "bodyPreviewIsTruncated": False, "queueMembershipIds": []},
-        "associations": {"contactIds": contact_ids, "companyIds": [], "dealIds": deal_ids, "ownerIds": [],
-                         "workflowIds": [], "ticketIds": [], "contentIds": [], "quoteIds": []},
+        "engagement": {
+            "id": row[0],
+            "portalId": PORTAL_ID,
+            "active": not row[3],
+            "createdAt": row[1],
+            "lastUpdated": row[2],
+            "ownerId": _owner(props),
+            "type": kind,
+            "timestamp": _ms(props.get("hs_timestamp")) or row[1],
+            "bodyPreview": preview,
+            "bodyPreviewIsTruncated": False,
+            "queueMembershipIds": [],
+        },
+        "associations": {
+            "contactIds": contact_ids,
+            "companyIds": [],
+            "dealIds": deal_ids,
+            "ownerIds": [],
+            "workflowIds": [],
+            "ticketIds": [],
+            "contentIds": [],
+            "quoteIds": [],
+        },
         "attachments": attachments,
         "metadata": _metadata(ot, props),
     }
@@ -253,10 +370,13 @@ def render_engagements(app: SandboxApp, rows: Sequence[tuple[ObjectType, Row]]) 
     links: dict[str, tuple[dict[int, list[int]], dict[int, list[int]]]] = {}
     for ot in {ot.name: ot for ot, _ in rows}.values():
         ids = [r[0] for t, r in rows if t.name == ot.name]
-        links[ot.name] = (app.portal.associated(ot, ids, STANDARD["contacts"]),
-                          app.portal.associated(ot, ids, STANDARD["deals"]))
-    return [engagement_v1(ot, row, links[ot.name][0].get(row[0], []), links[ot.name][1].get(row[0], []))
-            for ot, row in rows]
+        links[ot.name] = (
+            app.portal.associated(ot, ids, STANDARD["contacts"]),
+            app.portal.associated(ot, ids, STANDARD["deals"]),
+        )
+    return [
+        engagement_v1(ot, row, links[ot.name][0].get(row[0], []), links[ot.name][1].get(row[0], [])) for ot, row in rows
+    ]
 
 
 def _ensure_modified_indexes(app: SandboxApp) -> None:
@@ -265,13 +385,14 @@ def _ensure_modified_indexes(app: SandboxApp) -> None:
         app.portal.query(f"CREATE INDEX IF NOT EXISTS legacy_{ot.table}_mod ON {ot.table}(archived, updated, id)")
 
 
-def _merged(app: SandboxApp, where: str, order: str, params: Sequence[Any], limit: int
-            ) -> list[tuple[ObjectType, Row]]:
+def _merged(app: SandboxApp, where: str, order: str, params: Sequence[Any], limit: int) -> list[tuple[ObjectType, Row]]:
     """Up to `limit` live engagement rows of every type matching `where`, merged in `order` (columns)."""
     merged: list[tuple[ObjectType, Row]] = []
     for ot in _engagement_types():
-        rows = app.portal.query(f"SELECT {ROW_COLUMNS} FROM {ot.table} WHERE archived = 0 AND {where}"
-                                f" ORDER BY {order} LIMIT ?", [*params, limit])
+        rows = app.portal.query(
+            f"SELECT {ROW_COLUMNS} FROM {ot.table} WHERE archived = 0 AND {where} ORDER BY {order} LIMIT ?",
+            [*params, limit],
+        )
         merged.extend((ot, row) for row in rows)
     descending = order.endswith("DESC")
     key_updated = "updated" in order
@@ -285,8 +406,14 @@ def engagements_paged(app: SandboxApp, req: Request) -> Response:
     offset = req.q_int("offset", 0)
     rows = _merged(app, "id > ?", "id", [offset], limit + 1)
     page = rows[:limit]
-    return Response(200, {"results": render_engagements(app, page), "hasMore": len(rows) > limit,
-                          "offset": page[-1][1][0] if page else offset})
+    return Response(
+        200,
+        {
+            "results": render_engagements(app, page),
+            "hasMore": len(rows) > limit,
+            "offset": page[-1][1][0] if page else offset,
+        },
+    )
 
 
 def engagements_recent(app: SandboxApp, req: Request) -> Response:
@@ -296,15 +423,21 @@ def engagements_recent(app: SandboxApp, req: Request) -> Response:
     offset = req.q_int("offset", 0)
     since = max(req.q_int("since", 0), now_ms() - RECENT_WINDOW_MS)
     _ensure_modified_indexes(app)
-    total = sum(int(app.portal.query(f"SELECT COUNT(*) FROM {ot.table} WHERE archived = 0 AND updated >= ?",
-                                     (since,))[0][0]) for ot in _engagement_types())
+    total = sum(
+        int(app.portal.query(f"SELECT COUNT(*) FROM {ot.table} WHERE archived = 0 AND updated >= ?", (since,))[0][0])
+        for ot in _engagement_types()
+    )
     total = min(total, RECENT_RESULT_CAP)
-    rows = _merged(app, "updated >= ?", "updated DESC, id DESC", [since], offset + count)[offset:] \
-        if offset < total else []
+    rows = (
+        _merged(app, "updated >= ?", "updated DESC, id DESC", [since], offset + count)[offset:]
+        if offset < total
+        else []
+    )
     page = rows[: max(0, min(count, total - offset))]
     nxt = offset + len(page)
-    return Response(200, {"results": render_engagements(app, page), "hasMore": nxt < total, "offset": nxt,
-                          "total": total})
+    return Response(
+        200, {"results": render_engagements(app, page), "hasMore": nxt < total, "offset": nxt, "total": total}
+    )
 
 
 CURSOR = re.compile(r"^(\d+)_(\d+)$")
@@ -329,8 +462,9 @@ def engagements_modified_after(app: SandboxApp, req: Request) -> Response:
     after = req.q_str("after") or "0"
     updated, last_id = _modified_after_start(after)
     _ensure_modified_indexes(app)
-    rows = _merged(app, "(updated > ? OR (updated = ? AND id > ?))", "updated, id", [updated, updated, last_id],
-                   limit + 1)
+    rows = _merged(
+        app, "(updated > ? OR (updated = ? AND id > ?))", "updated, id", [updated, updated, last_id], limit + 1
+    )
     page = rows[:limit]
     cursor = f"{page[-1][1][2]}_{page[-1][1][0]}" if page else after
     return Response(200, {"results": render_engagements(app, page), "hasMore": len(rows) > limit, "after": cursor})
@@ -362,10 +496,14 @@ def no_associations(app: SandboxApp, req: Request) -> Response:
     errors = []
     for item in inputs:
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
-        errors.append(standard_error(
-            "OBJECT_NOT_FOUND", f"No {to} is associated with {src.singular} {key}.",
-            {"fromObjectId": [key], "fromObjectType": [src.singular], "toObjectType": [to]},
-            "crm.associations.NO_ASSOCIATIONS_FOUND"))
+        errors.append(
+            standard_error(
+                "OBJECT_NOT_FOUND",
+                f"No {to} is associated with {src.singular} {key}.",
+                {"fromObjectId": [key], "fromObjectType": [src.singular], "toObjectType": [to]},
+                "crm.associations.NO_ASSOCIATIONS_FOUND",
+            )
+        )
     stamp = iso(now_ms())
     body: dict[str, Any] = {"status": "COMPLETE", "results": [], "startedAt": stamp, "completedAt": stamp}
     if errors:
@@ -373,8 +511,9 @@ def no_associations(app: SandboxApp, req: Request) -> Response:
     return Response(207 if errors else 200, body)
 
 
-def _shadow(router: Router, method: str, template: str, handler: Any, only: dict[str, frozenset[str]], *,
-            kind: str = "api") -> None:
+def _shadow(
+    router: Router, method: str, template: str, handler: Any, only: dict[str, frozenset[str]], *, kind: str = "api"
+) -> None:
     """Register a route ahead of the others that matches `template` only for the listed parameter values."""
     regex = template
     for name in re.findall(r"\{(\w+)\}", template):
@@ -392,5 +531,10 @@ def register(router: Router) -> None:
     router.add("GET", "/engagements/v1/engagements/recent/modified", engagements_recent)
     router.add("GET", "/engagements/v1/engagements/modified/after", engagements_modified_after)
     router.add("GET", "/engagements/v1/engagements/{engagementId}", get_engagement)
-    _shadow(router, "POST", "/crm/v4/associations/{fromType}/{toType}/batch/read", no_associations,
-            {"toType": UNMODELLED_TYPES})
+    _shadow(
+        router,
+        "POST",
+        "/crm/v4/associations/{fromType}/{toType}/batch/read",
+        no_associations,
+        {"toType": UNMODELLED_TYPES},
+    )

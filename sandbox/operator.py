@@ -42,8 +42,12 @@ def put_faults(app: SandboxApp, req: Request) -> Response:
 
 def settings_json(app: SandboxApp) -> dict[str, Any]:
     """Settings plus the daily counter and when it resets (the portal's midnight, UTC)."""
-    return {**app.settings.to_json(), "daily_used": app.limiter.daily_used,
-            "daily_limit_effective": app.settings.daily(), "daily_resets_at": iso(app.limiter.day_ends_ms)}
+    return {
+        **app.settings.to_json(),
+        "daily_used": app.limiter.daily_used,
+        "daily_limit_effective": app.settings.daily(),
+        "daily_resets_at": iso(app.limiter.day_ends_ms),
+    }
 
 
 def get_settings(app: SandboxApp, req: Request) -> Response:
@@ -73,8 +77,16 @@ def post_simulate(app: SandboxApp, req: Request) -> Response:
 def post_bulk_import(app: SandboxApp, req: Request) -> Response:
     """Create or update `count` records of `object` sharing one modification timestamp."""
     body = req.json_object()
-    return Response(200, bulk_import(app.portal, str(body.get("object", "contacts")), int(body.get("count", 1_000)),
-                                     str(body.get("mode", "create")), int(body.get("seed", 0))))
+    return Response(
+        200,
+        bulk_import(
+            app.portal,
+            str(body.get("object", "contacts")),
+            int(body.get("count", 1_000)),
+            str(body.get("mode", "create")),
+            int(body.get("seed", 0)),
+        ),
+    )
 
 
 def export(app: SandboxApp, req: Request) -> Response:
@@ -89,8 +101,11 @@ def export(app: SandboxApp, req: Request) -> Response:
     lines: list[bytes] = []
     after = 0
     while True:
-        rows = app.portal.query(f"SELECT id, created, updated, archived, archived_at, props FROM {ot.table}"
-                                " WHERE id >= ? ORDER BY id LIMIT ?", (after, EXPORT_PAGE))
+        rows = app.portal.query(
+            f"SELECT id, created, updated, archived, archived_at, props FROM {ot.table}"
+            " WHERE id >= ? ORDER BY id LIMIT ?",
+            (after, EXPORT_PAGE),
+        )
         if not rows:
             break
         ids = [r[0] for r in rows]
@@ -113,30 +128,43 @@ def portal_summary(app: SandboxApp, req: Request) -> Response:
 def summary(app: SandboxApp) -> dict[str, Any]:
     """The portal summary as a dict (also printed by the CLI)."""
     meta = app.portal.meta
-    counts = {ot.name: {"live": app.portal.count(ot, False), "archived": app.portal.count(ot, True)}
-              for ot in app.portal.types()}
-    return {"seed": meta.seed, "size": meta.size, "anchor": iso(meta.anchor_ms),
-            "generation_seconds": meta.generation_seconds, "storage": meta.path, "counts": counts,
-            "owners": len(app.portal.directory.owners), "custom_objects": app.settings.custom_objects}
+    counts = {
+        ot.name: {"live": app.portal.count(ot, False), "archived": app.portal.count(ot, True)}
+        for ot in app.portal.types()
+    }
+    return {
+        "seed": meta.seed,
+        "size": meta.size,
+        "anchor": iso(meta.anchor_ms),
+        "generation_seconds": meta.generation_seconds,
+        "storage": meta.path,
+        "counts": counts,
+        "owners": len(app.portal.directory.owners),
+        "custom_objects": app.settings.custom_objects,
+    }
 
 
 def describe(app: SandboxApp, base_url: str) -> str:
     """A short human summary of what a sandbox serves (used by the CLI and the demo)."""
     info = summary(app)
-    counts = ", ".join(f"{name} {c['live']:,}" + (f" (+{c['archived']:,} archived)" if c["archived"] else "")
-                       for name, c in info["counts"].items())
+    counts = ", ".join(
+        f"{name} {c['live']:,}" + (f" (+{c['archived']:,} archived)" if c["archived"] else "")
+        for name, c in info["counts"].items()
+    )
     s = app.settings
     throttle = f"throttled ({s.tier}, time scale {s.time_scale})" if s.throttle else "unthrottled"
-    return "\n".join([
-        f"HubSpot sandbox on {base_url}  (token: {app.options.token})",
-        f"  portal: seed {info['seed']}, size {info['size']}, generated in {info['generation_seconds']} s,"
-        f" history up to {info['anchor']}",
-        f"  records: {counts}",
-        f"  owners: {info['owners']}; search index lag {s.index_lag_ms} ms; {throttle};"
-        f" custom objects {'on' if s.custom_objects else 'off'}",
-        f"  operator API: {base_url}/_sandbox/stats | /faults | /settings | /simulate | /bulk-import | /export/{{type}}"
-        " | /portal",
-    ])
+    return "\n".join(
+        [
+            f"HubSpot sandbox on {base_url}  (token: {app.options.token})",
+            f"  portal: seed {info['seed']}, size {info['size']}, generated in {info['generation_seconds']} s,"
+            f" history up to {info['anchor']}",
+            f"  records: {counts}",
+            f"  owners: {info['owners']}; search index lag {s.index_lag_ms} ms; {throttle};"
+            f" custom objects {'on' if s.custom_objects else 'off'}",
+            f"  operator API: {base_url}/_sandbox/stats | /faults | /settings | /simulate | /bulk-import"
+            " | /export/{type} | /portal",
+        ]
+    )
 
 
 def register(router: Router) -> None:

@@ -27,8 +27,9 @@ def _cursor(value: Any) -> int:
     return int(text)
 
 
-def _page(app: SandboxApp, src: ObjectType, rid: int, dst: ObjectType, *, after: int, limit: int
-          ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _page(
+    app: SandboxApp, src: ObjectType, rid: int, dst: ObjectType, *, after: int, limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     ids, more = app.portal.associated_page(src, rid, dst, after, limit)
     types = _types(src, dst)
     to = [{"toObjectId": i, "associationTypes": types} for i in ids]
@@ -52,10 +53,14 @@ def batch_read(app: SandboxApp, req: Request) -> Response:
         if key.isdigit():
             to, paging = _page(app, src, int(key), dst, after=_cursor(item.get("after")), limit=V4_PAGE_SIZE)
         if not to:
-            errors.append(standard_error(
-                "OBJECT_NOT_FOUND", f"No {dst.singular} is associated with {src.singular} {key}.",
-                {"fromObjectId": [key], "fromObjectType": [src.singular], "toObjectType": [dst.singular]},
-                "crm.associations.NO_ASSOCIATIONS_FOUND"))
+            errors.append(
+                standard_error(
+                    "OBJECT_NOT_FOUND",
+                    f"No {dst.singular} is associated with {src.singular} {key}.",
+                    {"fromObjectId": [key], "fromObjectType": [src.singular], "toObjectType": [dst.singular]},
+                    "crm.associations.NO_ASSOCIATIONS_FOUND",
+                )
+            )
             continue
         entry: dict[str, Any] = {"from": {"id": key}, "to": to}
         if paging:

@@ -16,11 +16,12 @@ def list_owners(app: SandboxApp, req: Request) -> Response:
     """GET owners: active ones, or only archived (deactivated) ones with archived=true; paged by `after`."""
     archived = req.q_bool("archived")
     email = req.q_str("email")
-    owners = [o for o in app.portal.directory.owners if o["archived"] == archived
-              and (email is None or o["email"] == email)]
+    owners = [
+        o for o in app.portal.directory.owners if o["archived"] == archived and (email is None or o["email"] == email)
+    ]
     limit = min(max(req.q_int("limit", OWNERS_LIMIT_DEFAULT), 1), OWNERS_LIMIT_MAX)
     start = req.q_int("after", 0)
-    page = owners[start:start + limit]
+    page = owners[start : start + limit]
     body: dict[str, Any] = {"results": page}
     if start + limit < len(owners):
         body["paging"] = {"next": {"after": str(start + limit), "link": f"?after={start + limit}"}}

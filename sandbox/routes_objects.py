@@ -56,8 +56,7 @@ def list_objects(app: SandboxApp, req: Request) -> Response:
     return Response(200, body)
 
 
-def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str, Any]], names: list[str]
-                        ) -> None:
+def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str, Any]], names: list[str]) -> None:
     """Add inline `associations` (100 per list, with a v4 cursor when there are more), like HubSpot."""
     ids = [int(r["id"]) for r in results]
     for name in names:
@@ -74,8 +73,12 @@ def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str,
             block: dict[str, Any] = {"results": [{"id": str(i), "type": label} for i in page]}
             if len(to_ids) > INLINE_ASSOCIATIONS_PAGE:
                 after = str(page[-1])
-                block["paging"] = {"next": {"after": after, "link": f"/crm/v4/objects/{ot.name}/{record['id']}"
-                                            f"/associations/{to.name}?after={after}"}}
+                block["paging"] = {
+                    "next": {
+                        "after": after,
+                        "link": f"/crm/v4/objects/{ot.name}/{record['id']}/associations/{to.name}?after={after}",
+                    }
+                }
             record.setdefault("associations", {})[to.name] = block
 
 
@@ -110,8 +113,10 @@ def _inputs(body: dict[str, Any], limit: int = BATCH_MAX_INPUTS) -> list[Any]:
     if not isinstance(inputs, list):
         raise validation("Invalid input JSON: 'inputs' must be a list.")
     if len(inputs) > limit:
-        raise validation(f"Batch input limit exceeded: {len(inputs)} inputs, at most {limit} are allowed.",
-                         context={"inputs": [str(len(inputs))]})
+        raise validation(
+            f"Batch input limit exceeded: {len(inputs)} inputs, at most {limit} are allowed.",
+            context={"inputs": [str(len(inputs))]},
+        )
     return inputs
 
 
@@ -161,16 +166,17 @@ def update_object(app: SandboxApp, req: Request) -> Response:
     return Response(200, _apply_updates(app, ot, [(row, changes)])[0])
 
 
-def _apply_updates(app: SandboxApp, ot: ObjectType, items: list[tuple[Row, dict[str, Any]]]
-                   ) -> list[dict[str, Any]]:
+def _apply_updates(app: SandboxApp, ot: ObjectType, items: list[tuple[Row, dict[str, Any]]]) -> list[dict[str, Any]]:
     now = now_ms()
     writes = []
     for row, changes in items:
         writes.append((row[0], merged_props(app.portal, ot, orjson.loads(row[5]), changes)))
     app.portal.update_many(ot, writes, now)
     fresh = app.portal.rows_by_id(ot, [rid for rid, _ in writes])
-    return [render(ot, fresh[rid], _write_view(app, ot, list(changes))) for (rid, _), (_, changes)
-            in zip(writes, items, strict=True)]
+    return [
+        render(ot, fresh[rid], _write_view(app, ot, list(changes)))
+        for (rid, _), (_, changes) in zip(writes, items, strict=True)
+    ]
 
 
 def batch_update(app: SandboxApp, req: Request) -> Response:
@@ -230,14 +236,14 @@ def batch_create(app: SandboxApp, req: Request) -> Response:
     ot = app.object_type(req.params["type"])
     inputs = _inputs(req.json_object())
     for item in inputs:
-        problems = check_changes(app.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None,
-                                 creating=True)
+        problems = check_changes(
+            app.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
+        )
         if problems:
             raise validation(problems_message(problems))
     now = now_ms()
     ids = app.portal.next_ids(ot, len(inputs))
-    return batch_response([_create(app, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)],
-                          [], ok=201)
+    return batch_response([_create(app, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)], [], ok=201)
 
 
 def batch_upsert(app: SandboxApp, req: Request) -> Response:
@@ -288,12 +294,16 @@ def register(router: Router) -> None:
 
     base = "/crm/v3/objects/{type}"
     router.add("POST", f"{base}/search", search_objects, kind="search")
-    for op, handler in (("read", batch_read), ("update", batch_update), ("create", batch_create),
-                        ("upsert", batch_upsert), ("archive", batch_archive)):
+    for op, handler in (
+        ("read", batch_read),
+        ("update", batch_update),
+        ("create", batch_create),
+        ("upsert", batch_upsert),
+        ("archive", batch_archive),
+    ):
         router.add("POST", f"{base}/batch/{op}", handler)
     router.add("GET", base, list_objects)
     router.add("POST", base, create_object)
     router.add("GET", f"{base}/{{id}}", get_object)
     router.add("PATCH", f"{base}/{{id}}", update_object)
     router.add("DELETE", f"{base}/{{id}}", archive_object)
-

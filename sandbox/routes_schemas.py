@@ -71,8 +71,7 @@ def create_schema(app: SandboxApp, req: Request) -> Response:
         if problem:
             raise validation(problem)
     number = FIRST_CUSTOM_ID + len(app.portal.custom_types())
-    ot = ObjectType(name, f"2-{number}", 1_000 + len(app.portal.custom_types()), name, 3, True,
-                    f"p{PORTAL_ID}_{name}")
+    ot = ObjectType(name, f"2-{number}", 1_000 + len(app.portal.custom_types()), name, 3, True, f"p{PORTAL_ID}_{name}")
     now = now_ms()
     app.portal.add_type(ot)
     registry = app.portal.directory.properties[ot.name]
@@ -86,17 +85,33 @@ def create_schema(app: SandboxApp, req: Request) -> Response:
 
 def _stored_schema(body: dict[str, Any], ot: ObjectType, now: int) -> dict[str, Any]:
     stamp = iso(now)
-    associations = [{"id": str(100 + i), "fromObjectTypeId": ot.type_id,
-                     "toObjectTypeId": TO_TYPE_IDS.get(str(a), str(a)), "name": f"{ot.name}_to_{str(a).lower()}",
-                     "createdAt": stamp, "updatedAt": stamp}
-                    for i, a in enumerate(body.get("associatedObjects") or [])]
-    return {"id": ot.type_id.split("-")[1], "objectTypeId": ot.type_id, "fullyQualifiedName": ot.fqn,
-            "name": ot.name, "labels": body["labels"], "description": body.get("description"),
-            "requiredProperties": body.get("requiredProperties") or [],
-            "searchableProperties": body.get("searchableProperties") or [],
-            "primaryDisplayProperty": body.get("primaryDisplayProperty"),
-            "secondaryDisplayProperties": body.get("secondaryDisplayProperties") or [],
-            "associations": associations, "createdAt": stamp, "updatedAt": stamp, "archived": False}
+    associations = [
+        {
+            "id": str(100 + i),
+            "fromObjectTypeId": ot.type_id,
+            "toObjectTypeId": TO_TYPE_IDS.get(str(a), str(a)),
+            "name": f"{ot.name}_to_{str(a).lower()}",
+            "createdAt": stamp,
+            "updatedAt": stamp,
+        }
+        for i, a in enumerate(body.get("associatedObjects") or [])
+    ]
+    return {
+        "id": ot.type_id.split("-")[1],
+        "objectTypeId": ot.type_id,
+        "fullyQualifiedName": ot.fqn,
+        "name": ot.name,
+        "labels": body["labels"],
+        "description": body.get("description"),
+        "requiredProperties": body.get("requiredProperties") or [],
+        "searchableProperties": body.get("searchableProperties") or [],
+        "primaryDisplayProperty": body.get("primaryDisplayProperty"),
+        "secondaryDisplayProperties": body.get("secondaryDisplayProperties") or [],
+        "associations": associations,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "archived": False,
+    }
 
 
 def register(router: Router) -> None:

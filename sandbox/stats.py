@@ -43,6 +43,10 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         """The counters as JSON."""
         with self._lock:
-            return {"total": self.total, "by_route": {k: dict(v) for k, v in self.by_route.items()},
-                    "by_status": dict(self.by_status), "by_object": dict(self.by_object),
-                    "faults": dict(self.faults)}
+            return {
+                "total": self.total,
+                "by_route": {k: dict(v) for k, v in self.by_route.items()},
+                "by_status": dict(self.by_status),
+                "by_object": dict(self.by_object),
+                "faults": dict(self.faults),
+            }
