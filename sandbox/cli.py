@@ -80,7 +80,7 @@ def sandbox_command(**options: Any) -> None:
     app = build_app(opts, data_dir)
     server = ServerThread(app, opts.host, opts.port)
     server.start()
-    click.echo(describe(app, server.url))
+    click.echo(describe(app.context, server.url))
     _wait_for_signal()
     server.stop()
     app.portal.close()

@@ -92,7 +92,7 @@ class RunningSandbox(SandboxClient):
 
     def describe(self) -> str:
         """A short human summary of what this sandbox serves (for the demo)."""
-        return describe(self.app, self.base_url)
+        return describe(self.app.context, self.base_url)
 
 
 def build_options(**options: Any) -> SandboxOptions:

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from sandbox.clock import DAY_MS, iso, now_ms, parse_time
 from sandbox.constants import ENGAGEMENT_TYPES, PORTAL_ID, V4_BATCH_READ_MAX_INPUTS
+from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
 from sandbox.objtypes import STANDARD, ObjectType
 from sandbox.portal import ROW_COLUMNS, Row
 from sandbox.routing import Request, Response, Route, Router
 from sandbox.schema import PropertyDef
-
-if TYPE_CHECKING:
-    from sandbox.app import SandboxApp
 
 # Page sizes and caps of the legacy endpoints (legacydocs: "get all deals" max 250, "get all engagements"
 # max 250, "recent engagements" max 100 and only the last 30 days, at most 10,000 results).
@@ -159,16 +157,16 @@ def legacy_property(d: PropertyDef) -> dict[str, Any]:
     }
 
 
-def list_properties(app: SandboxApp, req: Request) -> Response:
+def list_properties(ctx: Context, req: Request) -> Response:
     """GET /properties/v1|v2/{type}/properties: a bare JSON array (the baseline three for types the portal
     does not model)."""
     name = req.params["type"]
-    ot = app.portal.resolve(name)
+    ot = ctx.portal.resolve(name)
     if ot is None:
         if name.lower() in UNMODELLED_TYPES:
             return Response(200, [legacy_property(d) for d in BASELINE_PROPERTIES])
         raise not_found(f"Unable to find object type {name}")
-    defs = app.portal.directory.properties[ot.name].props.values()
+    defs = ctx.portal.directory.properties[ot.name].props.values()
     return Response(200, [legacy_property(d) for d in defs])
 
 
@@ -192,14 +190,14 @@ def _current_values(ot: ObjectType, row: Row) -> dict[str, str]:
 
 
 def legacy_properties(
-    app: SandboxApp, ot: ObjectType, row: Row, names: Sequence[str] | None, with_versions: bool
+    ctx: Context, ot: ObjectType, row: Row, names: Sequence[str] | None, with_versions: bool
 ) -> dict[str, Any]:
     """The v1 `properties` map: `{name: {value, timestamp, source, sourceId, versions}}`.
 
     `names` None means every property with a value. The timestamp is when the record was last modified
     (creation for `createdate`), since the sandbox keeps no per-property history.
     """
-    defs = app.portal.directory.properties[ot.name].props
+    defs = ctx.portal.directory.properties[ot.name].props
     values = _current_values(ot, row)
     out: dict[str, Any] = {}
     for name in names if names is not None else list(values):
@@ -230,24 +228,24 @@ def _deal_names(req: Request) -> list[str] | None:
     return [*(req.q_list("properties") or []), *(req.q_list("propertiesWithHistory") or [])]
 
 
-def deals_paged(app: SandboxApp, req: Request) -> Response:
+def deals_paged(ctx: Context, req: Request) -> Response:
     """GET /deals/v1/deal/paged: live deals by id; `offset` is the last dealId returned."""
     ot = STANDARD["deals"]
     limit = _clamp(req.q_int("limit", DEALS_PAGE_DEFAULT), 1, DEALS_PAGE_MAX)
     offset = req.q_int("offset", 0)
-    rows = app.portal.list_page(ot, offset + 1, limit + 1, False)
+    rows = ctx.portal.list_page(ot, offset + 1, limit + 1, False)
     page = rows[:limit]
     names = _deal_names(req)
     contacts: dict[int, list[int]] = {}
     if req.q_bool("includeAssociations"):
-        contacts = app.portal.associated(ot, [r[0] for r in page], STANDARD["contacts"])
+        contacts = ctx.portal.associated(ot, [r[0] for r in page], STANDARD["contacts"])
     deals = []
     for row in page:
         deal: dict[str, Any] = {
             "portalId": PORTAL_ID,
             "dealId": row[0],
             "isDeleted": False,
-            "properties": legacy_properties(app, ot, row, names, with_versions=True),
+            "properties": legacy_properties(ctx, ot, row, names, with_versions=True),
             "imports": [],
             "stateChanges": [],
         }
@@ -365,31 +363,31 @@ def engagement_v1(ot: ObjectType, row: Row, contact_ids: list[int], deal_ids: li
     }
 
 
-def render_engagements(app: SandboxApp, rows: Sequence[tuple[ObjectType, Row]]) -> list[dict[str, Any]]:
+def render_engagements(ctx: Context, rows: Sequence[tuple[ObjectType, Row]]) -> list[dict[str, Any]]:
     """Render engagement rows of mixed types, with their contact and deal ids, in the given order."""
     links: dict[str, tuple[dict[int, list[int]], dict[int, list[int]]]] = {}
     for ot in {ot.name: ot for ot, _ in rows}.values():
         ids = [r[0] for t, r in rows if t.name == ot.name]
         links[ot.name] = (
-            app.portal.associated(ot, ids, STANDARD["contacts"]),
-            app.portal.associated(ot, ids, STANDARD["deals"]),
+            ctx.portal.associated(ot, ids, STANDARD["contacts"]),
+            ctx.portal.associated(ot, ids, STANDARD["deals"]),
         )
     return [
         engagement_v1(ot, row, links[ot.name][0].get(row[0], []), links[ot.name][1].get(row[0], [])) for ot, row in rows
     ]
 
 
-def _ensure_modified_indexes(app: SandboxApp) -> None:
+def _ensure_modified_indexes(ctx: Context) -> None:
     """An index on (archived, updated, id) per engagement table, for the modified-order legacy reads."""
     for ot in _engagement_types():
-        app.portal.query(f"CREATE INDEX IF NOT EXISTS legacy_{ot.table}_mod ON {ot.table}(archived, updated, id)")
+        ctx.portal.query(f"CREATE INDEX IF NOT EXISTS legacy_{ot.table}_mod ON {ot.table}(archived, updated, id)")
 
 
-def _merged(app: SandboxApp, where: str, order: str, params: Sequence[Any], limit: int) -> list[tuple[ObjectType, Row]]:
+def _merged(ctx: Context, where: str, order: str, params: Sequence[Any], limit: int) -> list[tuple[ObjectType, Row]]:
     """Up to `limit` live engagement rows of every type matching `where`, merged in `order` (columns)."""
     merged: list[tuple[ObjectType, Row]] = []
     for ot in _engagement_types():
-        rows = app.portal.query(
+        rows = ctx.portal.query(
             f"SELECT {ROW_COLUMNS} FROM {ot.table} WHERE archived = 0 AND {where} ORDER BY {order} LIMIT ?",
             [*params, limit],
         )
@@ -400,43 +398,43 @@ def _merged(app: SandboxApp, where: str, order: str, params: Sequence[Any], limi
     return merged[:limit]
 
 
-def engagements_paged(app: SandboxApp, req: Request) -> Response:
+def engagements_paged(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/paged: every live engagement by id; `offset` is the last id returned."""
     limit = _clamp(req.q_int("limit", req.q_int("count", ENGAGEMENTS_PAGE_DEFAULT)), 1, ENGAGEMENTS_PAGE_MAX)
     offset = req.q_int("offset", 0)
-    rows = _merged(app, "id > ?", "id", [offset], limit + 1)
+    rows = _merged(ctx, "id > ?", "id", [offset], limit + 1)
     page = rows[:limit]
     return Response(
         200,
         {
-            "results": render_engagements(app, page),
+            "results": render_engagements(ctx, page),
             "hasMore": len(rows) > limit,
             "offset": page[-1][1][0] if page else offset,
         },
     )
 
 
-def engagements_recent(app: SandboxApp, req: Request) -> Response:
+def engagements_recent(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/recent/modified: changed since `since` and in the last 30 days, newest
     first; `offset` counts results already returned; at most 10,000 results in all."""
     count = _clamp(req.q_int("count", RECENT_PAGE_DEFAULT), 1, RECENT_PAGE_MAX)
     offset = req.q_int("offset", 0)
     since = max(req.q_int("since", 0), now_ms() - RECENT_WINDOW_MS)
-    _ensure_modified_indexes(app)
+    _ensure_modified_indexes(ctx)
     total = sum(
-        int(app.portal.query(f"SELECT COUNT(*) FROM {ot.table} WHERE archived = 0 AND updated >= ?", (since,))[0][0])
+        int(ctx.portal.query(f"SELECT COUNT(*) FROM {ot.table} WHERE archived = 0 AND updated >= ?", (since,))[0][0])
         for ot in _engagement_types()
     )
     total = min(total, RECENT_RESULT_CAP)
     rows = (
-        _merged(app, "updated >= ?", "updated DESC, id DESC", [since], offset + count)[offset:]
+        _merged(ctx, "updated >= ?", "updated DESC, id DESC", [since], offset + count)[offset:]
         if offset < total
         else []
     )
     page = rows[: max(0, min(count, total - offset))]
     nxt = offset + len(page)
     return Response(
-        200, {"results": render_engagements(app, page), "hasMore": nxt < total, "offset": nxt, "total": total}
+        200, {"results": render_engagements(ctx, page), "hasMore": nxt < total, "offset": nxt, "total": total}
     )
 
 
@@ -453,7 +451,7 @@ def _modified_after_start(after: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def engagements_modified_after(app: SandboxApp, req: Request) -> Response:
+def engagements_modified_after(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/modified/after?after=: cursor-paged by modification time, no 10k cap.
 
     `after` is an ms timestamp on the first call, then the opaque cursor of the previous page (`"{ms}_{id}"`).
@@ -461,32 +459,32 @@ def engagements_modified_after(app: SandboxApp, req: Request) -> Response:
     limit = _clamp(req.q_int("limit", ENGAGEMENTS_PAGE_DEFAULT), 1, ENGAGEMENTS_PAGE_MAX)
     after = req.q_str("after") or "0"
     updated, last_id = _modified_after_start(after)
-    _ensure_modified_indexes(app)
+    _ensure_modified_indexes(ctx)
     rows = _merged(
-        app, "(updated > ? OR (updated = ? AND id > ?))", "updated, id", [updated, updated, last_id], limit + 1
+        ctx, "(updated > ? OR (updated = ? AND id > ?))", "updated, id", [updated, updated, last_id], limit + 1
     )
     page = rows[:limit]
     cursor = f"{page[-1][1][2]}_{page[-1][1][0]}" if page else after
-    return Response(200, {"results": render_engagements(app, page), "hasMore": len(rows) > limit, "after": cursor})
+    return Response(200, {"results": render_engagements(ctx, page), "hasMore": len(rows) > limit, "after": cursor})
 
 
-def get_engagement(app: SandboxApp, req: Request) -> Response:
+def get_engagement(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/{engagementId}: one live engagement of any type."""
     key = req.params["engagementId"]
     if key.isdigit():
         for ot in _engagement_types():
-            row = app.portal.rows_by_id(ot, [int(key)]).get(int(key))
+            row = ctx.portal.rows_by_id(ot, [int(key)]).get(int(key))
             if row is not None and not row[3]:
-                return Response(200, render_engagements(app, [(ot, row)])[0])
+                return Response(200, render_engagements(ctx, [(ot, row)])[0])
     raise not_found(f"Engagement {key} does not exist")
 
 
 # -- associations with types the portal does not model ------------------------------------------------------
 
 
-def no_associations(app: SandboxApp, req: Request) -> Response:
+def no_associations(ctx: Context, req: Request) -> Response:
     """POST /crm/v4/associations/{from}/{unmodelled}/batch/read: 207, NO_ASSOCIATIONS_FOUND for every input."""
-    src = app.object_type(req.params["fromType"])
+    src = ctx.object_type(req.params["fromType"])
     inputs = req.json_object().get("inputs")
     if not isinstance(inputs, list):
         raise validation("Invalid input JSON: 'inputs' must be a list.")

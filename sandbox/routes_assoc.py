@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.app import SandboxApp
 from sandbox.clock import iso, now_ms
 from sandbox.constants import ASSOCIATION_TYPE_IDS, V4_BATCH_READ_MAX_INPUTS, V4_PAGE_SIZE
+from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
 from sandbox.objtypes import ObjectType
 from sandbox.routing import Request, Response, Router
@@ -28,18 +28,18 @@ def _cursor(value: Any) -> int:
 
 
 def _page(
-    app: SandboxApp, src: ObjectType, rid: int, dst: ObjectType, *, after: int, limit: int
+    ctx: Context, src: ObjectType, rid: int, dst: ObjectType, *, after: int, limit: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    ids, more = app.portal.associated_page(src, rid, dst, after, limit)
+    ids, more = ctx.portal.associated_page(src, rid, dst, after, limit)
     types = _types(src, dst)
     to = [{"toObjectId": i, "associationTypes": types} for i in ids]
     paging = {"next": {"after": str(ids[-1]), "link": None}} if more else None
     return to, paging
 
 
-def batch_read(app: SandboxApp, req: Request) -> Response:
+def batch_read(ctx: Context, req: Request) -> Response:
     """POST /crm/v4/associations/{from}/{to}/batch/read (<= 1,000 inputs, 500 per input per page)."""
-    src, dst = app.object_type(req.params["fromType"]), app.object_type(req.params["toType"])
+    src, dst = ctx.object_type(req.params["fromType"]), ctx.object_type(req.params["toType"])
     inputs = req.json_object().get("inputs")
     if not isinstance(inputs, list):
         raise validation("Invalid input JSON: 'inputs' must be a list.")
@@ -51,7 +51,7 @@ def batch_read(app: SandboxApp, req: Request) -> Response:
         to: list[dict[str, Any]] = []
         paging = None
         if key.isdigit():
-            to, paging = _page(app, src, int(key), dst, after=_cursor(item.get("after")), limit=V4_PAGE_SIZE)
+            to, paging = _page(ctx, src, int(key), dst, after=_cursor(item.get("after")), limit=V4_PAGE_SIZE)
         if not to:
             errors.append(
                 standard_error(
@@ -73,14 +73,14 @@ def batch_read(app: SandboxApp, req: Request) -> Response:
     return Response(207 if errors else 200, body)
 
 
-def list_for_record(app: SandboxApp, req: Request) -> Response:
+def list_for_record(ctx: Context, req: Request) -> Response:
     """GET /crm/v4/objects/{type}/{id}/associations/{toType}?limit=&after= (limit <= 500)."""
-    src, dst = app.object_type(req.params["type"]), app.object_type(req.params["toType"])
+    src, dst = ctx.object_type(req.params["type"]), ctx.object_type(req.params["toType"])
     key = req.params["id"]
-    if not key.isdigit() or int(key) not in app.portal.rows_by_id(src, [int(key)]):
+    if not key.isdigit() or int(key) not in ctx.portal.rows_by_id(src, [int(key)]):
         raise not_found()
     limit = min(max(req.q_int("limit", V4_PAGE_SIZE), 1), V4_PAGE_SIZE)
-    to, paging = _page(app, src, int(key), dst, after=_cursor(req.q_str("after")), limit=limit)
+    to, paging = _page(ctx, src, int(key), dst, after=_cursor(req.q_str("after")), limit=limit)
     body: dict[str, Any] = {"results": to}
     if paging:
         body["paging"] = paging

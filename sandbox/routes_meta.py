@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.app import SandboxApp
 from sandbox.clock import now_ms
 from sandbox.constants import DISPOSITIONS, OWNERS_LIMIT_DEFAULT, OWNERS_LIMIT_MAX
+from sandbox.context import Context
 from sandbox.errors import conflict, not_found, validation
 from sandbox.routing import Request, Response, Router
 from sandbox.schema import PropertyGroup, definition_from_body, group_json, property_json, validate_definition
 
 
-def list_owners(app: SandboxApp, req: Request) -> Response:
+def list_owners(ctx: Context, req: Request) -> Response:
     """GET owners: active ones, or only archived (deactivated) ones with archived=true; paged by `after`."""
     archived = req.q_bool("archived")
     email = req.q_str("email")
     owners = [
-        o for o in app.portal.directory.owners if o["archived"] == archived and (email is None or o["email"] == email)
+        o for o in ctx.portal.directory.owners if o["archived"] == archived and (email is None or o["email"] == email)
     ]
     limit = min(max(req.q_int("limit", OWNERS_LIMIT_DEFAULT), 1), OWNERS_LIMIT_MAX)
     start = req.q_int("after", 0)
@@ -28,35 +28,35 @@ def list_owners(app: SandboxApp, req: Request) -> Response:
     return Response(200, body)
 
 
-def get_owner(app: SandboxApp, req: Request) -> Response:
+def get_owner(ctx: Context, req: Request) -> Response:
     """GET one owner by id (or userId with idProperty=userId)."""
     key = req.params["ownerId"]
     field_name = "userIdIncludingInactive" if req.q_str("idProperty") == "userId" else "id"
     archived = req.q_bool("archived")
-    for owner in app.portal.directory.owners:
+    for owner in ctx.portal.directory.owners:
         if str(owner[field_name]) == key and owner["archived"] == archived:
             return Response(200, owner)
     raise not_found()
 
 
-def list_pipelines(app: SandboxApp, req: Request) -> Response:
+def list_pipelines(ctx: Context, req: Request) -> Response:
     """GET pipelines of deals: `{"results": [...]}` without paging."""
     _deals_only(req.params["objectType"])
-    return Response(200, {"results": app.portal.directory.pipelines})
+    return Response(200, {"results": ctx.portal.directory.pipelines})
 
 
-def get_pipeline(app: SandboxApp, req: Request) -> Response:
+def get_pipeline(ctx: Context, req: Request) -> Response:
     """GET one pipeline."""
     _deals_only(req.params["objectType"])
-    for pipeline in app.portal.directory.pipelines:
+    for pipeline in ctx.portal.directory.pipelines:
         if pipeline["id"] == req.params["pipelineId"]:
             return Response(200, pipeline)
     raise not_found()
 
 
-def list_stages(app: SandboxApp, req: Request) -> Response:
+def list_stages(ctx: Context, req: Request) -> Response:
     """GET the stages of one pipeline."""
-    pipeline = get_pipeline(app, req).body
+    pipeline = get_pipeline(ctx, req).body
     return Response(200, {"results": pipeline["stages"]})
 
 
@@ -65,35 +65,35 @@ def _deals_only(object_type: str) -> None:
         raise validation(f"Pipelines are only served for deals in the sandbox, not '{object_type}'.")
 
 
-def dispositions(app: SandboxApp, req: Request) -> Response:
+def dispositions(ctx: Context, req: Request) -> Response:
     """GET /calling/v1/dispositions: a bare JSON array of `{id, label}`."""
     return Response(200, [{"id": guid, "label": label} for guid, label in DISPOSITIONS])
 
 
-def list_properties(app: SandboxApp, req: Request) -> Response:
+def list_properties(ctx: Context, req: Request) -> Response:
     """GET every property of a type."""
-    ot = app.object_type(req.params["type"])
-    defs = app.portal.directory.properties[ot.name].props.values()
+    ot = ctx.object_type(req.params["type"])
+    defs = ctx.portal.directory.properties[ot.name].props.values()
     return Response(200, {"results": [property_json(d) for d in defs]})
 
 
-def get_property(app: SandboxApp, req: Request) -> Response:
+def get_property(ctx: Context, req: Request) -> Response:
     """GET one property definition."""
-    ot = app.object_type(req.params["type"])
-    definition = app.portal.directory.properties[ot.name].props.get(req.params["name"])
+    ot = ctx.object_type(req.params["type"])
+    definition = ctx.portal.directory.properties[ot.name].props.get(req.params["name"])
     if definition is None:
         raise not_found(f"Unable to find property {req.params['name']} on {ot.name}")
     return Response(200, property_json(definition))
 
 
-def create_property(app: SandboxApp, req: Request) -> Response:
+def create_property(ctx: Context, req: Request) -> Response:
     """POST a property: 201; 409 if the name exists; 400 for bad type/fieldType or an unknown group."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     body = req.json_object()
     problem = validate_definition(body)
     if problem:
         raise validation(problem)
-    registry = app.portal.directory.properties[ot.name]
+    registry = ctx.portal.directory.properties[ot.name]
     if body["name"] in registry.props:
         raise conflict(f"Property named '{body['name']}' already exists.")
     if body["groupName"] not in registry.groups:
@@ -103,30 +103,30 @@ def create_property(app: SandboxApp, req: Request) -> Response:
     return Response(201, property_json(definition))
 
 
-def list_groups(app: SandboxApp, req: Request) -> Response:
+def list_groups(ctx: Context, req: Request) -> Response:
     """GET property groups of a type."""
-    ot = app.object_type(req.params["type"])
-    groups = app.portal.directory.properties[ot.name].groups.values()
+    ot = ctx.object_type(req.params["type"])
+    groups = ctx.portal.directory.properties[ot.name].groups.values()
     return Response(200, {"results": [group_json(g) for g in groups]})
 
 
-def get_group(app: SandboxApp, req: Request) -> Response:
+def get_group(ctx: Context, req: Request) -> Response:
     """GET one property group."""
-    ot = app.object_type(req.params["type"])
-    group = app.portal.directory.properties[ot.name].groups.get(req.params["name"])
+    ot = ctx.object_type(req.params["type"])
+    group = ctx.portal.directory.properties[ot.name].groups.get(req.params["name"])
     if group is None:
         raise not_found()
     return Response(200, group_json(group))
 
 
-def create_group(app: SandboxApp, req: Request) -> Response:
+def create_group(ctx: Context, req: Request) -> Response:
     """POST a property group: 201, or 409 if it exists."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     body = req.json_object()
     name, label = body.get("name"), body.get("label")
     if not isinstance(name, str) or not name or not isinstance(label, str) or not label:
         raise validation("Property groups need a 'name' and a 'label'.")
-    groups = app.portal.directory.properties[ot.name].groups
+    groups = ctx.portal.directory.properties[ot.name].groups
     if name in groups:
         raise conflict(f"A property group named '{name}' already exists.")
     groups[name] = PropertyGroup(name, label, int(body.get("displayOrder", -1)))

@@ -6,7 +6,6 @@ from typing import Any
 
 import orjson
 
-from sandbox.app import SandboxApp
 from sandbox.clock import iso, now_ms, parse_time
 from sandbox.constants import (
     ASSOCIATION_TYPE_IDS,
@@ -15,6 +14,7 @@ from sandbox.constants import (
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
 )
+from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
 from sandbox.objtypes import ObjectType
 from sandbox.portal import Row
@@ -28,15 +28,16 @@ from sandbox.records import (
     unique_property,
 )
 from sandbox.routing import Request, Response, Router
+from sandbox.search import search_objects
 
 
 def _id(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def list_objects(app: SandboxApp, req: Request) -> Response:
+def list_objects(ctx: Context, req: Request) -> Response:
     """GET list: id-ordered pages, `after` is the next id, `paging` absent on the last page."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     limit = req.q_int("limit", LIST_LIMIT_DEFAULT)
     if limit < 1:
         raise validation(f"limit must be >= 1, got {limit}")
@@ -45,10 +46,10 @@ def list_objects(app: SandboxApp, req: Request) -> Response:
     after = _id(after_text)
     if after is None:
         raise validation(f"Invalid 'after' cursor: {after_text}")
-    view = PropsView.build(app.portal, ot, req.q_list("properties"), ot.list_defaults())
-    rows = app.portal.list_page(ot, after, limit + 1, req.q_bool("archived"))
+    view = PropsView.build(ctx.portal, ot, req.q_list("properties"), ot.list_defaults())
+    rows = ctx.portal.list_page(ot, after, limit + 1, req.q_bool("archived"))
     results = [render(ot, row, view) for row in rows[:limit]]
-    attach_associations(app, ot, results, req.q_list("associations") or [])
+    attach_associations(ctx, ot, results, req.q_list("associations") or [])
     body: dict[str, Any] = {"results": results}
     if len(rows) > limit:
         nxt = str(rows[limit][0])
@@ -56,14 +57,14 @@ def list_objects(app: SandboxApp, req: Request) -> Response:
     return Response(200, body)
 
 
-def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str, Any]], names: list[str]) -> None:
+def attach_associations(ctx: Context, ot: ObjectType, results: list[dict[str, Any]], names: list[str]) -> None:
     """Add inline `associations` (100 per list, with a v4 cursor when there are more), like HubSpot."""
     ids = [int(r["id"]) for r in results]
     for name in names:
-        to = app.portal.resolve(name)
+        to = ctx.portal.resolve(name)
         if to is None or not ids:
             continue
-        linked = app.portal.associated(ot, ids, to)
+        linked = ctx.portal.associated(ot, ids, to)
         label = f"{ot.singular}_to_{to.singular}"
         for record in results:
             to_ids = linked.get(int(record["id"]))
@@ -82,29 +83,29 @@ def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str,
             record.setdefault("associations", {})[to.name] = block
 
 
-def _find(app: SandboxApp, ot: ObjectType, key: str, id_property: str | None, archived: bool) -> Row | None:
+def _find(ctx: Context, ot: ObjectType, key: str, id_property: str | None, archived: bool) -> Row | None:
     if id_property and id_property != "hs_object_id":
-        unique_property(app.portal, ot, id_property)
-        rid = app.portal.id_by_property(ot, id_property, key)
+        unique_property(ctx.portal, ot, id_property)
+        rid = ctx.portal.id_by_property(ot, id_property, key)
     else:
         rid = _id(key)
     if rid is None:
         return None
-    row = app.portal.rows_by_id(ot, [rid]).get(rid)
+    row = ctx.portal.rows_by_id(ot, [rid]).get(rid)
     if row is None or bool(row[3]) != archived:
         return None
     return row
 
 
-def get_object(app: SandboxApp, req: Request) -> Response:
+def get_object(ctx: Context, req: Request) -> Response:
     """GET one record; 404 when missing (or archived unless archived=true)."""
-    ot = app.object_type(req.params["type"])
-    row = _find(app, ot, req.params["id"], req.q_str("idProperty"), req.q_bool("archived"))
+    ot = ctx.object_type(req.params["type"])
+    row = _find(ctx, ot, req.params["id"], req.q_str("idProperty"), req.q_bool("archived"))
     if row is None:
         raise not_found()
-    view = PropsView.build(app.portal, ot, req.q_list("properties"), ot.list_defaults())
+    view = PropsView.build(ctx.portal, ot, req.q_list("properties"), ot.list_defaults())
     result = render(ot, row, view)
-    attach_associations(app, ot, [result], req.q_list("associations") or [])
+    attach_associations(ctx, ot, [result], req.q_list("associations") or [])
     return Response(200, result)
 
 
@@ -120,17 +121,17 @@ def _inputs(body: dict[str, Any], limit: int = BATCH_MAX_INPUTS) -> list[Any]:
     return inputs
 
 
-def batch_read(app: SandboxApp, req: Request) -> Response:
+def batch_read(ctx: Context, req: Request) -> Response:
     """POST batch/read: records by id or unique property; missing ids give one 207 error."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     body = req.json_object()
     inputs = _inputs(body)
-    view = PropsView.build(app.portal, ot, body.get("properties") or None, ot.list_defaults())
+    view = PropsView.build(ctx.portal, ot, body.get("properties") or None, ot.list_defaults())
     archived = req.q_bool("archived")
     results, missing = [], []
     for item in inputs:
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
-        row = _find(app, ot, key, body.get("idProperty"), archived)
+        row = _find(ctx, ot, key, body.get("idProperty"), archived)
         if row is None:
             missing.append(key)
         else:
@@ -149,149 +150,147 @@ def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], 
     return Response(ok, body)
 
 
-def _write_view(app: SandboxApp, ot: ObjectType, names: list[str]) -> PropsView:
-    return PropsView.build(app.portal, ot, names, ())
+def _write_view(ctx: Context, ot: ObjectType, names: list[str]) -> PropsView:
+    return PropsView.build(ctx.portal, ot, names, ())
 
 
-def update_object(app: SandboxApp, req: Request) -> Response:
+def update_object(ctx: Context, req: Request) -> Response:
     """PATCH one record: 200 with the written properties, 400 for invalid values, 404 when missing."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     changes = req.json_object().get("properties", {})
-    row = _find(app, ot, req.params["id"], req.q_str("idProperty"), False)
+    row = _find(ctx, ot, req.params["id"], req.q_str("idProperty"), False)
     if row is None:
         raise not_found()
-    problems = check_changes(app.portal, ot, changes)
+    problems = check_changes(ctx.portal, ot, changes)
     if problems:
         raise validation(problems_message(problems))
-    return Response(200, _apply_updates(app, ot, [(row, changes)])[0])
+    return Response(200, _apply_updates(ctx, ot, [(row, changes)])[0])
 
 
-def _apply_updates(app: SandboxApp, ot: ObjectType, items: list[tuple[Row, dict[str, Any]]]) -> list[dict[str, Any]]:
+def _apply_updates(ctx: Context, ot: ObjectType, items: list[tuple[Row, dict[str, Any]]]) -> list[dict[str, Any]]:
     now = now_ms()
     writes = []
     for row, changes in items:
-        writes.append((row[0], merged_props(app.portal, ot, orjson.loads(row[5]), changes)))
-    app.portal.update_many(ot, writes, now)
-    fresh = app.portal.rows_by_id(ot, [rid for rid, _ in writes])
+        writes.append((row[0], merged_props(ctx.portal, ot, orjson.loads(row[5]), changes)))
+    ctx.portal.update_many(ot, writes, now)
+    fresh = ctx.portal.rows_by_id(ot, [rid for rid, _ in writes])
     return [
-        render(ot, fresh[rid], _write_view(app, ot, list(changes)))
+        render(ot, fresh[rid], _write_view(ctx, ot, list(changes)))
         for (rid, _), (_, changes) in zip(writes, items, strict=True)
     ]
 
 
-def batch_update(app: SandboxApp, req: Request) -> Response:
+def batch_update(ctx: Context, req: Request) -> Response:
     """POST batch/update: valid inputs applied, unknown ids and invalid values reported in a 207."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     body = req.json_object()
     items: list[tuple[Row, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
-    failing = app.partial_failures(len(_inputs(body)))
+    failing = ctx.partial_failures(len(_inputs(body)))
     for index, item in enumerate(_inputs(body)):
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
-        row = _find(app, ot, key, item.get("idProperty") if isinstance(item, dict) else None, False)
+        row = _find(ctx, ot, key, item.get("idProperty") if isinstance(item, dict) else None, False)
         changes = item.get("properties", {}) if isinstance(item, dict) else {}
-        problems = check_changes(app.portal, ot, changes)
+        problems = check_changes(ctx.portal, ot, changes)
         if row is None or index in failing:
             errors.append(not_found_error(ot, [key]))
         elif problems:
             errors.append(standard_error("VALIDATION_ERROR", problems_message(problems), {"ids": [key]}))
         else:
             items.append((row, changes))
-    return batch_response(_apply_updates(app, ot, items) if items else [], errors)
+    return batch_response(_apply_updates(ctx, ot, items) if items else [], errors)
 
 
-def _create(app: SandboxApp, ot: ObjectType, item: Any, rid: int, now: int) -> dict[str, Any]:
+def _create(ctx: Context, ot: ObjectType, item: Any, rid: int, now: int) -> dict[str, Any]:
     changes = item.get("properties", {}) if isinstance(item, dict) else {}
-    problems = check_changes(app.portal, ot, changes, creating=True)
+    problems = check_changes(ctx.portal, ot, changes, creating=True)
     if problems:
         raise validation(problems_message(problems))
     created = parse_time(changes.get("createdate") or changes.get("hs_createdate"))
-    props = merged_props(app.portal, ot, {}, changes)
-    row = app.portal.create(ot, rid, props, now, min(created, now) if created is not None else None)
+    props = merged_props(ctx.portal, ot, {}, changes)
+    row = ctx.portal.create(ot, rid, props, now, min(created, now) if created is not None else None)
     for assoc in item.get("associations") or []:
-        _create_association(app, ot, rid, assoc)
-    return render(ot, row, _write_view(app, ot, list(changes)))
+        _create_association(ctx, ot, rid, assoc)
+    return render(ot, row, _write_view(ctx, ot, list(changes)))
 
 
-def _create_association(app: SandboxApp, ot: ObjectType, rid: int, assoc: dict[str, Any]) -> None:
+def _create_association(ctx: Context, ot: ObjectType, rid: int, assoc: dict[str, Any]) -> None:
     to_id = _id(str(assoc.get("to", {}).get("id", "")))
     type_ids = {t.get("associationTypeId") for t in assoc.get("types", [])}
     for (src, dst), type_id in ASSOCIATION_TYPE_IDS.items():
-        target = app.portal.resolve(dst)
+        target = ctx.portal.resolve(dst)
         if src == ot.name and type_id in type_ids and to_id is not None and target is not None:
-            app.portal.associate(ot, rid, target, to_id)
+            ctx.portal.associate(ot, rid, target, to_id)
             return
     raise validation(f"Invalid association types {sorted(map(str, type_ids))} from {ot.name}.")
 
 
-def create_object(app: SandboxApp, req: Request) -> Response:
+def create_object(ctx: Context, req: Request) -> Response:
     """POST create: 201 with the record; associations by HUBSPOT_DEFINED type id."""
-    ot = app.object_type(req.params["type"])
-    rid = app.portal.next_ids(ot, 1)[0]
-    return Response(201, _create(app, ot, req.json_object(), rid, now_ms()))
+    ot = ctx.object_type(req.params["type"])
+    rid = ctx.portal.next_ids(ot, 1)[0]
+    return Response(201, _create(ctx, ot, req.json_object(), rid, now_ms()))
 
 
-def batch_create(app: SandboxApp, req: Request) -> Response:
+def batch_create(ctx: Context, req: Request) -> Response:
     """POST batch/create: 201 with every record (400 if any input is invalid, as HubSpot does)."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     inputs = _inputs(req.json_object())
     for item in inputs:
         problems = check_changes(
-            app.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
+            ctx.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
         )
         if problems:
             raise validation(problems_message(problems))
     now = now_ms()
-    ids = app.portal.next_ids(ot, len(inputs))
-    return batch_response([_create(app, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)], [], ok=201)
+    ids = ctx.portal.next_ids(ot, len(inputs))
+    return batch_response([_create(ctx, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)], [], ok=201)
 
 
-def batch_upsert(app: SandboxApp, req: Request) -> Response:
+def batch_upsert(ctx: Context, req: Request) -> Response:
     """POST batch/upsert: by a unique `idProperty`; each result says whether it is `new`."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     results, errors = [], []
     now = now_ms()
     for item in _inputs(req.json_object()):
         name = str(item.get("idProperty") or "")
-        unique_property(app.portal, ot, name)
+        unique_property(ctx.portal, ot, name)
         key = str(item.get("id", ""))
         changes = {**(item.get("properties") or {}), name: key}
-        problems = check_changes(app.portal, ot, changes, creating=True)
+        problems = check_changes(ctx.portal, ot, changes, creating=True)
         if problems:
             errors.append(standard_error("VALIDATION_ERROR", problems_message(problems), {"ids": [key]}))
             continue
-        existing = app.portal.id_by_property(ot, name, key)
+        existing = ctx.portal.id_by_property(ot, name, key)
         if existing is None:
-            record = _create(app, ot, {"properties": changes}, app.portal.next_ids(ot, 1)[0], now)
+            record = _create(ctx, ot, {"properties": changes}, ctx.portal.next_ids(ot, 1)[0], now)
         else:
-            row = app.portal.rows_by_id(ot, [existing])[existing]
-            record = _apply_updates(app, ot, [(row, changes)])[0]
+            row = ctx.portal.rows_by_id(ot, [existing])[existing]
+            record = _apply_updates(ctx, ot, [(row, changes)])[0]
         results.append({**record, "new": existing is None})
     return batch_response(results, errors)
 
 
-def archive_object(app: SandboxApp, req: Request) -> Response:
+def archive_object(ctx: Context, req: Request) -> Response:
     """DELETE one record: 204 (archiving a missing record is also 204, as in HubSpot)."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     rid = _id(req.params["id"])
-    if rid is not None and rid in app.portal.rows_by_id(ot, [rid]):
-        app.portal.archive(ot, [rid], now_ms())
+    if rid is not None and rid in ctx.portal.rows_by_id(ot, [rid]):
+        ctx.portal.archive(ot, [rid], now_ms())
     return Response(204)
 
 
-def batch_archive(app: SandboxApp, req: Request) -> Response:
+def batch_archive(ctx: Context, req: Request) -> Response:
     """POST batch/archive: 204 whatever the prior state."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     ids = [_id(str(i.get("id", ""))) for i in _inputs(req.json_object()) if isinstance(i, dict)]
-    found = app.portal.rows_by_id(ot, [i for i in ids if i is not None])
-    app.portal.archive(ot, [i for i, row in found.items() if not row[3]], now_ms())
+    found = ctx.portal.rows_by_id(ot, [i for i in ids if i is not None])
+    ctx.portal.archive(ot, [i for i, row in found.items() if not row[3]], now_ms())
     return Response(204)
 
 
 def register(router: Router) -> None:
     """Add the object routes (batch and search before `{id}` so they win)."""
-    from sandbox.search import search_objects
-
     base = "/crm/v3/objects/{type}"
     router.add("POST", f"{base}/search", search_objects, kind="search")
     for op, handler in (

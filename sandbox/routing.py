@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
 
+from sandbox.context import Context
 from sandbox.errors import validation
-
-if TYPE_CHECKING:
-    from sandbox.app import SandboxApp
 
 
 @dataclass
@@ -83,7 +81,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[["SandboxApp", Request], Response]
+Handler = Callable[[Context, Request], Response]
 
 
 @dataclass(frozen=True)
