@@ -17,7 +17,7 @@ from sandbox.context import Context
 from sandbox.errors import ApiError, correlation_id, missing_scopes, rate_limit_body, unauthorized
 from sandbox.limits import Verdict
 from sandbox.portal import Portal
-from sandbox.routing import Request, Route, Router
+from sandbox.routing import Request, Route, Router, path_family
 from sandbox.stats import Stats
 
 SERVER_ERROR_BODIES = {
@@ -88,7 +88,10 @@ class SandboxApp:
         outcome = self._answer(route, path_known, req)
         template = f"{method} {route.template}" if route else f"{method} (unmatched)"
         ot = self.portal.resolve(params["type"]) if "type" in params else None
-        self.stats.record(template, "drop" if outcome.drop else outcome.status, ot.name if ot else None)
+        family, version = path_family(req.path)
+        status = "drop" if outcome.drop else outcome.status
+        call = template if route else f"{method} {req.path}"
+        self.stats.record(template, status, ot.name if ot else None, family=family, version=version, call=call)
         return outcome
 
     def _authenticate(self, req: Request) -> None:

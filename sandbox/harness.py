@@ -47,7 +47,8 @@ class SandboxClient:
             return orjson.loads(response.read())
 
     def stats(self) -> dict[str, Any]:
-        """GET /_sandbox/stats."""
+        """GET /_sandbox/stats: counts by route, status, object, fault, API family (`by_family`, `by_version`,
+        `numbered_routes`)."""
         return dict(self._call("GET", "/_sandbox/stats"))
 
     def reset_stats(self) -> None:

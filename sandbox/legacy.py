@@ -24,7 +24,7 @@ from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
 from sandbox.objtypes import STANDARD, ObjectType
 from sandbox.portal import ROW_COLUMNS, Row
-from sandbox.routing import Request, Response, Route, Router
+from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
 from sandbox.schema import PropertyDef
 
 # Page sizes and caps of the legacy endpoints (legacydocs: "get all deals" max 250, "get all engagements"
@@ -485,11 +485,7 @@ def get_engagement(ctx: Context, req: Request) -> Response:
 def no_associations(ctx: Context, req: Request) -> Response:
     """POST /crm/v4/associations/{from}/{unmodelled}/batch/read: 207, NO_ASSOCIATIONS_FOUND for every input."""
     src = ctx.object_type(req.params["fromType"])
-    inputs = req.json_object().get("inputs")
-    if not isinstance(inputs, list):
-        raise validation("Invalid input JSON: 'inputs' must be a list.")
-    if len(inputs) > V4_BATCH_READ_MAX_INPUTS:
-        raise validation(f"Batch input limit exceeded: at most {V4_BATCH_READ_MAX_INPUTS} inputs are allowed.")
+    inputs = batch_inputs(req.json_object(), V4_BATCH_READ_MAX_INPUTS)
     to = UNMODELLED_SINGULAR.get(req.params["toType"], req.params["toType"])
     errors = []
     for item in inputs:
@@ -502,22 +498,7 @@ def no_associations(ctx: Context, req: Request) -> Response:
                 "crm.associations.NO_ASSOCIATIONS_FOUND",
             )
         )
-    stamp = iso(now_ms())
-    body: dict[str, Any] = {"status": "COMPLETE", "results": [], "startedAt": stamp, "completedAt": stamp}
-    if errors:
-        body.update({"numErrors": len(errors), "errors": errors})
-    return Response(207 if errors else 200, body)
-
-
-def _shadow(
-    router: Router, method: str, template: str, handler: Any, only: dict[str, frozenset[str]], *, kind: str = "api"
-) -> None:
-    """Register a route ahead of the others that matches `template` only for the listed parameter values."""
-    regex = template
-    for name in re.findall(r"\{(\w+)\}", template):
-        choice = "|".join(sorted(map(re.escape, only[name]))) if name in only else "[^/]+"
-        regex = regex.replace(f"{{{name}}}", f"(?P<{name}>{choice})")
-    router.routes.insert(0, Route(method, template, handler, re.compile(f"^{regex}/?$"), kind))
+    return batch_response([], errors)
 
 
 def register(router: Router) -> None:
@@ -529,10 +510,10 @@ def register(router: Router) -> None:
     router.add("GET", "/engagements/v1/engagements/recent/modified", engagements_recent)
     router.add("GET", "/engagements/v1/engagements/modified/after", engagements_modified_after)
     router.add("GET", "/engagements/v1/engagements/{engagementId}", get_engagement)
-    _shadow(
-        router,
+    router.api(
         "POST",
         "/crm/v4/associations/{fromType}/{toType}/batch/read",
         no_associations,
-        {"toType": UNMODELLED_TYPES},
+        only={"toType": UNMODELLED_TYPES},
+        first=True,
     )

@@ -19,7 +19,11 @@ EXPORT_PAGE = 2_000
 
 
 def get_stats(ctx: Context, req: Request) -> Response:
-    """Exact request counts by route template, status, object type and injected fault."""
+    """Exact request counts by route template, status, object type, injected fault and API family.
+
+    `by_family` counts "numbered" (v1-v4 paths) and "dated" (date-versioned) calls, `by_version` the dated ones per
+    version, and `numbered_routes` each numbered call as "METHOD template" (or the raw path when unrouted).
+    """
     return Response(200, ctx.stats.snapshot())
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.clock import iso, now_ms
-from sandbox.constants import ASSOCIATION_TYPE_IDS, V4_BATCH_READ_MAX_INPUTS, V4_PAGE_SIZE
+from sandbox.constants import ASSOCIATION_TYPE_IDS, RECORD_LIST_VERSIONS, V4_BATCH_READ_MAX_INPUTS, V4_PAGE_SIZE
 from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
 from sandbox.objtypes import ObjectType
-from sandbox.routing import Request, Response, Router
+from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
 
 CUSTOM_ASSOCIATION_TYPE_ID = 1
 
@@ -40,11 +39,7 @@ def _page(
 def batch_read(ctx: Context, req: Request) -> Response:
     """POST /crm/v4/associations/{from}/{to}/batch/read (<= 1,000 inputs, 500 per input per page)."""
     src, dst = ctx.object_type(req.params["fromType"]), ctx.object_type(req.params["toType"])
-    inputs = req.json_object().get("inputs")
-    if not isinstance(inputs, list):
-        raise validation("Invalid input JSON: 'inputs' must be a list.")
-    if len(inputs) > V4_BATCH_READ_MAX_INPUTS:
-        raise validation(f"Batch input limit exceeded: at most {V4_BATCH_READ_MAX_INPUTS} inputs are allowed.")
+    inputs = batch_inputs(req.json_object(), V4_BATCH_READ_MAX_INPUTS)
     results, errors = [], []
     for item in inputs:
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
@@ -66,11 +61,7 @@ def batch_read(ctx: Context, req: Request) -> Response:
         if paging:
             entry["paging"] = paging
         results.append(entry)
-    stamp = iso(now_ms())
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
-    if errors:
-        body.update({"numErrors": len(errors), "errors": errors})
-    return Response(207 if errors else 200, body)
+    return batch_response(results, errors)
 
 
 def list_for_record(ctx: Context, req: Request) -> Response:
@@ -89,5 +80,7 @@ def list_for_record(ctx: Context, req: Request) -> Response:
 
 def register(router: Router) -> None:
     """Add the v4 association routes."""
-    router.add("POST", "/crm/v4/associations/{fromType}/{toType}/batch/read", batch_read)
-    router.add("GET", "/crm/v4/objects/{type}/{id}/associations/{toType}", list_for_record)
+    router.api("POST", "/crm/v4/associations/{fromType}/{toType}/batch/read", batch_read)
+    router.api(
+        "GET", "/crm/v4/objects/{type}/{id}/associations/{toType}", list_for_record, versions=RECORD_LIST_VERSIONS
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.clock import now_ms
-from sandbox.constants import DISPOSITIONS, OWNERS_LIMIT_DEFAULT, OWNERS_LIMIT_MAX
+from sandbox.constants import BATCH_MAX_INPUTS, DISPOSITIONS, OWNERS_LIMIT_DEFAULT, OWNERS_LIMIT_MAX
 from sandbox.context import Context
-from sandbox.errors import conflict, not_found, validation
-from sandbox.routing import Request, Response, Router
+from sandbox.errors import ApiError, conflict, not_found, standard_error, validation
+from sandbox.objtypes import ObjectType
+from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
 from sandbox.schema import PropertyGroup, definition_from_body, group_json, property_json, validate_definition
 
 
@@ -88,8 +89,10 @@ def get_property(ctx: Context, req: Request) -> Response:
 
 def create_property(ctx: Context, req: Request) -> Response:
     """POST a property: 201; 409 if the name exists; 400 for bad type/fieldType or an unknown group."""
-    ot = ctx.object_type(req.params["type"])
-    body = req.json_object()
+    return Response(201, _new_property(ctx, ctx.object_type(req.params["type"]), req.json_object()))
+
+
+def _new_property(ctx: Context, ot: ObjectType, body: dict[str, Any]) -> dict[str, Any]:
     problem = validate_definition(body)
     if problem:
         raise validation(problem)
@@ -100,7 +103,33 @@ def create_property(ctx: Context, req: Request) -> Response:
         raise validation(f"Property group '{body['groupName']}' does not exist.")
     definition = definition_from_body(body, now_ms())
     registry.props[definition.name] = definition
-    return Response(201, property_json(definition))
+    return property_json(definition)
+
+
+def batch_read_properties(ctx: Context, req: Request) -> Response:
+    """POST properties batch/read `{"inputs": [{"name"}]}`: the known ones; unknown names in a 207."""
+    ot = ctx.object_type(req.params["type"])
+    props = ctx.portal.directory.properties[ot.name].props
+    names = [
+        str(item.get("name", "")) if isinstance(item, dict) else ""
+        for item in batch_inputs(req.json_object(), BATCH_MAX_INPUTS)
+    ]
+    missing = [n for n in names if n not in props]
+    errors = [standard_error("OBJECT_NOT_FOUND", f"Unable to find properties {missing}", {"names": missing})]
+    return batch_response([property_json(props[n]) for n in names if n in props], errors if missing else [])
+
+
+def batch_create_properties(ctx: Context, req: Request) -> Response:
+    """POST properties batch/create: each input by the single-create rules; 201, or 207 naming refused inputs."""
+    ot = ctx.object_type(req.params["type"])
+    results, errors = [], []
+    for item in batch_inputs(req.json_object(), BATCH_MAX_INPUTS):
+        try:
+            results.append(_new_property(ctx, ot, item if isinstance(item, dict) else {}))
+        except ApiError as err:
+            name = str(item.get("name", "")) if isinstance(item, dict) else ""
+            errors.append(standard_error(err.category, err.message, {"name": [name]}))
+    return batch_response(results, errors, ok=201)
 
 
 def list_groups(ctx: Context, req: Request) -> Response:
@@ -135,15 +164,17 @@ def create_group(ctx: Context, req: Request) -> Response:
 
 def register(router: Router) -> None:
     """Add the owners, pipelines, dispositions and properties routes."""
-    router.add("GET", "/crm/v3/owners", list_owners)
-    router.add("GET", "/crm/v3/owners/{ownerId}", get_owner)
-    router.add("GET", "/crm/v3/pipelines/{objectType}", list_pipelines)
-    router.add("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}", get_pipeline)
-    router.add("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}/stages", list_stages)
+    router.api("GET", "/crm/v3/owners", list_owners)
+    router.api("GET", "/crm/v3/owners/{ownerId}", get_owner)
+    router.api("GET", "/crm/v3/pipelines/{objectType}", list_pipelines)
+    router.api("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}", get_pipeline)
+    router.api("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}/stages", list_stages)
     router.add("GET", "/calling/v1/dispositions", dispositions)
-    router.add("GET", "/crm/v3/properties/{type}/groups", list_groups)
-    router.add("POST", "/crm/v3/properties/{type}/groups", create_group)
-    router.add("GET", "/crm/v3/properties/{type}/groups/{name}", get_group)
-    router.add("GET", "/crm/v3/properties/{type}", list_properties)
-    router.add("POST", "/crm/v3/properties/{type}", create_property)
-    router.add("GET", "/crm/v3/properties/{type}/{name}", get_property)
+    router.api("GET", "/crm/v3/properties/{type}/groups", list_groups)
+    router.api("POST", "/crm/v3/properties/{type}/groups", create_group)
+    router.api("GET", "/crm/v3/properties/{type}/groups/{name}", get_group)
+    router.api("POST", "/crm/v3/properties/{type}/batch/read", batch_read_properties)
+    router.api("POST", "/crm/v3/properties/{type}/batch/create", batch_create_properties)
+    router.api("GET", "/crm/v3/properties/{type}", list_properties)
+    router.api("POST", "/crm/v3/properties/{type}", create_property)
+    router.api("GET", "/crm/v3/properties/{type}/{name}", get_property)

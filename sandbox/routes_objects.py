@@ -6,13 +6,14 @@ from typing import Any
 
 import orjson
 
-from sandbox.clock import iso, now_ms, parse_time
+from sandbox.clock import now_ms, parse_time
 from sandbox.constants import (
     ASSOCIATION_TYPE_IDS,
     BATCH_MAX_INPUTS,
     INLINE_ASSOCIATIONS_PAGE,
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
+    RECORD_LIST_VERSIONS,
 )
 from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
@@ -27,7 +28,7 @@ from sandbox.records import (
     render,
     unique_property,
 )
-from sandbox.routing import Request, Response, Router
+from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
 from sandbox.search import search_objects
 
 
@@ -49,7 +50,7 @@ def list_objects(ctx: Context, req: Request) -> Response:
     view = PropsView.build(ctx.portal, ot, req.q_list("properties"), ot.list_defaults())
     rows = ctx.portal.list_page(ot, after, limit + 1, req.q_bool("archived"))
     results = [render(ot, row, view) for row in rows[:limit]]
-    attach_associations(ctx, ot, results, req.q_list("associations") or [])
+    attach_associations(ctx, ot, results, req)
     body: dict[str, Any] = {"results": results}
     if len(rows) > limit:
         nxt = str(rows[limit][0])
@@ -57,10 +58,10 @@ def list_objects(ctx: Context, req: Request) -> Response:
     return Response(200, body)
 
 
-def attach_associations(ctx: Context, ot: ObjectType, results: list[dict[str, Any]], names: list[str]) -> None:
-    """Add inline `associations` (100 per list, with a v4 cursor when there are more), like HubSpot."""
+def attach_associations(ctx: Context, ot: ObjectType, results: list[dict[str, Any]], req: Request) -> None:
+    """Add the `associations=` requested inline (100 per record, with a cursor when there are more), like HubSpot."""
     ids = [int(r["id"]) for r in results]
-    for name in names:
+    for name in req.q_list("associations") or []:
         to = ctx.portal.resolve(name)
         if to is None or not ids:
             continue
@@ -74,13 +75,19 @@ def attach_associations(ctx: Context, ot: ObjectType, results: list[dict[str, An
             block: dict[str, Any] = {"results": [{"id": str(i), "type": label} for i in page]}
             if len(to_ids) > INLINE_ASSOCIATIONS_PAGE:
                 after = str(page[-1])
-                block["paging"] = {
-                    "next": {
-                        "after": after,
-                        "link": f"/crm/v4/objects/{ot.name}/{record['id']}/associations/{to.name}?after={after}",
-                    }
-                }
+                link = more_associations_link(ot, record["id"], to, after, req.params.get("version"))
+                block["paging"] = {"next": {"after": after, "link": link}}
             record.setdefault("associations", {})[to.name] = block
+
+
+def more_associations_link(ot: ObjectType, rid: str, to: ObjectType, after: str, version: str | None) -> str:
+    """Where the rest of a record's inline associations are read, in the request's own API family: one record's
+    association GET (v4, 2025-09, 2026-03), or in 2026-09, which has none, the batch read to re-send with `after`."""
+    if version is None:
+        return f"/crm/v4/objects/{ot.name}/{rid}/associations/{to.name}?after={after}"
+    if version in RECORD_LIST_VERSIONS:
+        return f"/crm/objects/{version}/{ot.name}/{rid}/associations/{to.name}?after={after}"
+    return f"/crm/associations/{version}/{ot.name}/{to.name}/batch/read"
 
 
 def _find(ctx: Context, ot: ObjectType, key: str, id_property: str | None, archived: bool) -> Row | None:
@@ -105,27 +112,15 @@ def get_object(ctx: Context, req: Request) -> Response:
         raise not_found()
     view = PropsView.build(ctx.portal, ot, req.q_list("properties"), ot.list_defaults())
     result = render(ot, row, view)
-    attach_associations(ctx, ot, [result], req.q_list("associations") or [])
+    attach_associations(ctx, ot, [result], req)
     return Response(200, result)
-
-
-def _inputs(body: dict[str, Any], limit: int = BATCH_MAX_INPUTS) -> list[Any]:
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list):
-        raise validation("Invalid input JSON: 'inputs' must be a list.")
-    if len(inputs) > limit:
-        raise validation(
-            f"Batch input limit exceeded: {len(inputs)} inputs, at most {limit} are allowed.",
-            context={"inputs": [str(len(inputs))]},
-        )
-    return inputs
 
 
 def batch_read(ctx: Context, req: Request) -> Response:
     """POST batch/read: records by id or unique property; missing ids give one 207 error."""
     ot = ctx.object_type(req.params["type"])
     body = req.json_object()
-    inputs = _inputs(body)
+    inputs = batch_inputs(body, BATCH_MAX_INPUTS)
     view = PropsView.build(ctx.portal, ot, body.get("properties") or None, ot.list_defaults())
     archived = req.q_bool("archived")
     results, missing = [], []
@@ -138,16 +133,6 @@ def batch_read(ctx: Context, req: Request) -> Response:
             results.append(render(ot, row, view))
     errors = [not_found_error(ot, missing)] if missing else []
     return batch_response(results, errors)
-
-
-def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int = 200) -> Response:
-    """The batch envelope; 207 with `numErrors`/`errors` when some inputs failed."""
-    stamp = iso(now_ms())
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
-    if errors:
-        body.update({"numErrors": len(errors), "errors": errors})
-        return Response(207, body)
-    return Response(ok, body)
 
 
 def _write_view(ctx: Context, ot: ObjectType, names: list[str]) -> PropsView:
@@ -186,8 +171,8 @@ def batch_update(ctx: Context, req: Request) -> Response:
     body = req.json_object()
     items: list[tuple[Row, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
-    failing = ctx.partial_failures(len(_inputs(body)))
-    for index, item in enumerate(_inputs(body)):
+    failing = ctx.partial_failures(len(batch_inputs(body, BATCH_MAX_INPUTS)))
+    for index, item in enumerate(batch_inputs(body, BATCH_MAX_INPUTS)):
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
         row = _find(ctx, ot, key, item.get("idProperty") if isinstance(item, dict) else None, False)
         changes = item.get("properties", {}) if isinstance(item, dict) else {}
@@ -235,7 +220,7 @@ def create_object(ctx: Context, req: Request) -> Response:
 def batch_create(ctx: Context, req: Request) -> Response:
     """POST batch/create: 201 with every record (400 if any input is invalid, as HubSpot does)."""
     ot = ctx.object_type(req.params["type"])
-    inputs = _inputs(req.json_object())
+    inputs = batch_inputs(req.json_object(), BATCH_MAX_INPUTS)
     for item in inputs:
         problems = check_changes(
             ctx.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
@@ -252,7 +237,7 @@ def batch_upsert(ctx: Context, req: Request) -> Response:
     ot = ctx.object_type(req.params["type"])
     results, errors = [], []
     now = now_ms()
-    for item in _inputs(req.json_object()):
+    for item in batch_inputs(req.json_object(), BATCH_MAX_INPUTS):
         name = str(item.get("idProperty") or "")
         unique_property(ctx.portal, ot, name)
         key = str(item.get("id", ""))
@@ -283,7 +268,7 @@ def archive_object(ctx: Context, req: Request) -> Response:
 def batch_archive(ctx: Context, req: Request) -> Response:
     """POST batch/archive: 204 whatever the prior state."""
     ot = ctx.object_type(req.params["type"])
-    ids = [_id(str(i.get("id", ""))) for i in _inputs(req.json_object()) if isinstance(i, dict)]
+    ids = [_id(str(i.get("id", ""))) for i in batch_inputs(req.json_object(), BATCH_MAX_INPUTS) if isinstance(i, dict)]
     found = ctx.portal.rows_by_id(ot, [i for i in ids if i is not None])
     ctx.portal.archive(ot, [i for i, row in found.items() if not row[3]], now_ms())
     return Response(204)
@@ -292,7 +277,7 @@ def batch_archive(ctx: Context, req: Request) -> Response:
 def register(router: Router) -> None:
     """Add the object routes (batch and search before `{id}` so they win)."""
     base = "/crm/v3/objects/{type}"
-    router.add("POST", f"{base}/search", search_objects, kind="search")
+    router.api("POST", f"{base}/search", search_objects, kind="search")
     for op, handler in (
         ("read", batch_read),
         ("update", batch_update),
@@ -300,9 +285,9 @@ def register(router: Router) -> None:
         ("upsert", batch_upsert),
         ("archive", batch_archive),
     ):
-        router.add("POST", f"{base}/batch/{op}", handler)
-    router.add("GET", base, list_objects)
-    router.add("POST", base, create_object)
-    router.add("GET", f"{base}/{{id}}", get_object)
-    router.add("PATCH", f"{base}/{{id}}", update_object)
-    router.add("DELETE", f"{base}/{{id}}", archive_object)
+        router.api("POST", f"{base}/batch/{op}", handler)
+    router.api("GET", base, list_objects)
+    router.api("POST", base, create_object)
+    router.api("GET", f"{base}/{{id}}", get_object)
+    router.api("PATCH", f"{base}/{{id}}", update_object)
+    router.api("DELETE", f"{base}/{{id}}", archive_object)

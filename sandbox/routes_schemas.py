@@ -120,6 +120,6 @@ def register(router: Router) -> None:
     router.add("POST", "/crm/v3/schemas", create_schema)
     router.add("GET", "/crm/v3/schemas/{objectType}", get_schema)
     # hubspot-api-client 12 calls the schemas API under its older prefix; HubSpot serves both.
-    router.add("GET", "/crm-object-schemas/v3/schemas", list_schemas)
-    router.add("POST", "/crm-object-schemas/v3/schemas", create_schema)
-    router.add("GET", "/crm-object-schemas/v3/schemas/{objectType}", get_schema)
+    router.api("GET", "/crm-object-schemas/v3/schemas", list_schemas)
+    router.api("POST", "/crm-object-schemas/v3/schemas", create_schema)
+    router.api("GET", "/crm-object-schemas/v3/schemas/{objectType}", get_schema)
