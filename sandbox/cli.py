@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -69,9 +70,42 @@ from sandbox.server import ServerThread
     "--fault-partial", "rate_partial", type=float, default=0.0, help="Share of batch-write inputs failing in a 207."
 )
 @click.option("--fault-seed", "fault_seed", type=int, default=None, help="Seed of fault injection.")
+@click.option(
+    "--validation-mode",
+    type=click.Choice(["batch", "per_input"]),
+    default="batch",
+    show_default=True,
+    help="How a 2026-09 write that breaks a validation rule is refused: the whole batch (400) or per input (207).",
+)
+@click.option(
+    "--require-when",
+    multiple=True,
+    metavar="OBJECT:PROPERTY:WHEN=VALUE",
+    help="Validation rule on 2026-09 writes, e.g. contacts:industry:lifecyclestage=customer (repeatable).",
+)
+@click.option(
+    "--refuse-ids",
+    multiple=True,
+    metavar="OBJECT:ID,ID",
+    help="Refuse 2026-09 writes to these records, e.g. contacts:101,102 (repeatable).",
+)
+@click.option(
+    "--refuse-share",
+    multiple=True,
+    metavar="OBJECT:SHARE",
+    help="Refuse 2026-09 writes to a share of records (by a seeded id hash), e.g. contacts:0.01.",
+)
+@click.option("--validation-seed", type=int, default=0, show_default=True, help="Seed of --refuse-share.")
 def sandbox_command(**options: Any) -> None:
     """Serve a seeded HubSpot portal over HubSpot's CRM API on 127.0.0.1 until interrupted."""
     options["custom_objects"] = not options.pop("no_custom_objects")
+    options["validation"] = validation_rules(
+        options.pop("validation_mode"),
+        options.pop("require_when"),
+        options.pop("refuse_ids"),
+        options.pop("refuse_share"),
+        options.pop("validation_seed"),
+    )
     opts = build_options(**options)
     data_dir = opts.data_dir
     if data_dir is None and opts.size != "small":
@@ -97,3 +131,25 @@ def _wait_for_signal() -> None:
         signal.signal(sig, handler)
     while not stop.wait(0.5):
         pass
+
+
+def validation_rules(
+    mode: str, require_when: Sequence[str], refuse_ids: Sequence[str], refuse_share: Sequence[str], seed: int
+) -> dict[str, Any]:
+    """The validation options as the operator API's JSON; a click error naming a malformed option."""
+    try:
+        required = []
+        for text in require_when:
+            object_type, prop, condition = text.split(":")
+            when_prop, value = condition.split("=")
+            required.append({"object": object_type, "property": prop, "when": {when_prop: value}})
+        refuse: list[dict[str, Any]] = []
+        for text in refuse_ids:
+            object_type, ids = text.split(":")
+            refuse.append({"object": object_type, "ids": ids.split(",")})
+        for text in refuse_share:
+            object_type, share = text.split(":")
+            refuse.append({"object": object_type, "share": float(share), "seed": seed})
+    except ValueError as exc:
+        raise click.BadParameter(f"malformed validation option ({exc}); see --help for the forms") from exc
+    return {"mode": mode, "required": required, "refuse": refuse}

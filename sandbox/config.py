@@ -8,6 +8,7 @@ from typing import Any
 
 from sandbox.constants import TIERS
 from sandbox.faults import FaultConfig
+from sandbox.validation import ValidationRules
 
 DEFAULT_TOKEN = "pat-na1-sandbox-token"  # noqa: S105 - a fixed local token, not a secret
 
@@ -81,3 +82,4 @@ class SandboxOptions:
     data_dir: Path | None = None
     settings: Settings = field(default_factory=Settings)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    validation: ValidationRules = field(default_factory=ValidationRules)  # write rules of 2026-09 paths

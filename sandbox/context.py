@@ -15,6 +15,7 @@ from sandbox.limits import RateLimiter
 from sandbox.objtypes import ObjectType
 from sandbox.portal import Portal
 from sandbox.stats import Stats
+from sandbox.validation import ValidationRules
 
 
 @dataclass
@@ -26,11 +27,13 @@ class Context:
     stats: Stats = field(default_factory=Stats)
     limiter: RateLimiter = field(init=False)
     faults: FaultInjector = field(init=False)
+    validation: ValidationRules = field(init=False)  # replaced whole by the operator API
 
     def __post_init__(self) -> None:
         self.portal.index_lag_ms = self.settings.index_lag_ms
         self.limiter = RateLimiter(self.settings)
         self.faults = FaultInjector(self.options.faults)
+        self.validation = self.options.validation
 
     @property
     def settings(self) -> Settings:

@@ -27,6 +27,7 @@ from sandbox.generate import GenerateOptions, generate
 from sandbox.operator import describe
 from sandbox.portal import Portal
 from sandbox.server import ServerThread
+from sandbox.validation import ValidationRules
 
 BIG_SIZES = ("medium", "large")
 
@@ -58,6 +59,14 @@ class SandboxClient:
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """PUT /_sandbox/faults (replaces; no arguments disables all faults)."""
         return dict(self._call("PUT", "/_sandbox/faults", faults))
+
+    def set_validation(self, **rules: Any) -> dict[str, Any]:
+        """PUT /_sandbox/validation: `mode` ("batch" | "per_input"), `required`, `refuse` (no arguments clears)."""
+        return dict(self._call("PUT", "/_sandbox/validation", rules))
+
+    def validation(self) -> dict[str, Any]:
+        """GET /_sandbox/validation."""
+        return dict(self._call("GET", "/_sandbox/validation"))
 
     def settings(self, **changes: Any) -> dict[str, Any]:
         """PUT /_sandbox/settings with `changes` (GET when none)."""
@@ -98,7 +107,8 @@ class RunningSandbox(SandboxClient):
 
 def build_options(**options: Any) -> SandboxOptions:
     """SandboxOptions from keyword arguments; settings keys (e.g. `index_lag_ms`) and fault keys
-    (e.g. `rate_429`, `fault_seed`) may be given flat. `seed` is the portal's seed."""
+    (e.g. `rate_429`, `fault_seed`) may be given flat. `seed` is the portal's seed; `validation` may be the
+    operator API's JSON (`{"mode": "per_input", "required": [...], "refuse": [...]}`)."""
     settings_keys = set(Settings.__dataclass_fields__)
     fault_keys = set(FaultConfig.__dataclass_fields__) - {"retry_after", "seed"}
     settings = {k: options.pop(k) for k in list(options) if k in settings_keys}
@@ -106,6 +116,8 @@ def build_options(**options: Any) -> SandboxOptions:
     if options.get("fault_seed") is not None:
         faults["seed"] = options["fault_seed"]
     options.pop("fault_seed", None)
+    if isinstance(options.get("validation"), dict):
+        options["validation"] = ValidationRules.from_json(options["validation"])
     base = SandboxOptions(**options)
     if settings:
         merged = replace(base.settings)

@@ -14,6 +14,7 @@ from sandbox.objtypes import STANDARD
 from sandbox.records import render_full
 from sandbox.routing import Request, Response, Router
 from sandbox.simulate import bulk_import, simulate
+from sandbox.validation import ValidationRules
 
 EXPORT_PAGE = 2_000
 
@@ -42,6 +43,23 @@ def put_faults(ctx: Context, req: Request) -> Response:
     """Replace the fault configuration (`{}` disables every fault)."""
     ctx.faults.configure(FaultConfig.from_json(req.json_object()))
     return Response(200, ctx.faults.config.to_json())
+
+
+def get_validation(ctx: Context, req: Request) -> Response:
+    """The write-validation rules in force on 2026-09 paths."""
+    return Response(200, ctx.validation.to_json())
+
+
+def put_validation(ctx: Context, req: Request) -> Response:
+    """Replace the write-validation rules (`{}` clears them): `{"mode", "required": [...], "refuse": [...]}`."""
+    ctx.validation = ValidationRules.from_json(req.json_object())
+    return Response(200, ctx.validation.to_json())
+
+
+def delete_validation(ctx: Context, req: Request) -> Response:
+    """Clear the write-validation rules."""
+    ctx.validation = ValidationRules()
+    return Response(200, ctx.validation.to_json())
 
 
 def settings_json(ctx: Context) -> dict[str, Any]:
@@ -166,7 +184,7 @@ def describe(ctx: Context, base_url: str) -> str:
             f"  owners: {info['owners']}; search index lag {s.index_lag_ms} ms; {throttle};"
             f" custom objects {'on' if s.custom_objects else 'off'}",
             f"  operator API: {base_url}/_sandbox/stats | /faults | /settings | /simulate | /bulk-import"
-            " | /export/{type} | /portal",
+            " | /validation | /export/{type} | /portal",
         ]
     )
 
@@ -177,6 +195,9 @@ def register(router: Router) -> None:
     router.add("POST", "/_sandbox/stats/reset", reset_stats, kind="operator")
     router.add("GET", "/_sandbox/faults", get_faults, kind="operator")
     router.add("PUT", "/_sandbox/faults", put_faults, kind="operator")
+    router.add("GET", "/_sandbox/validation", get_validation, kind="operator")
+    router.add("PUT", "/_sandbox/validation", put_validation, kind="operator")
+    router.add("DELETE", "/_sandbox/validation", delete_validation, kind="operator")
     router.add("GET", "/_sandbox/settings", get_settings, kind="operator")
     router.add("PUT", "/_sandbox/settings", put_settings, kind="operator")
     router.add("POST", "/_sandbox/simulate", post_simulate, kind="operator")

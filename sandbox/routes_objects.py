@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from sandbox.records import (
 )
 from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
 from sandbox.search import search_objects
+from sandbox.validation import validated
 
 
 def _id(value: str) -> int | None:
@@ -139,6 +141,46 @@ def _write_view(ctx: Context, ot: ObjectType, names: list[str]) -> PropsView:
     return PropsView.build(ctx.portal, ot, names, ())
 
 
+@dataclass(frozen=True)
+class Write:
+    """A write that passed the value checks: how its input names the record, the record (None: a new one), and
+    the record's properties once written."""
+
+    key: str
+    rid: int | None
+    after: dict[str, Any]
+
+
+def _after(ctx: Context, ot: ObjectType, row: Row | None, changes: dict[str, Any]) -> dict[str, Any]:
+    return merged_props(ctx.portal, ot, orjson.loads(row[5]) if row else {}, changes)
+
+
+def screen(
+    ctx: Context, req: Request, ot: ObjectType, writes: list[Write], *, single: bool = False
+) -> tuple[set[int], list[dict[str, Any]]]:
+    """Apply the write-validation rules (2026-09 paths only) to the resulting records.
+
+    Returns the positions of refused writes and their 207 errors (`per_input` mode); raises 400 VALIDATION_ERROR
+    listing every refused input when the mode is `batch` or the request writes one record.
+    """
+    if not validated(req.params.get("version")):
+        return set(), []
+    refused = {i: found for i, w in enumerate(writes) if (found := ctx.validation.violations(ot.name, w.rid, w.after))}
+    if not refused:
+        return set(), []
+    ctx.stats.refused(len(refused))
+    if single or ctx.validation.mode == "batch":
+        details = [{"message": " ".join(found), "context": {"ids": [writes[i].key]}} for i, found in refused.items()]
+        raise validation(
+            f"{len(refused)} of {len(writes)} input(s) break this portal's validation rules; nothing was written.",
+            errors=details,
+        )
+    errors = [
+        standard_error("VALIDATION_ERROR", " ".join(found), {"id": [writes[i].key]}) for i, found in refused.items()
+    ]
+    return set(refused), errors
+
+
 def update_object(ctx: Context, req: Request) -> Response:
     """PATCH one record: 200 with the written properties, 400 for invalid values, 404 when missing."""
     ot = ctx.object_type(req.params["type"])
@@ -149,6 +191,7 @@ def update_object(ctx: Context, req: Request) -> Response:
     problems = check_changes(ctx.portal, ot, changes)
     if problems:
         raise validation(problems_message(problems))
+    screen(ctx, req, ot, [Write(req.params["id"], row[0], _after(ctx, ot, row, changes))], single=True)
     return Response(200, _apply_updates(ctx, ot, [(row, changes)])[0])
 
 
@@ -156,7 +199,7 @@ def _apply_updates(ctx: Context, ot: ObjectType, items: list[tuple[Row, dict[str
     now = now_ms()
     writes = []
     for row, changes in items:
-        writes.append((row[0], merged_props(ctx.portal, ot, orjson.loads(row[5]), changes)))
+        writes.append((row[0], _after(ctx, ot, row, changes)))
     ctx.portal.update_many(ot, writes, now)
     fresh = ctx.portal.rows_by_id(ot, [rid for rid, _ in writes])
     return [
@@ -170,6 +213,7 @@ def batch_update(ctx: Context, req: Request) -> Response:
     ot = ctx.object_type(req.params["type"])
     body = req.json_object()
     items: list[tuple[Row, dict[str, Any]]] = []
+    writes: list[Write] = []
     errors: list[dict[str, Any]] = []
     failing = ctx.partial_failures(len(batch_inputs(body, BATCH_MAX_INPUTS)))
     for index, item in enumerate(batch_inputs(body, BATCH_MAX_INPUTS)):
@@ -183,14 +227,34 @@ def batch_update(ctx: Context, req: Request) -> Response:
             errors.append(standard_error("VALIDATION_ERROR", problems_message(problems), {"ids": [key]}))
         else:
             items.append((row, changes))
-    return batch_response(_apply_updates(ctx, ot, items) if items else [], errors)
+            writes.append(Write(key, row[0], _after(ctx, ot, row, changes)))
+    refused, invalid = screen(ctx, req, ot, writes)
+    items = [item for i, item in enumerate(items) if i not in refused]
+    return batch_response(_apply_updates(ctx, ot, items) if items else [], errors + invalid)
+
+
+def _creation(item: Any) -> dict[str, Any]:
+    changes = item.get("properties", {}) if isinstance(item, dict) else {}
+    return changes if isinstance(changes, dict) else {}
+
+
+def _check_create(ctx: Context, ot: ObjectType, item: Any) -> None:
+    problems = check_changes(
+        ctx.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
+    )
+    if problems:
+        raise validation(problems_message(problems))
+
+
+def _new_write(ctx: Context, ot: ObjectType, item: Any, index: int) -> Write:
+    """A create as a write: named by its `objectWriteTraceId`, or by its position in the batch."""
+    trace = item.get("objectWriteTraceId") if isinstance(item, dict) else None
+    return Write(str(trace) if trace else str(index), None, _after(ctx, ot, None, _creation(item)))
 
 
 def _create(ctx: Context, ot: ObjectType, item: Any, rid: int, now: int) -> dict[str, Any]:
-    changes = item.get("properties", {}) if isinstance(item, dict) else {}
-    problems = check_changes(ctx.portal, ot, changes, creating=True)
-    if problems:
-        raise validation(problems_message(problems))
+    _check_create(ctx, ot, item)
+    changes = _creation(item)
     created = parse_time(changes.get("createdate") or changes.get("hs_createdate"))
     props = merged_props(ctx.portal, ot, {}, changes)
     row = ctx.portal.create(ot, rid, props, now, min(created, now) if created is not None else None)
@@ -213,8 +277,11 @@ def _create_association(ctx: Context, ot: ObjectType, rid: int, assoc: dict[str,
 def create_object(ctx: Context, req: Request) -> Response:
     """POST create: 201 with the record; associations by HUBSPOT_DEFINED type id."""
     ot = ctx.object_type(req.params["type"])
+    item = req.json_object()
+    _check_create(ctx, ot, item)
+    screen(ctx, req, ot, [_new_write(ctx, ot, item, 0)], single=True)
     rid = ctx.portal.next_ids(ot, 1)[0]
-    return Response(201, _create(ctx, ot, req.json_object(), rid, now_ms()))
+    return Response(201, _create(ctx, ot, item, rid, now_ms()))
 
 
 def batch_create(ctx: Context, req: Request) -> Response:
@@ -222,21 +289,21 @@ def batch_create(ctx: Context, req: Request) -> Response:
     ot = ctx.object_type(req.params["type"])
     inputs = batch_inputs(req.json_object(), BATCH_MAX_INPUTS)
     for item in inputs:
-        problems = check_changes(
-            ctx.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
-        )
-        if problems:
-            raise validation(problems_message(problems))
+        _check_create(ctx, ot, item)
+    refused, errors = screen(ctx, req, ot, [_new_write(ctx, ot, item, i) for i, item in enumerate(inputs)])
+    inputs = [item for i, item in enumerate(inputs) if i not in refused]
     now = now_ms()
     ids = ctx.portal.next_ids(ot, len(inputs))
-    return batch_response([_create(ctx, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)], [], ok=201)
+    results = [_create(ctx, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)]
+    return batch_response(results, errors, ok=201)
 
 
 def batch_upsert(ctx: Context, req: Request) -> Response:
     """POST batch/upsert: by a unique `idProperty`; each result says whether it is `new`."""
     ot = ctx.object_type(req.params["type"])
     results, errors = [], []
-    now = now_ms()
+    planned: list[tuple[str, str, dict[str, Any]]] = []
+    writes: list[Write] = []
     for item in batch_inputs(req.json_object(), BATCH_MAX_INPUTS):
         name = str(item.get("idProperty") or "")
         unique_property(ctx.portal, ot, name)
@@ -246,6 +313,13 @@ def batch_upsert(ctx: Context, req: Request) -> Response:
         if problems:
             errors.append(standard_error("VALIDATION_ERROR", problems_message(problems), {"ids": [key]}))
             continue
+        rid = ctx.portal.id_by_property(ot, name, key)
+        row = ctx.portal.rows_by_id(ot, [rid]).get(rid) if rid is not None else None
+        planned.append((name, key, changes))
+        writes.append(Write(key, rid, _after(ctx, ot, row, changes)))
+    refused, invalid = screen(ctx, req, ot, writes)
+    now = now_ms()
+    for name, key, changes in (p for i, p in enumerate(planned) if i not in refused):
         existing = ctx.portal.id_by_property(ot, name, key)
         if existing is None:
             record = _create(ctx, ot, {"properties": changes}, ctx.portal.next_ids(ot, 1)[0], now)
@@ -253,7 +327,7 @@ def batch_upsert(ctx: Context, req: Request) -> Response:
             row = ctx.portal.rows_by_id(ot, [existing])[existing]
             record = _apply_updates(ctx, ot, [(row, changes)])[0]
         results.append({**record, "new": existing is None})
-    return batch_response(results, errors)
+    return batch_response(results, errors + invalid)
 
 
 def archive_object(ctx: Context, req: Request) -> Response:

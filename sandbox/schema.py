@@ -122,6 +122,9 @@ CALL_STATUSES = (
     "RINGING",
 )
 
+# The ids merged into a record, semicolon-separated; HubSpot sets it on merges only.
+MERGED_IDS = _p("hs_merged_object_ids", "enumeration", "checkbox", calculated=True, read_only=True)
+
 _COMMON_ENGAGEMENT = (
     _p("hs_timestamp", "datetime"),
     _p("hubspot_owner_id", "enumeration"),
@@ -138,6 +141,7 @@ BUILTIN: dict[str, tuple[PropertyDef, ...]] = {
         _p("firstname"),
         _p("lastname"),
         _p("company"),
+        _p("industry"),
         _p("jobtitle"),
         _p("phone", field_type="phonenumber"),
         _p("city"),
@@ -150,6 +154,7 @@ BUILTIN: dict[str, tuple[PropertyDef, ...]] = {
         *(_p(f"hs_lifecyclestage_{s}_date", "datetime", calculated=True) for s in LIFECYCLE_STAGES),
         _p("num_employees", "number"),
         _p("createdate", "datetime"),
+        MERGED_IDS,
         _p("lastmodifieddate", "datetime", read_only=True),
         _p("hs_lastmodifieddate", "datetime", read_only=True),
         _p("hs_object_id", "number", read_only=True),
@@ -166,6 +171,7 @@ BUILTIN: dict[str, tuple[PropertyDef, ...]] = {
         _p("hs_is_closed_won", "bool", calculated=True, read_only=True),
         _p("hs_is_closed_lost", "bool", calculated=True, read_only=True),
         _p("hs_is_closed", "bool", calculated=True, read_only=True),
+        MERGED_IDS,
         _p("hs_lastmodifieddate", "datetime", read_only=True),
         _p("hs_object_id", "number", read_only=True),
     ),

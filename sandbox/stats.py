@@ -28,6 +28,7 @@ class Stats:
             self.by_family = dict.fromkeys(FAMILIES, 0)
             self.by_version: dict[str, int] = {}
             self.numbered_routes: dict[str, int] = {}
+            self.validation = {"refused_inputs": 0, "refused_requests": 0}
 
     def record(
         self,
@@ -62,6 +63,12 @@ class Stats:
         with self._lock:
             self.faults[kind] += n
 
+    def refused(self, inputs: int) -> None:
+        """Count one write request that validation rules refused `inputs` inputs of."""
+        with self._lock:
+            self.validation["refused_inputs"] += inputs
+            self.validation["refused_requests"] += 1
+
     def snapshot(self) -> dict[str, Any]:
         """The counters as JSON."""
         with self._lock:
@@ -74,6 +81,7 @@ class Stats:
                 "by_family": dict(self.by_family),
                 "by_version": dict(self.by_version),
                 "numbered_routes": dict(self.numbered_routes),
+                "validation": dict(self.validation),
             }
 
 
