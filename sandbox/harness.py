@@ -82,6 +82,11 @@ class SandboxClient:
         """POST /_sandbox/bulk-import."""
         return dict(self._call("POST", "/_sandbox/bulk-import", {"object": object_type, "count": count, "mode": mode}))
 
+    def merge(self, object_type: str, primary_id: int | str, merged_id: int | str) -> dict[str, Any]:
+        """POST /_sandbox/merge: merge `merged_id` into `primary_id` (contacts or deals); the survivor, in full."""
+        body = {"object": object_type, "primary": int(primary_id), "merged": int(merged_id)}
+        return dict(self._call("POST", "/_sandbox/merge", body))
+
     def export(self, object_type: str) -> list[dict[str, Any]]:
         """GET /_sandbox/export/{type}: the ground truth, archived records included."""
         return list(self._call("GET", f"/_sandbox/export/{object_type}"))

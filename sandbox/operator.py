@@ -7,9 +7,10 @@ from typing import Any
 
 import orjson
 
-from sandbox.clock import iso
+from sandbox.clock import iso, now_ms
 from sandbox.context import Context
 from sandbox.faults import FaultConfig
+from sandbox.merge import merge_records
 from sandbox.objtypes import STANDARD
 from sandbox.records import render_full
 from sandbox.routing import Request, Response, Router
@@ -111,6 +112,14 @@ def post_bulk_import(ctx: Context, req: Request) -> Response:
     )
 
 
+def post_merge(ctx: Context, req: Request) -> Response:
+    """Merge record `merged` of `object` into `primary`, as a user merging duplicates does; answer the survivor."""
+    body = req.json_object()
+    ot = ctx.object_type(str(body.get("object", "contacts")))
+    row = merge_records(ctx.portal, ot, int(body["primary"]), int(body["merged"]), now_ms())
+    return Response(200, render_full(ot, row))
+
+
 def export(ctx: Context, req: Request) -> Response:
     """Every record of a type, archived included, with all properties and its contact/deal associations.
 
@@ -184,7 +193,7 @@ def describe(ctx: Context, base_url: str) -> str:
             f"  owners: {info['owners']}; search index lag {s.index_lag_ms} ms; {throttle};"
             f" custom objects {'on' if s.custom_objects else 'off'}",
             f"  operator API: {base_url}/_sandbox/stats | /faults | /settings | /simulate | /bulk-import"
-            " | /validation | /export/{type} | /portal",
+            " | /validation | /merge | /export/{type} | /portal",
         ]
     )
 
@@ -202,5 +211,6 @@ def register(router: Router) -> None:
     router.add("PUT", "/_sandbox/settings", put_settings, kind="operator")
     router.add("POST", "/_sandbox/simulate", post_simulate, kind="operator")
     router.add("POST", "/_sandbox/bulk-import", post_bulk_import, kind="operator")
+    router.add("POST", "/_sandbox/merge", post_merge, kind="operator")
     router.add("GET", "/_sandbox/export/{type}", export, kind="operator")
     router.add("GET", "/_sandbox/portal", portal_summary, kind="operator")

@@ -87,6 +87,9 @@ class Portal:
         self.db.execute(
             "CREATE TABLE pending (code INTEGER, id INTEGER, due INTEGER, PRIMARY KEY (code, id)) WITHOUT ROWID"
         )
+        self.db.execute(
+            "CREATE TABLE merged (code INTEGER, id INTEGER, survivor INTEGER, PRIMARY KEY (code, id)) WITHOUT ROWID"
+        )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -257,7 +260,26 @@ class Portal:
                 self._canon(x, xid, y, yid),
             )
 
+    def merged_into(self, ot: ObjectType, rid: int) -> int | None:
+        """The record that record `rid` was merged into (directly or through later merges), if it was."""
+        rows = self.query("SELECT survivor FROM merged WHERE code = ? AND id = ?", (ot.code, rid))
+        return int(rows[0][0]) if rows else None
+
     # -- writes -------------------------------------------------------------------------------------------------
+
+    def merge_away(self, ot: ObjectType, rid: int, survivor: int) -> None:
+        """Remove record `rid`, merged into `survivor`: its links move to the survivor, its id resolves to it."""
+        self.next_ids(ot, 0)  # pins the id counter: a removed top id is never handed out again
+        with self.lock:
+            self.version += 1
+            for kind, key in (("a_type", "a_id"), ("b_type", "b_id")):
+                moved = (survivor, ot.code, rid)
+                self.db.execute(f"UPDATE OR IGNORE assoc SET {key} = ? WHERE {kind} = ? AND {key} = ?", moved)
+                self.db.execute(f"DELETE FROM assoc WHERE {kind} = ? AND {key} = ?", (ot.code, rid))
+            self.db.execute(f"DELETE FROM {ot.table} WHERE id = ?", (rid,))
+            self.db.execute("DELETE FROM pending WHERE code = ? AND id = ?", (ot.code, rid))
+            self.db.execute("UPDATE merged SET survivor = ? WHERE code = ? AND survivor = ?", (survivor, ot.code, rid))
+            self.db.execute("INSERT OR REPLACE INTO merged VALUES (?, ?, ?)", (ot.code, rid, survivor))
 
     def create(self, ot: ObjectType, rid: int, props: dict[str, str], now: int, created: int | None = None) -> Row:
         """Insert a new record modified at `now`; search sees it after the index lag."""

@@ -18,6 +18,7 @@ from sandbox.constants import (
 )
 from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
+from sandbox.merge import MERGED_PROPERTY, merge_records
 from sandbox.objtypes import ObjectType
 from sandbox.portal import Row
 from sandbox.records import (
@@ -101,6 +102,9 @@ def _find(ctx: Context, ot: ObjectType, key: str, id_property: str | None, archi
     if rid is None:
         return None
     row = ctx.portal.rows_by_id(ot, [rid]).get(rid)
+    survivor = ctx.portal.merged_into(ot, rid) if row is None else None
+    if survivor is not None:  # a merged-away id reads as the record it was merged into
+        row = ctx.portal.rows_by_id(ot, [survivor]).get(survivor)
     if row is None or bool(row[3]) != archived:
         return None
     return row
@@ -330,6 +334,22 @@ def batch_upsert(ctx: Context, req: Request) -> Response:
     return batch_response(results, errors + invalid)
 
 
+def merge_objects(ctx: Context, req: Request) -> Response:
+    """POST merge `{"primaryObjectId", "objectIdToMerge"}`: 200 with the survivor (see sandbox/merge.py)."""
+    ot = ctx.object_type(req.params["type"])
+    body = req.json_object()
+    primary, merged = _id(str(body.get("primaryObjectId", ""))), _id(str(body.get("objectIdToMerge", "")))
+    if primary is None or merged is None:
+        raise validation("Merging needs 'primaryObjectId' and 'objectIdToMerge' record ids.")
+    row = merge_records(ctx.portal, ot, primary, merged, now_ms())
+    return Response(200, render(ot, row, merge_view(ctx, ot)))
+
+
+def merge_view(ctx: Context, ot: ObjectType) -> PropsView:
+    """What a merge answers: the type's default properties and the merged ids."""
+    return PropsView.build(ctx.portal, ot, [*ot.list_defaults(), MERGED_PROPERTY], ())
+
+
 def archive_object(ctx: Context, req: Request) -> Response:
     """DELETE one record: 204 (archiving a missing record is also 204, as in HubSpot)."""
     ot = ctx.object_type(req.params["type"])
@@ -360,6 +380,7 @@ def register(router: Router) -> None:
         ("archive", batch_archive),
     ):
         router.api("POST", f"{base}/batch/{op}", handler)
+    router.api("POST", f"{base}/merge", merge_objects)
     router.api("GET", base, list_objects)
     router.api("POST", base, create_object)
     router.api("GET", f"{base}/{{id}}", get_object)
