@@ -86,6 +86,7 @@ class SandboxApp:
         route, params, path_known = self.router.match(req.method, req.path)
         req.params = params
         outcome = self._answer(route, path_known, req)
+        outcome.delay_s += self.context.latency.delay_ms(self.settings.latency_ms) / 1000
         template = f"{method} {route.template}" if route else f"{method} (unmatched)"
         ot = self.portal.resolve(params["type"]) if "type" in params else None
         family, version = path_family(req.path)

@@ -52,6 +52,13 @@ from sandbox.server import ServerThread
 @click.option(
     "--retry-after/--no-retry-after", default=False, show_default=True, help="Send Retry-After on rate-limit 429s."
 )
+@click.option(
+    "--latency-ms",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Mean added latency per API answer (log-normal jitter, p99 about 4x the mean); 0 is off.",
+)
 @click.option("--no-custom-objects", is_flag=True, help="Answer the schemas API and custom objects with 403.")
 @click.option("--limited-token", default=None, help="A second token that gets 403 MISSING_SCOPES.")
 @click.option(

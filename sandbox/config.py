@@ -24,6 +24,7 @@ class Settings:
     daily_limit: int | None = None
     custom_objects: bool = True
     retry_after: bool = False
+    latency_ms: int = 0  # mean added delay per API answer (log-normal, p99 about 4x); 0 is off
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply known keys; ValueError naming the first unknown key or bad value."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sandbox.config import SandboxOptions, Settings
 from sandbox.errors import missing_scopes, validation
 from sandbox.faults import FaultInjector
+from sandbox.latency import Latency
 from sandbox.limits import RateLimiter
 from sandbox.objtypes import ObjectType
 from sandbox.portal import Portal
@@ -28,12 +29,14 @@ class Context:
     limiter: RateLimiter = field(init=False)
     faults: FaultInjector = field(init=False)
     validation: ValidationRules = field(init=False)  # replaced whole by the operator API
+    latency: Latency = field(init=False)
 
     def __post_init__(self) -> None:
         self.portal.index_lag_ms = self.settings.index_lag_ms
         self.limiter = RateLimiter(self.settings)
         self.faults = FaultInjector(self.options.faults)
         self.validation = self.options.validation
+        self.latency = Latency(self.options.faults.seed)
 
     @property
     def settings(self) -> Settings:
