@@ -11,18 +11,21 @@ from typing import Any
 
 import orjson
 
-from sandbox.config import SandboxOptions
-from sandbox.errors import ApiError, correlation_id, missing_scopes, rate_limit_body, unauthorized, validation
-from sandbox.faults import FaultInjector
-from sandbox.limits import RateLimiter, Verdict
-from sandbox.objtypes import ObjectType
+from sandbox import legacy, operator, routes_assoc, routes_meta, routes_objects, routes_schemas
+from sandbox.config import SandboxOptions, Settings
+from sandbox.context import Context
+from sandbox.errors import ApiError, correlation_id, missing_scopes, rate_limit_body, unauthorized
+from sandbox.limits import Verdict
 from sandbox.portal import Portal
-from sandbox.routing import Request, Route, Router
+from sandbox.routing import Request, Route, Router, path_family
 from sandbox.stats import Stats
 
-SERVER_ERROR_BODIES = {500: ("INTERNAL_ERROR", "internal error"), 502: ("BAD_GATEWAY", "Bad Gateway"),
-                       503: ("SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
-                       504: ("GATEWAY_TIMEOUT", "Gateway Timeout")}
+SERVER_ERROR_BODIES = {
+    500: ("INTERNAL_ERROR", "internal error"),
+    502: ("BAD_GATEWAY", "Bad Gateway"),
+    503: ("SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
+    504: ("GATEWAY_TIMEOUT", "Gateway Timeout"),
+}
 
 
 @dataclass
@@ -43,43 +46,35 @@ def json_outcome(status: int, body: Any, headers: dict[str, str] | None = None) 
 
 
 class SandboxApp:
-    """Everything a request needs: the portal, settings, limiter, faults, stats and both route tables."""
+    """The request pipeline over one `Context`: the API route table and the operator route table."""
 
     def __init__(self, portal: Portal, options: SandboxOptions) -> None:
-        from sandbox import legacy, operator, routes_assoc, routes_meta, routes_objects, routes_schemas
-
-        self.portal = portal
-        self.options = options
-        self.settings = options.settings
-        self.portal.index_lag_ms = self.settings.index_lag_ms
-        self.stats = Stats()
-        self.limiter = RateLimiter(self.settings)
-        self.faults = FaultInjector(options.faults)
+        self.context = Context(portal, options)
         self.router = Router()
         for module in (routes_objects, routes_assoc, routes_meta, routes_schemas, legacy):
             module.register(self.router)
         self.operator = Router()
         operator.register(self.operator)
 
-    # -- helpers for handlers ---------------------------------------------------------------------------------
+    @property
+    def portal(self) -> Portal:
+        """The portal being served."""
+        return self.context.portal
 
-    def object_type(self, name: str) -> ObjectType:
-        """Resolve a path's object type: 403 for custom objects when they are disabled, 400 when unknown."""
-        ot = self.portal.resolve(name)
-        if ot is not None and not ot.custom:
-            return ot
-        if not self.settings.custom_objects:
-            raise missing_scopes("crm.objects.custom.read")
-        if ot is None:
-            raise validation(f"Unable to infer object type from: {name}")
-        return ot
+    @property
+    def options(self) -> SandboxOptions:
+        """The start-up options."""
+        return self.context.options
 
-    def partial_failures(self, n: int) -> set[int]:
-        """Batch-write inputs that an injected partial failure makes fail."""
-        failing = self.faults.partial_failures(n)
-        if failing:
-            self.stats.fault("partial")
-        return failing
+    @property
+    def settings(self) -> Settings:
+        """The run-time settings."""
+        return self.context.settings
+
+    @property
+    def stats(self) -> Stats:
+        """The request counters."""
+        return self.context.stats
 
     # -- pipeline ---------------------------------------------------------------------------------------------
 
@@ -91,9 +86,13 @@ class SandboxApp:
         route, params, path_known = self.router.match(req.method, req.path)
         req.params = params
         outcome = self._answer(route, path_known, req)
+        outcome.delay_s += self.context.latency.delay_ms(self.settings.latency_ms) / 1000
         template = f"{method} {route.template}" if route else f"{method} (unmatched)"
         ot = self.portal.resolve(params["type"]) if "type" in params else None
-        self.stats.record(template, "drop" if outcome.drop else outcome.status, ot.name if ot else None)
+        family, version = path_family(req.path)
+        status = "drop" if outcome.drop else outcome.status
+        call = template if route else f"{method} {req.path}"
+        self.stats.record(template, status, ot.name if ot else None, family=family, version=version, call=call)
         return outcome
 
     def _authenticate(self, req: Request) -> None:
@@ -111,23 +110,26 @@ class SandboxApp:
         try:
             self._authenticate(req)
             if route is None:
-                raise ApiError(405 if path_known else 404, "OBJECT_NOT_FOUND" if not path_known else "VALIDATION_ERROR",
-                               f"Unable to route {req.method} {req.path}")
-            fault = self.faults.decide()
+                raise ApiError(
+                    405 if path_known else 404,
+                    "OBJECT_NOT_FOUND" if not path_known else "VALIDATION_ERROR",
+                    f"Unable to route {req.method} {req.path}",
+                )
+            fault = self.context.faults.decide()
             if fault:
                 self.stats.fault(fault)
             injected = self._inject(fault)
             if injected is not None:
                 return injected
-            verdict = self.limiter.check(route.kind == "search")
+            verdict = self.context.limiter.check(route.kind == "search")
             if verdict.policy:
                 return self._rate_limited(verdict)
-            response = route.handler(self, req)
+            response = route.handler(self.context, req)
             outcome = json_outcome(response.status, response.body, {**verdict.headers, **response.headers})
         except ApiError as err:
             outcome = json_outcome(err.status, err.body(), {**verdict.headers, **err.headers})
         if fault == "slow":
-            outcome.delay_s = self.faults.config.slow_ms / 1000
+            outcome.delay_s = self.context.faults.config.slow_ms / 1000
         elif fault == "malformed" and outcome.body:
             outcome.body = outcome.body[: max(1, len(outcome.body) // 2)]
         return outcome
@@ -136,13 +138,14 @@ class SandboxApp:
         if fault == "drop":
             return Outcome(0, drop=True)
         if fault == "429":
-            headers = {"Retry-After": "1"} if self.faults.config.retry_after else {}
+            headers = {"Retry-After": "1"} if self.context.faults.config.retry_after else {}
             return json_outcome(429, rate_limit_body("TEN_SECONDLY_ROLLING"), headers)
         if fault == "5xx":
-            status = self.faults.server_error()
+            status = self.context.faults.server_error()
             category, message = SERVER_ERROR_BODIES[status]
-            return json_outcome(status, {"status": "error", "message": message, "correlationId": correlation_id(),
-                                         "category": category})
+            return json_outcome(
+                status, {"status": "error", "message": message, "correlationId": correlation_id(), "category": category}
+            )
         return None
 
     def _rate_limited(self, verdict: Verdict) -> Outcome:
@@ -158,7 +161,7 @@ class SandboxApp:
             return json_outcome(405 if path_known else 404, {"error": f"no operator route {req.method} {req.path}"})
         req.params = params
         try:
-            response = route.handler(self, req)
+            response = route.handler(self.context, req)
         except (ValueError, TypeError, KeyError) as exc:
             return json_outcome(400, {"error": str(exc)})
         except ApiError as err:
@@ -171,8 +174,11 @@ def _scope_for(req: Request) -> str:
     access = "read" if req.method == "GET" or req.path.endswith(("/search", "/batch/read")) else "write"
     if "type" in req.params:
         return f"crm.objects.{req.params['type']}.{access}"
-    for part, scope in (("/owners", "crm.objects.owners.read"), ("/schemas", "crm.schemas.custom.read"),
-                        ("/properties", f"crm.schemas.contacts.{access}")):
+    for part, scope in (
+        ("/owners", "crm.objects.owners.read"),
+        ("/schemas", "crm.schemas.custom.read"),
+        ("/properties", f"crm.schemas.contacts.{access}"),
+    ):
         if part in req.path:
             return scope
     return f"crm.objects.contacts.{access}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from sandbox.constants import TIERS
 from sandbox.faults import FaultConfig
+from sandbox.validation import ValidationRules
 
 DEFAULT_TOKEN = "pat-na1-sandbox-token"  # noqa: S105 - a fixed local token, not a secret
 
@@ -23,6 +24,7 @@ class Settings:
     daily_limit: int | None = None
     custom_objects: bool = True
     retry_after: bool = False
+    latency_ms: int = 0  # mean added delay per API answer (log-normal, p99 about 4x); 0 is off
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply known keys; ValueError naming the first unknown key or bad value."""
@@ -81,3 +83,4 @@ class SandboxOptions:
     data_dir: Path | None = None
     settings: Settings = field(default_factory=Settings)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    validation: ValidationRules = field(default_factory=ValidationRules)  # write rules of 2026-09 paths

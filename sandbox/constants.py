@@ -106,3 +106,19 @@ SEARCH_PER_SECOND: Final = 5
 
 PORTAL_ID: Final = 24_861_337
 CONTENT_TYPE: Final = "application/json;charset=utf-8"
+
+# Date-versioned API (hubspot-api.md §0.1): the versions HubSpot serves today, and each numbered prefix with its
+# dated counterpart (`{version}` stands for the version segment). Bodies are the same on both families.
+API_VERSIONS: Final = ("2025-09", "2026-03", "2026-09")
+DATED_PREFIXES: Final = (
+    ("/crm/v3/objects/", "/crm/objects/{version}/"),
+    ("/crm/v4/objects/", "/crm/objects/{version}/"),
+    ("/crm/v4/associations/", "/crm/associations/{version}/"),
+    ("/crm/v3/owners", "/crm/owners/{version}"),
+    ("/crm/v3/pipelines/", "/crm/pipelines/{version}/"),
+    ("/crm/v3/properties/", "/crm/properties/{version}/"),
+    ("/crm-object-schemas/v3/", "/crm-object-schemas/{version}/"),
+)
+# One record's associations by GET (`/crm/objects/{version}/{type}/{id}/associations/{toType}`) is gone in 2026-09:
+# page a record's links with the associations batch read's `after` instead.
+RECORD_LIST_VERSIONS: Final = ("2025-09", "2026-03")

@@ -4,18 +4,109 @@ from __future__ import annotations
 
 import random
 
-FIRST_NAMES = ("Anna", "Bas", "Chloe", "Dirk", "Eva", "Finn", "Greta", "Hugo", "Iris", "Jens", "Kim", "Lars",
-               "Maud", "Niels", "Olga", "Pieter", "Quinn", "Roos", "Stijn", "Thijs", "Ursula", "Vera", "Wout",
-               "Xander", "Yara", "Zoe", "Amir", "Fatima", "Mohammed", "Priya", "Wei", "Sofia", "Mateo", "Liam")
-LAST_NAMES = ("Jansen", "de Jong", "van den Berg", "Bakker", "Janssen", "Visser", "Smit", "Meijer", "de Boer",
-              "Mulder", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra",
-              "Smits", "Schouten", "Kaya", "Yilmaz", "Chen", "Garcia", "Muller", "Novak", "Kowalski", "Rossi")
-COMPANIES = ("Northwind Logistics", "Contoso Manufacturing", "Fabrikam Health", "Tailspin Energy", "Litware",
-             "Adventure Works", "Wide World Importers", "Proseware", "Lucerne Publishing", "Coho Winery",
-             "Blue Yonder Air", "Trey Research", "Woodgrove Bank", "Alpine Ski House", "Margie's Travel",
-             "Fourth Coffee", "Humongous Insurance", "VanArsdel", "Wingtip Toys", "Graphic Design Institute")
-JOB_TITLES = ("CFO", "Head of Operations", "IT Manager", "Procurement Lead", "CEO", "Sales Director",
-              "Office Manager", "Controller", "COO", "Marketing Manager", "Engineer", "Project Manager")
+FIRST_NAMES = (
+    "Anna",
+    "Bas",
+    "Chloe",
+    "Dirk",
+    "Eva",
+    "Finn",
+    "Greta",
+    "Hugo",
+    "Iris",
+    "Jens",
+    "Kim",
+    "Lars",
+    "Maud",
+    "Niels",
+    "Olga",
+    "Pieter",
+    "Quinn",
+    "Roos",
+    "Stijn",
+    "Thijs",
+    "Ursula",
+    "Vera",
+    "Wout",
+    "Xander",
+    "Yara",
+    "Zoe",
+    "Amir",
+    "Fatima",
+    "Mohammed",
+    "Priya",
+    "Wei",
+    "Sofia",
+    "Mateo",
+    "Liam",
+)
+LAST_NAMES = (
+    "Jansen",
+    "de Jong",
+    "van den Berg",
+    "Bakker",
+    "Janssen",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Smits",
+    "Schouten",
+    "Kaya",
+    "Yilmaz",
+    "Chen",
+    "Garcia",
+    "Muller",
+    "Novak",
+    "Kowalski",
+    "Rossi",
+)
+COMPANIES = (
+    "Northwind Logistics",
+    "Contoso Manufacturing",
+    "Fabrikam Health",
+    "Tailspin Energy",
+    "Litware",
+    "Adventure Works",
+    "Wide World Importers",
+    "Proseware",
+    "Lucerne Publishing",
+    "Coho Winery",
+    "Blue Yonder Air",
+    "Trey Research",
+    "Woodgrove Bank",
+    "Alpine Ski House",
+    "Margie's Travel",
+    "Fourth Coffee",
+    "Humongous Insurance",
+    "VanArsdel",
+    "Wingtip Toys",
+    "Graphic Design Institute",
+)
+JOB_TITLES = (
+    "CFO",
+    "Head of Operations",
+    "IT Manager",
+    "Procurement Lead",
+    "CEO",
+    "Sales Director",
+    "Office Manager",
+    "Controller",
+    "COO",
+    "Marketing Manager",
+    "Engineer",
+    "Project Manager",
+)
 DOMAIN = "https://www.acme-example.com"
 # Marketing assets: (path kind, slug, title). Popularity falls with the position in this list.
 ASSETS = (
@@ -33,15 +124,32 @@ ASSETS = (
     ("white-paper", "total-cost-of-ownership", "Total cost of ownership"),
 )
 OTHER_LINKS = (
-    f"{DOMAIN}/pricing", f"{DOMAIN}/blog/five-signs-you-outgrew-spreadsheets", "https://calendly.com/acme-sales/30min",
-    "https://www.linkedin.com/company/acme-example", f"{DOMAIN}/contact", "https://goo.gl/maps/acmeHQ",
+    f"{DOMAIN}/pricing",
+    f"{DOMAIN}/blog/five-signs-you-outgrew-spreadsheets",
+    "https://calendly.com/acme-sales/30min",
+    "https://www.linkedin.com/company/acme-example",
+    f"{DOMAIN}/contact",
+    "https://goo.gl/maps/acmeHQ",
 )
 CALL_TITLES = ("Intro call", "Discovery call", "Follow-up call", "Demo follow-up", "Check-in", "Cold call")
-EMAIL_SUBJECTS = ("Quick question", "Following up", "Resources you asked for", "Next steps", "Checking in",
-                  "Re: our conversation", "An idea for your team", "Meeting recap")
+EMAIL_SUBJECTS = (
+    "Quick question",
+    "Following up",
+    "Resources you asked for",
+    "Next steps",
+    "Checking in",
+    "Re: our conversation",
+    "An idea for your team",
+    "Meeting recap",
+)
 MEETING_TITLES = ("Discovery meeting", "Product demo", "Proposal review", "Kick-off", "Technical deep dive")
-NOTE_BODIES = ("Left a voicemail, will try again Thursday.", "Prospect evaluating two vendors.",
-               "Budget approved for Q3.", "Asked for a reference customer.", "Not the right contact, referred.")
+NOTE_BODIES = (
+    "Left a voicemail, will try again Thursday.",
+    "Prospect evaluating two vendors.",
+    "Budget approved for Q3.",
+    "Asked for a reference customer.",
+    "Not the right contact, referred.",
+)
 TASK_SUBJECTS = ("Call back", "Send proposal", "Prepare demo", "Follow up on pricing", "Connect on LinkedIn")
 
 
@@ -69,8 +177,10 @@ def email_bodies(rng: random.Random, first: str, rep_first: str, content: bool) 
     lines += ["", "Best regards,", rep_first]
     text = "\n".join(lines)
     html_links = "".join(f'<li><a href="{u}" target="_blank">{u}</a></li>' for u in links)
-    html = (f"<div><p>Hi {first},</p><p>Thanks for your time. As promised, a few pointers:</p>"
-            f"<ul>{html_links}</ul><p>Best regards,<br>{rep_first}</p></div>")
+    html = (
+        f"<div><p>Hi {first},</p><p>Thanks for your time. As promised, a few pointers:</p>"
+        f"<ul>{html_links}</ul><p>Best regards,<br>{rep_first}</p></div>"
+    )
     return text, html
 
 
@@ -82,7 +192,9 @@ def reply_bodies(first: str) -> tuple[str, str]:
 
 def long_html(rng: random.Random, size: int) -> str:
     """A very long email body (a pasted thread with inline tables), `size` characters or more."""
-    row = "<tr><td>Line item</td><td>Qty 1</td><td>EUR 1,250.00</td><td>See https://www.acme-example.com/terms</td></tr>"
+    row = (
+        "<tr><td>Line item</td><td>Qty 1</td><td>EUR 1,250.00</td><td>See https://www.acme-example.com/terms</td></tr>"
+    )
     rows = row * (size // len(row) + 1)
     link = asset_url(rng)
-    return f"<div><p>Full thread below.</p><p><a href=\"{link}\">{link}</a></p><table>{rows}</table></div>"
+    return f'<div><p>Full thread below.</p><p><a href="{link}">{link}</a></p><table>{rows}</table></div>'

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-AUTH_MESSAGE = ("Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
-                "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+AUTH_MESSAGE = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
+    "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
 SCOPES_MESSAGE = "This app hasn't been granted all required scopes to make this call."
 
 
@@ -18,9 +20,17 @@ def correlation_id() -> str:
 class ApiError(Exception):
     """An error answer: HTTP status plus HubSpot's v3 error body."""
 
-    def __init__(self, status: int, category: str, message: str, *, sub_category: str | None = None,
-                 context: dict[str, list[str]] | None = None, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        category: str,
+        message: str,
+        *,
+        sub_category: str | None = None,
+        context: dict[str, list[str]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.category = category
@@ -32,8 +42,12 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         """The JSON body HubSpot sends with this error."""
-        out: dict[str, Any] = {"status": "error", "message": self.message, "correlationId": correlation_id(),
-                               "category": self.category}
+        out: dict[str, Any] = {
+            "status": "error",
+            "message": self.message,
+            "correlationId": correlation_id(),
+            "category": self.category,
+        }
         if self.sub_category:
             out["subCategory"] = self.sub_category
         if self.context:
@@ -60,9 +74,17 @@ def unauthorized() -> ApiError:
 
 def missing_scopes(scope: str) -> ApiError:
     """403 MISSING_SCOPES naming the granular scope the call needs."""
-    return ApiError(403, "MISSING_SCOPES", SCOPES_MESSAGE, errors=[{
-        "message": "One or more of the following scopes are required.",
-        "context": {"requiredGranularScopes": [scope]}}])
+    return ApiError(
+        403,
+        "MISSING_SCOPES",
+        SCOPES_MESSAGE,
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": [scope]},
+            }
+        ],
+    )
 
 
 def conflict(message: str, category: str = "OBJECT_ALREADY_EXISTS") -> ApiError:
@@ -70,11 +92,18 @@ def conflict(message: str, category: str = "OBJECT_ALREADY_EXISTS") -> ApiError:
     return ApiError(409, category, message)
 
 
-def standard_error(category: str, message: str, context: dict[str, list[str]],
-                   sub_category: str | None = None) -> dict[str, Any]:
+def standard_error(
+    category: str, message: str, context: dict[str, list[str]], sub_category: str | None = None
+) -> dict[str, Any]:
     """One entry of a batch 207 `errors[]` (StandardError)."""
-    out: dict[str, Any] = {"status": "error", "category": category, "message": message, "context": context,
-                           "errors": [], "links": {}}
+    out: dict[str, Any] = {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": context,
+        "errors": [],
+        "links": {},
+    }
     if sub_category:
         out["subCategory"] = sub_category
     return out
@@ -83,6 +112,11 @@ def standard_error(category: str, message: str, context: dict[str, list[str]],
 def rate_limit_body(policy: str) -> dict[str, Any]:
     """The 429 body (§2.4): `errorType` and `policyName` instead of `category`."""
     names = {"DAILY": "daily", "TEN_SECONDLY_ROLLING": "ten_secondly_rolling", "SECONDLY": "secondly"}
-    return {"status": "error", "message": f"You have reached your {names.get(policy, policy.lower())} limit.",
-            "errorType": "RATE_LIMIT", "correlationId": correlation_id(), "policyName": policy,
-            "requestId": correlation_id()}
+    return {
+        "status": "error",
+        "message": f"You have reached your {names.get(policy, policy.lower())} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id(),
+        "policyName": policy,
+        "requestId": correlation_id(),
+    }

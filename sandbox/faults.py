@@ -63,8 +63,13 @@ class FaultInjector:
             return None
         with self._lock:
             roll = self._rng.random()
-        for kind, share in (("drop", c.rate_drop), ("429", c.rate_429), ("5xx", c.rate_5xx),
-                            ("slow", c.rate_slow), ("malformed", c.rate_malformed)):
+        for kind, share in (
+            ("drop", c.rate_drop),
+            ("429", c.rate_429),
+            ("5xx", c.rate_5xx),
+            ("slow", c.rate_slow),
+            ("malformed", c.rate_malformed),
+        ):
             if roll < share:
                 return kind
             roll -= share

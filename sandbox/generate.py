@@ -52,14 +52,28 @@ HISTORY_DAYS = 180
 P_OPPORTUNITY = 0.10  # per connected outbound call; ~3% of all outbound calls end up as a deal
 NO_OWNER_SHARE = 0.04
 FAILED_DISPOSITIONS = (
-    (DISPOSITION_NO_ANSWER, 0.35), (DISPOSITION_VOICEMAIL, 0.30), (DISPOSITION_BUSY, 0.12),
-    (DISPOSITION_LIVE_MESSAGE, 0.10), (DISPOSITION_GATEKEEPER, 0.09), (DISPOSITION_WRONG_NUMBER, 0.04),
+    (DISPOSITION_NO_ANSWER, 0.35),
+    (DISPOSITION_VOICEMAIL, 0.30),
+    (DISPOSITION_BUSY, 0.12),
+    (DISPOSITION_LIVE_MESSAGE, 0.10),
+    (DISPOSITION_GATEKEEPER, 0.09),
+    (DISPOSITION_WRONG_NUMBER, 0.04),
 )
 BAD_TIMESTAMPS = ("2026-02-30T25:61:00Z", "n/a", "yesterday 3pm")
-MEETING_OUTCOMES = (("COMPLETED", 0.55), ("SCHEDULED", 0.12), ("RESCHEDULED", 0.10), ("NO_SHOW", 0.10),
-                    ("CANCELED", 0.13))
-BUYING_ROLES = (("DECISION_MAKER", 0.2), ("BUDGET_HOLDER", 0.1), ("CHAMPION", 0.2), ("INFLUENCER", 0.25),
-                ("END_USER", 0.25))
+MEETING_OUTCOMES = (
+    ("COMPLETED", 0.55),
+    ("SCHEDULED", 0.12),
+    ("RESCHEDULED", 0.10),
+    ("NO_SHOW", 0.10),
+    ("CANCELED", 0.13),
+)
+BUYING_ROLES = (
+    ("DECISION_MAKER", 0.2),
+    ("BUDGET_HOLDER", 0.1),
+    ("CHAMPION", 0.2),
+    ("INFLUENCER", 0.25),
+    ("END_USER", 0.25),
+)
 
 
 @dataclass(frozen=True)
@@ -201,8 +215,14 @@ class Generator:
         created = self.created[i]
         kind = _pick(rng, (("lead", 0.9), ("subscriber", 0.08), ("other", 0.015), ("prospect", 0.005)))
         lead_date = created + rng.randint(0, 5 * MINUTE_MS) if kind == "lead" and rng.random() < 0.9 else None
-        state = _ContactState(CONTACT_ID_BASE + i, rep, owner_id(owner_index) if rep else "",
-                              rng.choice(content.FIRST_NAMES), lead_date or created, created)
+        state = _ContactState(
+            CONTACT_ID_BASE + i,
+            rep,
+            owner_id(owner_index) if rep else "",
+            rng.choice(content.FIRST_NAMES),
+            lead_date or created,
+            created,
+        )
         self._activities(state, self.quotas[i])
         props = self._contact_props(state, kind, created, lead_date)
         updated = min(self.anchor, max(state.last_activity, created) + rng.randint(0, 60_000))
@@ -216,7 +236,10 @@ class Generator:
         company = rng.choice(content.COMPANIES)
         domain = company.lower().replace(" ", "").replace("'", "") + ".example"
         props = {
-            "firstname": s.first, "lastname": last, "company": company, "jobtitle": rng.choice(content.JOB_TITLES),
+            "firstname": s.first,
+            "lastname": last,
+            "company": company,
+            "jobtitle": rng.choice(content.JOB_TITLES),
             "email": f"{s.first.lower()}.{last.lower().replace(' ', '')}.{s.cid}@{domain}",
             "phone": f"+31 6 {rng.randint(10_000_000, 99_999_999)}",
             "num_employees": str(rng.choice((10, 25, 50, 200, 1000, 5000))),
@@ -323,8 +346,9 @@ class Generator:
             if deal_created <= t:
                 self.sink.link(kind, eid, "deals", deal_id)
 
-    def _emit(self, kind: str, rid: int, created: int, updated: int, props: dict[str, str], *, p_archive: float
-              ) -> None:
+    def _emit(
+        self, kind: str, rid: int, created: int, updated: int, props: dict[str, str], *, p_archive: float
+    ) -> None:
         archived_at = None
         if self.rng.random() < p_archive:
             archived_at = min(self.anchor, updated + self.rng.randint(0, 5 * DAY_MS))
@@ -339,10 +363,14 @@ class Generator:
         disposition = DISPOSITION_CONNECTED if connected else _pick(rng, FAILED_DISPOSITIONS)
         status = {DISPOSITION_NO_ANSWER: "NO_ANSWER", DISPOSITION_BUSY: "BUSY"}.get(disposition, "COMPLETED")
         duration = rng.randint(2 * MINUTE_MS, 25 * MINUTE_MS) if connected else rng.randint(5_000, 40_000)
-        props = {"hs_call_title": rng.choice(content.CALL_TITLES), "hs_call_disposition": disposition,
-                 "hs_call_status": status, "hs_call_duration": str(duration),
-                 "hs_call_body": f"<p>{rng.choice(content.NOTE_BODIES)}</p>",
-                 "hs_call_to_number": f"+31 6 {rng.randint(10_000_000, 99_999_999)}"}
+        props = {
+            "hs_call_title": rng.choice(content.CALL_TITLES),
+            "hs_call_disposition": disposition,
+            "hs_call_status": status,
+            "hs_call_duration": str(duration),
+            "hs_call_body": f"<p>{rng.choice(content.NOTE_BODIES)}</p>",
+            "hs_call_to_number": f"+31 6 {rng.randint(10_000_000, 99_999_999)}",
+        }
         if direction:
             props["hs_call_direction"] = direction
         if connected:
@@ -354,8 +382,9 @@ class Generator:
     def _emails(self, s: _ContactState, t: int) -> dict[str, str]:
         rng = self.rng
         reply_share = 0.3 if s.conversation else 0.1
-        direction = _pick(rng, (("EMAIL", 0.95 - reply_share), ("INCOMING_EMAIL", reply_share),
-                                ("FORWARDED_EMAIL", 0.05)))
+        direction = _pick(
+            rng, (("EMAIL", 0.95 - reply_share), ("INCOMING_EMAIL", reply_share), ("FORWARDED_EMAIL", 0.05))
+        )
         rep_first = s.rep.first if s.rep else "The Acme team"
         if direction == "INCOMING_EMAIL":
             text, html = content.reply_bodies(s.first)
@@ -366,17 +395,26 @@ class Generator:
         self.emails_seen += 1
         if self.emails_seen % self.long_every == self.long_every // 2:
             html = content.long_html(rng, 100_000 + rng.randint(1_000, 60_000))
-        return {"hs_email_direction": direction, "hs_email_status": "SENT", "hs_email_text": text,
-                "hs_email_html": html, "hs_email_subject": rng.choice(content.EMAIL_SUBJECTS)}
+        return {
+            "hs_email_direction": direction,
+            "hs_email_status": "SENT",
+            "hs_email_text": text,
+            "hs_email_html": html,
+            "hs_email_subject": rng.choice(content.EMAIL_SUBJECTS),
+        }
 
     def _meetings(self, s: _ContactState, t: int) -> dict[str, str]:
         rng = self.rng
         outcome = _pick(rng, MEETING_OUTCOMES)
         if outcome == "COMPLETED":
             s.conversation = s.conversation or t
-        return {"hs_meeting_title": rng.choice(content.MEETING_TITLES), "hs_meeting_outcome": outcome,
-                "hs_meeting_start_time": iso(t), "hs_meeting_end_time": iso(t + rng.choice((30, 45, 60)) * MINUTE_MS),
-                "hs_meeting_body": "<p>Agenda: goals, current process, next steps.</p>"}
+        return {
+            "hs_meeting_title": rng.choice(content.MEETING_TITLES),
+            "hs_meeting_outcome": outcome,
+            "hs_meeting_start_time": iso(t),
+            "hs_meeting_end_time": iso(t + rng.choice((30, 45, 60)) * MINUTE_MS),
+            "hs_meeting_body": "<p>Agenda: goals, current process, next steps.</p>",
+        }
 
     def _notes(self, s: _ContactState, t: int) -> dict[str, str]:
         return {"hs_note_body": f"<p>{self.rng.choice(content.NOTE_BODIES)}</p>"}
@@ -384,9 +422,12 @@ class Generator:
     def _tasks(self, s: _ContactState, t: int) -> dict[str, str]:
         rng = self.rng
         status = _pick(rng, (("COMPLETED", 0.6), ("NOT_STARTED", 0.3), ("IN_PROGRESS", 0.05), ("WAITING", 0.05)))
-        props = {"hs_task_subject": rng.choice(content.TASK_SUBJECTS), "hs_task_status": status,
-                 "hs_task_type": rng.choice(("CALL", "EMAIL", "TODO")),
-                 "hs_task_priority": rng.choice(("LOW", "MEDIUM", "HIGH"))}
+        props = {
+            "hs_task_subject": rng.choice(content.TASK_SUBJECTS),
+            "hs_task_status": status,
+            "hs_task_type": rng.choice(("CALL", "EMAIL", "TODO")),
+            "hs_task_priority": rng.choice(("LOW", "MEDIUM", "HIGH")),
+        }
         if status == "COMPLETED":
             props["hs_task_completion_date"] = iso(min(self.anchor, t + rng.randint(0, DAY_MS)))
         return props
@@ -399,9 +440,15 @@ class Generator:
         self.next_engagement += 1
         t = self.anchor - rng.randint(DAY_MS, 60 * DAY_MS)
         text, html = content.email_bodies(rng, "there", REPS[0].first, True)
-        props = {"hs_timestamp": iso(t), "hubspot_owner_id": owner_id(0), "hs_email_direction": "EMAIL",
-                 "hs_email_status": "SENT", "hs_email_subject": "Webinar invitation", "hs_email_text": text,
-                 "hs_email_html": html}
+        props = {
+            "hs_timestamp": iso(t),
+            "hubspot_owner_id": owner_id(0),
+            "hs_email_direction": "EMAIL",
+            "hs_email_status": "SENT",
+            "hs_email_subject": "Webinar invitation",
+            "hs_email_text": text,
+            "hs_email_html": html,
+        }
         self._emit("emails", eid, t, t, props, p_archive=0.0)
         for r in recipients:
             self.sink.link("emails", eid, "contacts", CONTACT_ID_BASE + r)
@@ -417,16 +464,25 @@ class Generator:
         self.next_deal += 1
         pipeline = "default" if rng.random() < 0.88 else RENEWAL_PIPELINE
         close = created + rng.randint(12 * DAY_MS, 80 * DAY_MS)
-        props = {"dealname": f"{rng.choice(content.COMPANIES)} - {rng.choice(('New business', 'Expansion'))}",
-                 "amount": f"{round(rng.lognormvariate(9.3, 0.8), -1):.2f}", "pipeline": pipeline,
-                 "hubspot_owner_id": s.owner, "closedate": iso(close),
-                 "dealtype": "newbusiness" if pipeline == "default" else "existingbusiness"}
+        props = {
+            "dealname": f"{rng.choice(content.COMPANIES)} - {rng.choice(('New business', 'Expansion'))}",
+            "amount": f"{round(rng.lognormvariate(9.3, 0.8), -1):.2f}",
+            "pipeline": pipeline,
+            "hubspot_owner_id": s.owner,
+            "closedate": iso(close),
+            "dealtype": "newbusiness" if pipeline == "default" else "existingbusiness",
+        }
         updated = min(self.anchor, created + rng.randint(0, 3 * DAY_MS))
         if close < self.anchor:
             won = rng.random() < s.rep.close_rate
             props["dealstage"] = (WON_STAGE if won else LOST_STAGE)[pipeline]
-            props.update({"hs_is_closed": "true", "hs_is_closed_won": str(won).lower(),
-                          "hs_is_closed_lost": str(not won).lower()})
+            props.update(
+                {
+                    "hs_is_closed": "true",
+                    "hs_is_closed_won": str(won).lower(),
+                    "hs_is_closed_lost": str(not won).lower(),
+                }
+            )
             updated = min(self.anchor, close + rng.randint(0, HOUR_MS))
             if won and s.customer is None:
                 s.customer = close

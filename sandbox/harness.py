@@ -27,6 +27,7 @@ from sandbox.generate import GenerateOptions, generate
 from sandbox.operator import describe
 from sandbox.portal import Portal
 from sandbox.server import ServerThread
+from sandbox.validation import ValidationRules
 
 BIG_SIZES = ("medium", "large")
 
@@ -40,13 +41,15 @@ class SandboxClient:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = orjson.dumps(body) if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,  # noqa: S310 - local URL
-                                         headers={"Content-Type": "application/json"})
+        url = self.base_url + path
+        headers = {"Content-Type": "application/json"}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - local URL
         with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - local URL
             return orjson.loads(response.read())
 
     def stats(self) -> dict[str, Any]:
-        """GET /_sandbox/stats."""
+        """GET /_sandbox/stats: counts by route, status, object, fault, API family (`by_family`, `by_version`,
+        `numbered_routes`)."""
         return dict(self._call("GET", "/_sandbox/stats"))
 
     def reset_stats(self) -> None:
@@ -56,6 +59,14 @@ class SandboxClient:
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """PUT /_sandbox/faults (replaces; no arguments disables all faults)."""
         return dict(self._call("PUT", "/_sandbox/faults", faults))
+
+    def set_validation(self, **rules: Any) -> dict[str, Any]:
+        """PUT /_sandbox/validation: `mode` ("batch" | "per_input"), `required`, `refuse` (no arguments clears)."""
+        return dict(self._call("PUT", "/_sandbox/validation", rules))
+
+    def validation(self) -> dict[str, Any]:
+        """GET /_sandbox/validation."""
+        return dict(self._call("GET", "/_sandbox/validation"))
 
     def settings(self, **changes: Any) -> dict[str, Any]:
         """PUT /_sandbox/settings with `changes` (GET when none)."""
@@ -67,11 +78,14 @@ class SandboxClient:
         """POST /_sandbox/simulate."""
         return dict(self._call("POST", "/_sandbox/simulate", {"minutes": minutes, "seed": seed}))
 
-    def bulk_import(self, object_type: str = "contacts", count: int = 1_000, mode: str = "create"
-                    ) -> dict[str, Any]:
+    def bulk_import(self, object_type: str = "contacts", count: int = 1_000, mode: str = "create") -> dict[str, Any]:
         """POST /_sandbox/bulk-import."""
-        return dict(self._call("POST", "/_sandbox/bulk-import",
-                               {"object": object_type, "count": count, "mode": mode}))
+        return dict(self._call("POST", "/_sandbox/bulk-import", {"object": object_type, "count": count, "mode": mode}))
+
+    def merge(self, object_type: str, primary_id: int | str, merged_id: int | str) -> dict[str, Any]:
+        """POST /_sandbox/merge: merge `merged_id` into `primary_id` (contacts or deals); the survivor, in full."""
+        body = {"object": object_type, "primary": int(primary_id), "merged": int(merged_id)}
+        return dict(self._call("POST", "/_sandbox/merge", body))
 
     def export(self, object_type: str) -> list[dict[str, Any]]:
         """GET /_sandbox/export/{type}: the ground truth, archived records included."""
@@ -93,12 +107,13 @@ class RunningSandbox(SandboxClient):
 
     def describe(self) -> str:
         """A short human summary of what this sandbox serves (for the demo)."""
-        return describe(self.app, self.base_url)
+        return describe(self.app.context, self.base_url)
 
 
 def build_options(**options: Any) -> SandboxOptions:
     """SandboxOptions from keyword arguments; settings keys (e.g. `index_lag_ms`) and fault keys
-    (e.g. `rate_429`, `fault_seed`) may be given flat. `seed` is the portal's seed."""
+    (e.g. `rate_429`, `fault_seed`) may be given flat. `seed` is the portal's seed; `validation` may be the
+    operator API's JSON (`{"mode": "per_input", "required": [...], "refuse": [...]}`)."""
     settings_keys = set(Settings.__dataclass_fields__)
     fault_keys = set(FaultConfig.__dataclass_fields__) - {"retry_after", "seed"}
     settings = {k: options.pop(k) for k in list(options) if k in settings_keys}
@@ -106,6 +121,8 @@ def build_options(**options: Any) -> SandboxOptions:
     if options.get("fault_seed") is not None:
         faults["seed"] = options["fault_seed"]
     options.pop("fault_seed", None)
+    if isinstance(options.get("validation"), dict):
+        options["validation"] = ValidationRules.from_json(options["validation"])
     base = SandboxOptions(**options)
     if settings:
         merged = replace(base.settings)
@@ -124,8 +141,9 @@ def build_app(options: SandboxOptions, data_dir: Path | None = None) -> SandboxA
         path = data_dir / f"portal-{options.size}-{options.seed}.sqlite3"
         path.unlink(missing_ok=True)
     portal = Portal(path, options.settings.index_lag_ms)
-    generate(portal, GenerateOptions(options.seed, options.size, options.contacts, options.engagements,
-                                     options.anchor_ms))
+    generate(
+        portal, GenerateOptions(options.seed, options.size, options.contacts, options.engagements, options.anchor_ms)
+    )
     return SandboxApp(portal, options)
 
 
@@ -151,8 +169,9 @@ def run_sandbox(**options: Any) -> Iterator[RunningSandbox]:
 
 
 @contextmanager
-def run_sandbox_process(*cli_args: str, token: str = DEFAULT_TOKEN, ready_timeout_s: float = 1_800) -> Iterator[
-        SandboxClient]:
+def run_sandbox_process(
+    *cli_args: str, token: str = DEFAULT_TOKEN, ready_timeout_s: float = 1_800
+) -> Iterator[SandboxClient]:
     """Serve a sandbox from a separate Python process (`python -m sandbox <cli_args>`), e.g. for benchmarks that
     must measure the client's memory alone; stops it (SIGTERM) on exit."""
     with socket.socket() as probe:

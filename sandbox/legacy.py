@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from sandbox.clock import DAY_MS, iso, now_ms, parse_time
 from sandbox.constants import ENGAGEMENT_TYPES, PORTAL_ID, V4_BATCH_READ_MAX_INPUTS
+from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
 from sandbox.objtypes import STANDARD, ObjectType
 from sandbox.portal import ROW_COLUMNS, Row
-from sandbox.routing import Request, Response, Route, Router
+from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
 from sandbox.schema import PropertyDef
-
-if TYPE_CHECKING:
-    from sandbox.app import SandboxApp
 
 # Page sizes and caps of the legacy endpoints (legacydocs: "get all deals" max 250, "get all engagements"
 # max 250, "recent engagements" max 100 and only the last 30 days, at most 10,000 results).
@@ -42,19 +40,59 @@ RECENT_WINDOW_MS = 30 * DAY_MS
 
 # HubSpot object types that every real portal has but the sandbox does not model: their property lists are
 # empty and no record is associated with them.
-UNMODELLED_TYPES = frozenset({
-    "companies", "company", "0-2", "tickets", "ticket", "0-5", "line_items", "line_item", "0-8",
-    "products", "product", "0-7", "quotes", "quote", "0-14", "leads", "lead", "0-136", "goal_targets",
-    "goal_target", "goals", "deal_split", "deal_splits", "form", "forms", "communications", "0-18",
-})
+UNMODELLED_TYPES = frozenset(
+    {
+        "companies",
+        "company",
+        "0-2",
+        "tickets",
+        "ticket",
+        "0-5",
+        "line_items",
+        "line_item",
+        "0-8",
+        "products",
+        "product",
+        "0-7",
+        "quotes",
+        "quote",
+        "0-14",
+        "leads",
+        "lead",
+        "0-136",
+        "goal_targets",
+        "goal_target",
+        "goals",
+        "deal_split",
+        "deal_splits",
+        "form",
+        "forms",
+        "communications",
+        "0-18",
+    }
+)
 
-UNMODELLED_SINGULAR = {"companies": "company", "tickets": "ticket", "line_items": "line_item", "products": "product",
-                       "quotes": "quote", "leads": "lead", "goal_targets": "goal_target", "goals": "goal",
-                       "deal_splits": "deal_split", "forms": "form"}
+UNMODELLED_SINGULAR = {
+    "companies": "company",
+    "tickets": "ticket",
+    "line_items": "line_item",
+    "products": "product",
+    "quotes": "quote",
+    "leads": "lead",
+    "goal_targets": "goal_target",
+    "goals": "goal",
+    "deal_splits": "deal_split",
+    "forms": "form",
+}
 
 ENGAGEMENT_V1_TYPE = {"calls": "CALL", "emails": "EMAIL", "meetings": "MEETING", "notes": "NOTE", "tasks": "TASK"}
-BODY_PROPERTY = {"calls": "hs_call_body", "emails": "hs_email_text", "meetings": "hs_meeting_body",
-                 "notes": "hs_note_body", "tasks": "hs_task_body"}
+BODY_PROPERTY = {
+    "calls": "hs_call_body",
+    "emails": "hs_email_text",
+    "meetings": "hs_meeting_body",
+    "notes": "hs_note_body",
+    "tasks": "hs_task_body",
+}
 PROPERTY_SOURCE = "CRM_UI"
 
 
@@ -84,30 +122,51 @@ def _clamp(value: int, low: int, high: int) -> int:
 def legacy_property(d: PropertyDef) -> dict[str, Any]:
     """One definition in the v1/v2 properties shape (a flat object; times are ms epoch)."""
     return {
-        "name": d.name, "label": d.label, "description": d.description, "groupName": d.group, "type": d.type,
-        "fieldType": d.field_type, "options": [
-            {"label": label, "value": value, "displayOrder": i, "hidden": False, "description": "",
-             "readOnly": False} for i, (value, label) in enumerate(d.options)],
-        "displayOrder": d.display_order, "hidden": False, "formField": False, "calculated": d.calculated,
-        "externalOptions": False, "hubspotDefined": d.hubspot_defined, "readOnlyValue": d.read_only,
-        "readOnlyDefinition": d.hubspot_defined, "mutableDefinitionNotDeletable": d.hubspot_defined,
-        "hasUniqueValue": d.unique, "favorited": False, "favoritedOrder": -1, "deleted": False,
-        "displayMode": "current_value", "showCurrencySymbol": False, "currencyPropertyName": None,
-        "createdAt": d.created_ms or None, "updatedAt": d.created_ms or None, "createdUserId": None,
-        "updatedUserId": None, "optionsAreMutable": not d.hubspot_defined, "searchableInGlobalSearch": False,
+        "name": d.name,
+        "label": d.label,
+        "description": d.description,
+        "groupName": d.group,
+        "type": d.type,
+        "fieldType": d.field_type,
+        "options": [
+            {"label": label, "value": value, "displayOrder": i, "hidden": False, "description": "", "readOnly": False}
+            for i, (value, label) in enumerate(d.options)
+        ],
+        "displayOrder": d.display_order,
+        "hidden": False,
+        "formField": False,
+        "calculated": d.calculated,
+        "externalOptions": False,
+        "hubspotDefined": d.hubspot_defined,
+        "readOnlyValue": d.read_only,
+        "readOnlyDefinition": d.hubspot_defined,
+        "mutableDefinitionNotDeletable": d.hubspot_defined,
+        "hasUniqueValue": d.unique,
+        "favorited": False,
+        "favoritedOrder": -1,
+        "deleted": False,
+        "displayMode": "current_value",
+        "showCurrencySymbol": False,
+        "currencyPropertyName": None,
+        "createdAt": d.created_ms or None,
+        "updatedAt": d.created_ms or None,
+        "createdUserId": None,
+        "updatedUserId": None,
+        "optionsAreMutable": not d.hubspot_defined,
+        "searchableInGlobalSearch": False,
     }
 
 
-def list_properties(app: SandboxApp, req: Request) -> Response:
+def list_properties(ctx: Context, req: Request) -> Response:
     """GET /properties/v1|v2/{type}/properties: a bare JSON array (the baseline three for types the portal
     does not model)."""
     name = req.params["type"]
-    ot = app.portal.resolve(name)
+    ot = ctx.portal.resolve(name)
     if ot is None:
         if name.lower() in UNMODELLED_TYPES:
             return Response(200, [legacy_property(d) for d in BASELINE_PROPERTIES])
         raise not_found(f"Unable to find object type {name}")
-    defs = app.portal.directory.properties[ot.name].props.values()
+    defs = ctx.portal.directory.properties[ot.name].props.values()
     return Response(200, [legacy_property(d) for d in defs])
 
 
@@ -130,14 +189,15 @@ def _current_values(ot: ObjectType, row: Row) -> dict[str, str]:
     return values
 
 
-def legacy_properties(app: SandboxApp, ot: ObjectType, row: Row, names: Sequence[str] | None,
-                      with_versions: bool) -> dict[str, Any]:
+def legacy_properties(
+    ctx: Context, ot: ObjectType, row: Row, names: Sequence[str] | None, with_versions: bool
+) -> dict[str, Any]:
     """The v1 `properties` map: `{name: {value, timestamp, source, sourceId, versions}}`.
 
     `names` None means every property with a value. The timestamp is when the record was last modified
     (creation for `createdate`), since the sandbox keeps no per-property history.
     """
-    defs = app.portal.directory.properties[ot.name].props
+    defs = ctx.portal.directory.properties[ot.name].props
     values = _current_values(ot, row)
     out: dict[str, Any] = {}
     for name in names if names is not None else list(values):
@@ -147,8 +207,16 @@ def legacy_properties(app: SandboxApp, ot: ObjectType, row: Row, names: Sequence
         value = _legacy_value(defs.get(name), values[name])
         entry: dict[str, Any] = {"value": value, "timestamp": stamp, "source": PROPERTY_SOURCE, "sourceId": None}
         if with_versions:
-            entry["versions"] = [{"name": name, "value": value, "timestamp": stamp, "source": PROPERTY_SOURCE,
-                                  "sourceVid": [], "requestId": ""}]
+            entry["versions"] = [
+                {
+                    "name": name,
+                    "value": value,
+                    "timestamp": stamp,
+                    "source": PROPERTY_SOURCE,
+                    "sourceVid": [],
+                    "requestId": "",
+                }
+            ]
         out[name] = entry
     return out
 
@@ -160,28 +228,36 @@ def _deal_names(req: Request) -> list[str] | None:
     return [*(req.q_list("properties") or []), *(req.q_list("propertiesWithHistory") or [])]
 
 
-def deals_paged(app: SandboxApp, req: Request) -> Response:
+def deals_paged(ctx: Context, req: Request) -> Response:
     """GET /deals/v1/deal/paged: live deals by id; `offset` is the last dealId returned."""
     ot = STANDARD["deals"]
     limit = _clamp(req.q_int("limit", DEALS_PAGE_DEFAULT), 1, DEALS_PAGE_MAX)
     offset = req.q_int("offset", 0)
-    rows = app.portal.list_page(ot, offset + 1, limit + 1, False)
+    rows = ctx.portal.list_page(ot, offset + 1, limit + 1, False)
     page = rows[:limit]
     names = _deal_names(req)
     contacts: dict[int, list[int]] = {}
     if req.q_bool("includeAssociations"):
-        contacts = app.portal.associated(ot, [r[0] for r in page], STANDARD["contacts"])
+        contacts = ctx.portal.associated(ot, [r[0] for r in page], STANDARD["contacts"])
     deals = []
     for row in page:
-        deal: dict[str, Any] = {"portalId": PORTAL_ID, "dealId": row[0], "isDeleted": False,
-                                "properties": legacy_properties(app, ot, row, names, with_versions=True),
-                                "imports": [], "stateChanges": []}
+        deal: dict[str, Any] = {
+            "portalId": PORTAL_ID,
+            "dealId": row[0],
+            "isDeleted": False,
+            "properties": legacy_properties(ctx, ot, row, names, with_versions=True),
+            "imports": [],
+            "stateChanges": [],
+        }
         if req.q_bool("includeAssociations"):
-            deal["associations"] = {"associatedVids": contacts.get(row[0], []), "associatedCompanyIds": [],
-                                    "associatedDealIds": [], "associatedTicketIds": []}
+            deal["associations"] = {
+                "associatedVids": contacts.get(row[0], []),
+                "associatedCompanyIds": [],
+                "associatedDealIds": [],
+                "associatedTicketIds": [],
+            }
         deals.append(deal)
-    return Response(200, {"deals": deals, "hasMore": len(rows) > limit,
-                          "offset": page[-1][0] if page else offset})
+    return Response(200, {"deals": deals, "hasMore": len(rows) > limit, "offset": page[-1][0] if page else offset})
 
 
 # -- engagements v1 -----------------------------------------------------------------------------------------
@@ -199,8 +275,12 @@ def _email_addresses(props: dict[str, str]) -> dict[str, Any]:
         headers = {}
     if not isinstance(headers, dict):
         headers = {}
-    return {"from": headers.get("from") or {}, "to": headers.get("to") or [], "cc": headers.get("cc") or [],
-            "bcc": headers.get("bcc") or []}
+    return {
+        "from": headers.get("from") or {},
+        "to": headers.get("to") or [],
+        "cc": headers.get("cc") or [],
+        "bcc": headers.get("bcc") or [],
+    }
 
 
 def _metadata(ot: ObjectType, props: dict[str, str]) -> dict[str, Any]:
@@ -208,22 +288,40 @@ def _metadata(ot: ObjectType, props: dict[str, str]) -> dict[str, Any]:
     meta: dict[str, Any]
     if ot.name == "calls":
         duration = props.get("hs_call_duration", "")
-        meta = {"toNumber": props.get("hs_call_to_number"), "fromNumber": props.get("hs_call_from_number"),
-                "status": props.get("hs_call_status"), "title": props.get("hs_call_title"),
-                "durationMilliseconds": int(duration) if duration.isdigit() else None,
-                "disposition": props.get("hs_call_disposition"), "recordingUrl": props.get("hs_call_recording_url")}
+        meta = {
+            "toNumber": props.get("hs_call_to_number"),
+            "fromNumber": props.get("hs_call_from_number"),
+            "status": props.get("hs_call_status"),
+            "title": props.get("hs_call_title"),
+            "durationMilliseconds": int(duration) if duration.isdigit() else None,
+            "disposition": props.get("hs_call_disposition"),
+            "recordingUrl": props.get("hs_call_recording_url"),
+        }
     elif ot.name == "emails":
-        meta = {**_email_addresses(props), "subject": props.get("hs_email_subject"),
-                "html": props.get("hs_email_html"), "text": props.get("hs_email_text"),
-                "status": props.get("hs_email_status")}
+        meta = {
+            **_email_addresses(props),
+            "subject": props.get("hs_email_subject"),
+            "html": props.get("hs_email_html"),
+            "text": props.get("hs_email_text"),
+            "status": props.get("hs_email_status"),
+        }
     elif ot.name == "meetings":
-        meta = {"title": props.get("hs_meeting_title"), "startTime": _ms(props.get("hs_meeting_start_time")),
-                "endTime": _ms(props.get("hs_meeting_end_time")), "meetingOutcome": props.get("hs_meeting_outcome"),
-                "location": props.get("hs_meeting_location")}
+        meta = {
+            "title": props.get("hs_meeting_title"),
+            "startTime": _ms(props.get("hs_meeting_start_time")),
+            "endTime": _ms(props.get("hs_meeting_end_time")),
+            "meetingOutcome": props.get("hs_meeting_outcome"),
+            "location": props.get("hs_meeting_location"),
+        }
     elif ot.name == "tasks":
-        meta = {"subject": props.get("hs_task_subject"), "status": props.get("hs_task_status"),
-                "taskType": props.get("hs_task_type"), "priority": props.get("hs_task_priority"),
-                "forObjectType": "CONTACT", "completionDate": _ms(props.get("hs_task_completion_date"))}
+        meta = {
+            "subject": props.get("hs_task_subject"),
+            "status": props.get("hs_task_status"),
+            "taskType": props.get("hs_task_type"),
+            "priority": props.get("hs_task_priority"),
+            "forObjectType": "CONTACT",
+            "completionDate": _ms(props.get("hs_task_completion_date")),
+        }
     else:
         meta = {}
     meta["body"] = props.get(BODY_PROPERTY[ot.name])
@@ -237,41 +335,62 @@ def engagement_v1(ot: ObjectType, row: Row, contact_ids: list[int], deal_ids: li
     preview = props.get("hs_body_preview") or ""
     attachments = [{"id": int(i)} for i in (props.get("hs_attachment_ids") or "").split(";") if i.isdigit()]
     return {
-        "engagement": {"id": row[0], "portalId": PORTAL_ID, "active": not row[3], "createdAt": row[1],
-                       "lastUpdated": row[2], "ownerId": _owner(props), "type": kind,
-                       "timestamp": _ms(props.get("hs_timestamp")) or row[1], "bodyPreview": preview,
-                       "bodyPreviewIsTruncated": False, "queueMembershipIds": []},
-        "associations": {"contactIds": contact_ids, "companyIds": [], "dealIds": deal_ids, "ownerIds": [],
-                         "workflowIds": [], "ticketIds": [], "contentIds": [], "quoteIds": []},
+        "engagement": {
+            "id": row[0],
+            "portalId": PORTAL_ID,
+            "active": not row[3],
+            "createdAt": row[1],
+            "lastUpdated": row[2],
+            "ownerId": _owner(props),
+            "type": kind,
+            "timestamp": _ms(props.get("hs_timestamp")) or row[1],
+            "bodyPreview": preview,
+            "bodyPreviewIsTruncated": False,
+            "queueMembershipIds": [],
+        },
+        "associations": {
+            "contactIds": contact_ids,
+            "companyIds": [],
+            "dealIds": deal_ids,
+            "ownerIds": [],
+            "workflowIds": [],
+            "ticketIds": [],
+            "contentIds": [],
+            "quoteIds": [],
+        },
         "attachments": attachments,
         "metadata": _metadata(ot, props),
     }
 
 
-def render_engagements(app: SandboxApp, rows: Sequence[tuple[ObjectType, Row]]) -> list[dict[str, Any]]:
+def render_engagements(ctx: Context, rows: Sequence[tuple[ObjectType, Row]]) -> list[dict[str, Any]]:
     """Render engagement rows of mixed types, with their contact and deal ids, in the given order."""
     links: dict[str, tuple[dict[int, list[int]], dict[int, list[int]]]] = {}
     for ot in {ot.name: ot for ot, _ in rows}.values():
         ids = [r[0] for t, r in rows if t.name == ot.name]
-        links[ot.name] = (app.portal.associated(ot, ids, STANDARD["contacts"]),
-                          app.portal.associated(ot, ids, STANDARD["deals"]))
-    return [engagement_v1(ot, row, links[ot.name][0].get(row[0], []), links[ot.name][1].get(row[0], []))
-            for ot, row in rows]
+        links[ot.name] = (
+            ctx.portal.associated(ot, ids, STANDARD["contacts"]),
+            ctx.portal.associated(ot, ids, STANDARD["deals"]),
+        )
+    return [
+        engagement_v1(ot, row, links[ot.name][0].get(row[0], []), links[ot.name][1].get(row[0], [])) for ot, row in rows
+    ]
 
 
-def _ensure_modified_indexes(app: SandboxApp) -> None:
+def _ensure_modified_indexes(ctx: Context) -> None:
     """An index on (archived, updated, id) per engagement table, for the modified-order legacy reads."""
     for ot in _engagement_types():
-        app.portal.query(f"CREATE INDEX IF NOT EXISTS legacy_{ot.table}_mod ON {ot.table}(archived, updated, id)")
+        ctx.portal.query(f"CREATE INDEX IF NOT EXISTS legacy_{ot.table}_mod ON {ot.table}(archived, updated, id)")
 
 
-def _merged(app: SandboxApp, where: str, order: str, params: Sequence[Any], limit: int
-            ) -> list[tuple[ObjectType, Row]]:
+def _merged(ctx: Context, where: str, order: str, params: Sequence[Any], limit: int) -> list[tuple[ObjectType, Row]]:
     """Up to `limit` live engagement rows of every type matching `where`, merged in `order` (columns)."""
     merged: list[tuple[ObjectType, Row]] = []
     for ot in _engagement_types():
-        rows = app.portal.query(f"SELECT {ROW_COLUMNS} FROM {ot.table} WHERE archived = 0 AND {where}"
-                                f" ORDER BY {order} LIMIT ?", [*params, limit])
+        rows = ctx.portal.query(
+            f"SELECT {ROW_COLUMNS} FROM {ot.table} WHERE archived = 0 AND {where} ORDER BY {order} LIMIT ?",
+            [*params, limit],
+        )
         merged.extend((ot, row) for row in rows)
     descending = order.endswith("DESC")
     key_updated = "updated" in order
@@ -279,32 +398,44 @@ def _merged(app: SandboxApp, where: str, order: str, params: Sequence[Any], limi
     return merged[:limit]
 
 
-def engagements_paged(app: SandboxApp, req: Request) -> Response:
+def engagements_paged(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/paged: every live engagement by id; `offset` is the last id returned."""
     limit = _clamp(req.q_int("limit", req.q_int("count", ENGAGEMENTS_PAGE_DEFAULT)), 1, ENGAGEMENTS_PAGE_MAX)
     offset = req.q_int("offset", 0)
-    rows = _merged(app, "id > ?", "id", [offset], limit + 1)
+    rows = _merged(ctx, "id > ?", "id", [offset], limit + 1)
     page = rows[:limit]
-    return Response(200, {"results": render_engagements(app, page), "hasMore": len(rows) > limit,
-                          "offset": page[-1][1][0] if page else offset})
+    return Response(
+        200,
+        {
+            "results": render_engagements(ctx, page),
+            "hasMore": len(rows) > limit,
+            "offset": page[-1][1][0] if page else offset,
+        },
+    )
 
 
-def engagements_recent(app: SandboxApp, req: Request) -> Response:
+def engagements_recent(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/recent/modified: changed since `since` and in the last 30 days, newest
     first; `offset` counts results already returned; at most 10,000 results in all."""
     count = _clamp(req.q_int("count", RECENT_PAGE_DEFAULT), 1, RECENT_PAGE_MAX)
     offset = req.q_int("offset", 0)
     since = max(req.q_int("since", 0), now_ms() - RECENT_WINDOW_MS)
-    _ensure_modified_indexes(app)
-    total = sum(int(app.portal.query(f"SELECT COUNT(*) FROM {ot.table} WHERE archived = 0 AND updated >= ?",
-                                     (since,))[0][0]) for ot in _engagement_types())
+    _ensure_modified_indexes(ctx)
+    total = sum(
+        int(ctx.portal.query(f"SELECT COUNT(*) FROM {ot.table} WHERE archived = 0 AND updated >= ?", (since,))[0][0])
+        for ot in _engagement_types()
+    )
     total = min(total, RECENT_RESULT_CAP)
-    rows = _merged(app, "updated >= ?", "updated DESC, id DESC", [since], offset + count)[offset:] \
-        if offset < total else []
+    rows = (
+        _merged(ctx, "updated >= ?", "updated DESC, id DESC", [since], offset + count)[offset:]
+        if offset < total
+        else []
+    )
     page = rows[: max(0, min(count, total - offset))]
     nxt = offset + len(page)
-    return Response(200, {"results": render_engagements(app, page), "hasMore": nxt < total, "offset": nxt,
-                          "total": total})
+    return Response(
+        200, {"results": render_engagements(ctx, page), "hasMore": nxt < total, "offset": nxt, "total": total}
+    )
 
 
 CURSOR = re.compile(r"^(\d+)_(\d+)$")
@@ -320,7 +451,7 @@ def _modified_after_start(after: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def engagements_modified_after(app: SandboxApp, req: Request) -> Response:
+def engagements_modified_after(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/modified/after?after=: cursor-paged by modification time, no 10k cap.
 
     `after` is an ms timestamp on the first call, then the opaque cursor of the previous page (`"{ms}_{id}"`).
@@ -328,59 +459,46 @@ def engagements_modified_after(app: SandboxApp, req: Request) -> Response:
     limit = _clamp(req.q_int("limit", ENGAGEMENTS_PAGE_DEFAULT), 1, ENGAGEMENTS_PAGE_MAX)
     after = req.q_str("after") or "0"
     updated, last_id = _modified_after_start(after)
-    _ensure_modified_indexes(app)
-    rows = _merged(app, "(updated > ? OR (updated = ? AND id > ?))", "updated, id", [updated, updated, last_id],
-                   limit + 1)
+    _ensure_modified_indexes(ctx)
+    rows = _merged(
+        ctx, "(updated > ? OR (updated = ? AND id > ?))", "updated, id", [updated, updated, last_id], limit + 1
+    )
     page = rows[:limit]
     cursor = f"{page[-1][1][2]}_{page[-1][1][0]}" if page else after
-    return Response(200, {"results": render_engagements(app, page), "hasMore": len(rows) > limit, "after": cursor})
+    return Response(200, {"results": render_engagements(ctx, page), "hasMore": len(rows) > limit, "after": cursor})
 
 
-def get_engagement(app: SandboxApp, req: Request) -> Response:
+def get_engagement(ctx: Context, req: Request) -> Response:
     """GET /engagements/v1/engagements/{engagementId}: one live engagement of any type."""
     key = req.params["engagementId"]
     if key.isdigit():
         for ot in _engagement_types():
-            row = app.portal.rows_by_id(ot, [int(key)]).get(int(key))
+            row = ctx.portal.rows_by_id(ot, [int(key)]).get(int(key))
             if row is not None and not row[3]:
-                return Response(200, render_engagements(app, [(ot, row)])[0])
+                return Response(200, render_engagements(ctx, [(ot, row)])[0])
     raise not_found(f"Engagement {key} does not exist")
 
 
 # -- associations with types the portal does not model ------------------------------------------------------
 
 
-def no_associations(app: SandboxApp, req: Request) -> Response:
+def no_associations(ctx: Context, req: Request) -> Response:
     """POST /crm/v4/associations/{from}/{unmodelled}/batch/read: 207, NO_ASSOCIATIONS_FOUND for every input."""
-    src = app.object_type(req.params["fromType"])
-    inputs = req.json_object().get("inputs")
-    if not isinstance(inputs, list):
-        raise validation("Invalid input JSON: 'inputs' must be a list.")
-    if len(inputs) > V4_BATCH_READ_MAX_INPUTS:
-        raise validation(f"Batch input limit exceeded: at most {V4_BATCH_READ_MAX_INPUTS} inputs are allowed.")
+    src = ctx.object_type(req.params["fromType"])
+    inputs = batch_inputs(req.json_object(), V4_BATCH_READ_MAX_INPUTS)
     to = UNMODELLED_SINGULAR.get(req.params["toType"], req.params["toType"])
     errors = []
     for item in inputs:
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
-        errors.append(standard_error(
-            "OBJECT_NOT_FOUND", f"No {to} is associated with {src.singular} {key}.",
-            {"fromObjectId": [key], "fromObjectType": [src.singular], "toObjectType": [to]},
-            "crm.associations.NO_ASSOCIATIONS_FOUND"))
-    stamp = iso(now_ms())
-    body: dict[str, Any] = {"status": "COMPLETE", "results": [], "startedAt": stamp, "completedAt": stamp}
-    if errors:
-        body.update({"numErrors": len(errors), "errors": errors})
-    return Response(207 if errors else 200, body)
-
-
-def _shadow(router: Router, method: str, template: str, handler: Any, only: dict[str, frozenset[str]], *,
-            kind: str = "api") -> None:
-    """Register a route ahead of the others that matches `template` only for the listed parameter values."""
-    regex = template
-    for name in re.findall(r"\{(\w+)\}", template):
-        choice = "|".join(sorted(map(re.escape, only[name]))) if name in only else "[^/]+"
-        regex = regex.replace(f"{{{name}}}", f"(?P<{name}>{choice})")
-    router.routes.insert(0, Route(method, template, handler, re.compile(f"^{regex}/?$"), kind))
+        errors.append(
+            standard_error(
+                "OBJECT_NOT_FOUND",
+                f"No {to} is associated with {src.singular} {key}.",
+                {"fromObjectId": [key], "fromObjectType": [src.singular], "toObjectType": [to]},
+                "crm.associations.NO_ASSOCIATIONS_FOUND",
+            )
+        )
+    return batch_response([], errors)
 
 
 def register(router: Router) -> None:
@@ -392,5 +510,10 @@ def register(router: Router) -> None:
     router.add("GET", "/engagements/v1/engagements/recent/modified", engagements_recent)
     router.add("GET", "/engagements/v1/engagements/modified/after", engagements_modified_after)
     router.add("GET", "/engagements/v1/engagements/{engagementId}", get_engagement)
-    _shadow(router, "POST", "/crm/v4/associations/{fromType}/{toType}/batch/read", no_associations,
-            {"toType": UNMODELLED_TYPES})
+    router.api(
+        "POST",
+        "/crm/v4/associations/{fromType}/{toType}/batch/read",
+        no_associations,
+        only={"toType": UNMODELLED_TYPES},
+        first=True,
+    )

@@ -61,13 +61,21 @@ def owners_json(anchor_ms: int) -> list[dict[str, Any]]:
         created = iso(anchor_ms - 400 * DAY_MS + i * 3_600_000)
         updated = iso(anchor_ms - DEACTIVATED_DAYS_AGO * DAY_MS) if rep.archived else created
         user_id = USER_ID_BASE + i * 7
-        out.append({
-            "id": owner_id(i), "email": f"{rep.first.lower()}.{rep.last.lower().replace(' ', '')}@acme-example.com",
-            "type": "PERSON", "firstName": rep.first, "lastName": rep.last,
-            "userId": None if rep.archived else user_id, "userIdIncludingInactive": user_id,
-            "createdAt": created, "updatedAt": updated, "archived": rep.archived,
-            "teams": [{"id": team_id, "name": team_name, "primary": True}],
-        })
+        out.append(
+            {
+                "id": owner_id(i),
+                "email": f"{rep.first.lower()}.{rep.last.lower().replace(' ', '')}@acme-example.com",
+                "type": "PERSON",
+                "firstName": rep.first,
+                "lastName": rep.last,
+                "userId": None if rep.archived else user_id,
+                "userIdIncludingInactive": user_id,
+                "createdAt": created,
+                "updatedAt": updated,
+                "archived": rep.archived,
+                "teams": [{"id": team_id, "name": team_name, "primary": True}],
+            }
+        )
     return out
 
 
@@ -92,16 +100,29 @@ WON_STAGE = {"default": "closedwon", RENEWAL_PIPELINE: "75114264"}
 LOST_STAGE = {"default": "closedlost", RENEWAL_PIPELINE: "75114265"}
 
 
-def _pipeline(pid: str, label: str, order: int, stages: tuple[tuple[str, str, str, str], ...],
-              created: str) -> dict[str, Any]:
+def _pipeline(
+    pid: str, label: str, order: int, stages: tuple[tuple[str, str, str, str], ...], created: str
+) -> dict[str, Any]:
     return {
-        "id": pid, "label": label, "displayOrder": order, "createdAt": created, "updatedAt": created,
+        "id": pid,
+        "label": label,
+        "displayOrder": order,
+        "createdAt": created,
+        "updatedAt": created,
         "archived": False,
-        "stages": [{"id": sid, "label": slabel, "displayOrder": i,
-                    "metadata": {"isClosed": closed, "probability": prob},
-                    "createdAt": created, "updatedAt": created, "archived": False,
-                    "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
-                   for i, (sid, slabel, prob, closed) in enumerate(stages)],
+        "stages": [
+            {
+                "id": sid,
+                "label": slabel,
+                "displayOrder": i,
+                "metadata": {"isClosed": closed, "probability": prob},
+                "createdAt": created,
+                "updatedAt": created,
+                "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            }
+            for i, (sid, slabel, prob, closed) in enumerate(stages)
+        ],
     }
 
 

@@ -59,8 +59,7 @@ class Portal:
     """One HubSpot portal's CRM data, safe to use from several server threads."""
 
     def __init__(self, path: Path | None = None, index_lag_ms: int = 2000) -> None:
-        self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
-                                  isolation_level=None)
+        self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False, isolation_level=None)
         self.lock = threading.RLock()
         self.index_lag_ms = index_lag_ms
         self.meta = PortalMeta(path=str(path) if path else ":memory:")
@@ -83,9 +82,14 @@ class Portal:
             self.db.execute(f"PRAGMA {pragma}")
         self.db.execute(
             "CREATE TABLE assoc (a_type INTEGER, a_id INTEGER, b_type INTEGER, b_id INTEGER,"
-            " PRIMARY KEY (a_type, a_id, b_type, b_id)) WITHOUT ROWID")
-        self.db.execute("CREATE TABLE pending (code INTEGER, id INTEGER, due INTEGER,"
-                        " PRIMARY KEY (code, id)) WITHOUT ROWID")
+            " PRIMARY KEY (a_type, a_id, b_type, b_id)) WITHOUT ROWID"
+        )
+        self.db.execute(
+            "CREATE TABLE pending (code INTEGER, id INTEGER, due INTEGER, PRIMARY KEY (code, id)) WITHOUT ROWID"
+        )
+        self.db.execute(
+            "CREATE TABLE merged (code INTEGER, id INTEGER, survivor INTEGER, PRIMARY KEY (code, id)) WITHOUT ROWID"
+        )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -100,7 +104,8 @@ class Portal:
             self.db.execute(
                 f"CREATE TABLE IF NOT EXISTS {ot.table} (id INTEGER PRIMARY KEY, created INTEGER NOT NULL,"
                 " updated INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0, archived_at INTEGER,"
-                " props TEXT NOT NULL, s_vis INTEGER NOT NULL, s_updated INTEGER NOT NULL, s_props TEXT)")
+                " props TEXT NOT NULL, s_vis INTEGER NOT NULL, s_updated INTEGER NOT NULL, s_props TEXT)"
+            )
             self.directory.properties.setdefault(ot.name, builtin_properties(ot.name))
             if ot.custom:
                 self._custom[ot.type_id] = ot
@@ -127,8 +132,7 @@ class Portal:
                 self.db.execute(f"CREATE INDEX IF NOT EXISTS {t}_arch ON {t}(archived, id)")
                 self.db.execute(f"CREATE INDEX IF NOT EXISTS {t}_smod ON {t}(s_vis, s_updated, id)")
                 self.db.execute(f"CREATE INDEX IF NOT EXISTS {t}_screated ON {t}(s_vis, created, id)")
-            self.db.execute("CREATE INDEX IF NOT EXISTS contacts_email ON obj_contacts"
-                            "(json_extract(props, '$.email'))")
+            self.db.execute("CREATE INDEX IF NOT EXISTS contacts_email ON obj_contacts(json_extract(props, '$.email'))")
             self.db.execute("CREATE INDEX IF NOT EXISTS assoc_b ON assoc(b_type, b_id, a_type, a_id)")
             if analyze:
                 self.db.execute("ANALYZE")
@@ -141,7 +145,9 @@ class Portal:
             self.version += 1
             self.db.executemany(
                 f"INSERT INTO {ot.table} (id, created, updated, archived, archived_at, props, s_vis, s_updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, 1 - ?4, ?3)", rows)
+                " VALUES (?, ?, ?, ?, ?, ?, 1 - ?4, ?3)",
+                rows,
+            )
 
     def insert_associations(self, rows: Sequence[tuple[int, int, int, int]]) -> None:
         """Insert canonical association rows (a_type, a_id, b_type, b_id)."""
@@ -172,7 +178,8 @@ class Portal:
         """Records with id >= `after` in id order, archived or not, up to `limit`."""
         return self.query(
             f"SELECT {ROW_COLUMNS} FROM {ot.table} WHERE archived = ? AND id >= ? ORDER BY id LIMIT ?",
-            (int(archived), after, limit))
+            (int(archived), after, limit),
+        )
 
     def rows_by_id(self, ot: ObjectType, ids: Sequence[int]) -> dict[int, Row]:
         """Current rows for `ids` (archived included), keyed by id."""
@@ -186,7 +193,8 @@ class Portal:
         """The id of the live record whose property `name` equals `value`, if any."""
         rows = self.query(
             f"SELECT id FROM {ot.table} WHERE archived = 0 AND json_extract(props, ?) = ? ORDER BY id LIMIT 1",
-            (f'$."{name}"', value))
+            (f'$."{name}"', value),
+        )
         return int(rows[0][0]) if rows else None
 
     def count(self, ot: ObjectType, archived: bool | None = None) -> int:
@@ -214,18 +222,23 @@ class Portal:
             return out
         st, sid, dt, did = self.direction(src, dst)
         marks = ",".join("?" * len(ids))
-        rows = self.query(f"SELECT {sid}, {did} FROM assoc WHERE {st} = ? AND {sid} IN ({marks}) AND {dt} = ?"
-                          f" ORDER BY {sid}, {did}", [src.code, *ids, dst.code])
+        rows = self.query(
+            f"SELECT {sid}, {did} FROM assoc WHERE {st} = ? AND {sid} IN ({marks}) AND {dt} = ? ORDER BY {sid}, {did}",
+            [src.code, *ids, dst.code],
+        )
         for a, b in rows:
             out.setdefault(a, []).append(b)
         return out
 
-    def associated_page(self, src: ObjectType, rid: int, dst: ObjectType, after: int, limit: int
-                        ) -> tuple[list[int], bool]:
+    def associated_page(
+        self, src: ObjectType, rid: int, dst: ObjectType, after: int, limit: int
+    ) -> tuple[list[int], bool]:
         """Up to `limit` dst ids above `after`, and whether more exist."""
         st, sid, dt, did = self.direction(src, dst)
-        rows = self.query(f"SELECT {did} FROM assoc WHERE {st} = ? AND {sid} = ? AND {dt} = ? AND {did} > ?"
-                          f" ORDER BY {did} LIMIT ?", (src.code, rid, dst.code, after, limit + 1))
+        rows = self.query(
+            f"SELECT {did} FROM assoc WHERE {st} = ? AND {sid} = ? AND {dt} = ? AND {did} > ? ORDER BY {did} LIMIT ?",
+            (src.code, rid, dst.code, after, limit + 1),
+        )
         ids = [r[0] for r in rows]
         return ids[:limit], len(ids) > limit
 
@@ -242,17 +255,39 @@ class Portal:
         """Remove the link between two records."""
         with self.lock:
             self.version += 1
-            self.db.execute("DELETE FROM assoc WHERE a_type = ? AND a_id = ? AND b_type = ? AND b_id = ?",
-                            self._canon(x, xid, y, yid))
+            self.db.execute(
+                "DELETE FROM assoc WHERE a_type = ? AND a_id = ? AND b_type = ? AND b_id = ?",
+                self._canon(x, xid, y, yid),
+            )
+
+    def merged_into(self, ot: ObjectType, rid: int) -> int | None:
+        """The record that record `rid` was merged into (directly or through later merges), if it was."""
+        rows = self.query("SELECT survivor FROM merged WHERE code = ? AND id = ?", (ot.code, rid))
+        return int(rows[0][0]) if rows else None
 
     # -- writes -------------------------------------------------------------------------------------------------
+
+    def merge_away(self, ot: ObjectType, rid: int, survivor: int) -> None:
+        """Remove record `rid`, merged into `survivor`: its links move to the survivor, its id resolves to it."""
+        self.next_ids(ot, 0)  # pins the id counter: a removed top id is never handed out again
+        with self.lock:
+            self.version += 1
+            for kind, key in (("a_type", "a_id"), ("b_type", "b_id")):
+                moved = (survivor, ot.code, rid)
+                self.db.execute(f"UPDATE OR IGNORE assoc SET {key} = ? WHERE {kind} = ? AND {key} = ?", moved)
+                self.db.execute(f"DELETE FROM assoc WHERE {kind} = ? AND {key} = ?", (ot.code, rid))
+            self.db.execute(f"DELETE FROM {ot.table} WHERE id = ?", (rid,))
+            self.db.execute("DELETE FROM pending WHERE code = ? AND id = ?", (ot.code, rid))
+            self.db.execute("UPDATE merged SET survivor = ? WHERE code = ? AND survivor = ?", (survivor, ot.code, rid))
+            self.db.execute("INSERT OR REPLACE INTO merged VALUES (?, ?, ?)", (ot.code, rid, survivor))
 
     def create(self, ot: ObjectType, rid: int, props: dict[str, str], now: int, created: int | None = None) -> Row:
         """Insert a new record modified at `now`; search sees it after the index lag."""
         return self.create_many(ot, [(rid, props)], now, created)[0]
 
-    def create_many(self, ot: ObjectType, items: Sequence[tuple[int, dict[str, str]]], now: int,
-                    created: int | None = None) -> list[Row]:
+    def create_many(
+        self, ot: ObjectType, items: Sequence[tuple[int, dict[str, str]]], now: int, created: int | None = None
+    ) -> list[Row]:
         """Insert new records that all share the modification time `now` (a bulk import shares one)."""
         created_ms = now if created is None else created
         rows: list[Row] = [(rid, created_ms, now, 0, None, orjson.dumps(p).decode()) for rid, p in items]
@@ -261,7 +296,9 @@ class Portal:
             self.version += 1
             self.db.executemany(
                 f"INSERT INTO {ot.table} (id, created, updated, archived, archived_at, props, s_vis, s_updated)"
-                f" VALUES (?, ?, ?, ?, ?, ?, {visible}, ?3)", rows)
+                f" VALUES (?, ?, ?, ?, ?, ?, {visible}, ?3)",
+                rows,
+            )
             self._mark_pending(ot, [r[0] for r in rows], now)
         return rows
 
@@ -275,19 +312,25 @@ class Portal:
         with self.lock:
             self.version += 1
             if self.index_lag_ms <= 0:
-                self.db.executemany(f"UPDATE {ot.table} SET props = ?, updated = ?2, s_updated = ?2,"
-                                    " s_props = NULL, s_vis = 1 - archived WHERE id = ?3", rows)
+                self.db.executemany(
+                    f"UPDATE {ot.table} SET props = ?, updated = ?2, s_updated = ?2,"
+                    " s_props = NULL, s_vis = 1 - archived WHERE id = ?3",
+                    rows,
+                )
             else:
-                self.db.executemany(f"UPDATE {ot.table} SET s_props = COALESCE(s_props, props), props = ?,"
-                                    " updated = ? WHERE id = ?", rows)
+                self.db.executemany(
+                    f"UPDATE {ot.table} SET s_props = COALESCE(s_props, props), props = ?, updated = ? WHERE id = ?",
+                    rows,
+                )
                 self._mark_pending(ot, [rid for rid, _ in changes], now)
 
     def archive(self, ot: ObjectType, ids: Sequence[int], now: int) -> None:
         """Move records to the recycle bin: gone from lists and search, visible with archived=true."""
         with self.lock:
             self.version += 1
-            self.db.executemany(f"UPDATE {ot.table} SET archived = 1, archived_at = ? WHERE id = ?",
-                                [(now, rid) for rid in ids])
+            self.db.executemany(
+                f"UPDATE {ot.table} SET archived = 1, archived_at = ? WHERE id = ?", [(now, rid) for rid in ids]
+            )
             if self.index_lag_ms <= 0:
                 self.db.executemany(f"UPDATE {ot.table} SET s_vis = 0 WHERE id = ?", [(rid,) for rid in ids])
             else:
@@ -309,7 +352,9 @@ class Portal:
             self.version += 1
             self.db.execute(
                 f"UPDATE {ot.table} SET s_vis = 1 - archived, s_updated = updated, s_props = NULL"
-                " WHERE id IN (SELECT id FROM pending WHERE code = ? AND due <= ?)", (ot.code, now))
+                " WHERE id IN (SELECT id FROM pending WHERE code = ? AND due <= ?)",
+                (ot.code, now),
+            )
             self.db.execute("DELETE FROM pending WHERE code = ? AND due <= ?", (ot.code, now))
             rest = self.db.execute("SELECT MIN(due) FROM pending WHERE code = ?", (ot.code,)).fetchone()[0]
             if rest is None:

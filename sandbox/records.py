@@ -27,8 +27,9 @@ class PropsView:
     base: tuple[str, ...]
 
     @classmethod
-    def build(cls, portal: Portal, ot: ObjectType, requested: Sequence[str] | None, defaults: Sequence[str]
-              ) -> PropsView:
+    def build(
+        cls, portal: Portal, ot: ObjectType, requested: Sequence[str] | None, defaults: Sequence[str]
+    ) -> PropsView:
         """A view for `requested` names, or for the type's defaults when nothing was requested."""
         virtual = ot.virtual_props()
         known = frozenset(portal.directory.properties[ot.name].props) | frozenset(virtual)
@@ -58,8 +59,13 @@ def render(ot: ObjectType, row: Row, view: PropsView) -> dict[str, Any]:
             props[name] = None
     for name in view.base:
         props[name] = values[virtual[name]]
-    out: dict[str, Any] = {"id": values["id"], "properties": props, "createdAt": created, "updatedAt": updated,
-                           "archived": bool(row[3])}
+    out: dict[str, Any] = {
+        "id": values["id"],
+        "properties": props,
+        "createdAt": created,
+        "updatedAt": updated,
+        "archived": bool(row[3]),
+    }
     if row[3] and row[4] is not None:
         out["archivedAt"] = iso(row[4])
     return out
@@ -67,8 +73,13 @@ def render(ot: ObjectType, row: Row, view: PropsView) -> dict[str, Any]:
 
 def envelope(row: Row, props: dict[str, str | None]) -> dict[str, Any]:
     """Wrap properties in the record envelope: id, createdAt, updatedAt, archived(At)."""
-    out: dict[str, Any] = {"id": str(row[0]), "properties": props, "createdAt": iso(row[1]),
-                           "updatedAt": iso(row[2]), "archived": bool(row[3])}
+    out: dict[str, Any] = {
+        "id": str(row[0]),
+        "properties": props,
+        "createdAt": iso(row[1]),
+        "updatedAt": iso(row[2]),
+        "archived": bool(row[3]),
+    }
     if row[3] and row[4] is not None:
         out["archivedAt"] = iso(row[4])
     return out
@@ -82,22 +93,39 @@ def render_full(ot: ObjectType, row: Row) -> dict[str, Any]:
     return envelope(row, props)
 
 
-def check_changes(portal: Portal, ot: ObjectType, changes: Any, creating: bool = False
-                  ) -> list[dict[str, Any]]:
+def check_changes(portal: Portal, ot: ObjectType, changes: Any, creating: bool = False) -> list[dict[str, Any]]:
     """Validate written properties; return HubSpot's per-property error entries (empty when valid)."""
     if not isinstance(changes, dict):
-        return [{"isValid": False, "message": "properties must be an object", "error": "INVALID_INPUT",
-                 "name": "properties"}]
+        return [
+            {
+                "isValid": False,
+                "message": "properties must be an object",
+                "error": "INVALID_INPUT",
+                "name": "properties",
+            }
+        ]
     defs = portal.directory.properties[ot.name].props
     problems: list[dict[str, Any]] = []
     for name, value in changes.items():
         definition = defs.get(name)
         if definition is None:
-            problems.append({"isValid": False, "message": f'Property "{name}" does not exist',
-                             "error": "PROPERTY_DOESNT_EXIST", "name": name})
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f'Property "{name}" does not exist',
+                    "error": "PROPERTY_DOESNT_EXIST",
+                    "name": name,
+                }
+            )
         elif definition.read_only or (name in CREATE_ONLY and not creating):
-            problems.append({"isValid": False, "message": f'"{name}" is a read only property; its value cannot'
-                             " be set.", "error": "READ_ONLY_VALUE", "name": name})
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f'"{name}" is a read only property; its value cannot be set.',
+                    "error": "READ_ONLY_VALUE",
+                    "name": name,
+                }
+            )
         else:
             bad = validate_value(definition, _as_text(value))
             if bad:
@@ -118,8 +146,7 @@ def problems_message(problems: list[dict[str, Any]]) -> str:
     return "Property values were not valid: " + orjson.dumps(problems).decode()
 
 
-def merged_props(portal: Portal, ot: ObjectType, current: dict[str, str], changes: dict[str, Any]
-                 ) -> dict[str, str]:
+def merged_props(portal: Portal, ot: ObjectType, current: dict[str, str], changes: dict[str, Any]) -> dict[str, str]:
     """Current properties with validated changes applied; `""` clears a value."""
     defs = portal.directory.properties[ot.name].props
     out = dict(current)
@@ -143,8 +170,13 @@ def derive_deal_flags(portal: Portal, before: dict[str, str], after: dict[str, s
         return
     closed = stage["metadata"]["isClosed"] == "true"
     won = closed and float(stage["metadata"]["probability"]) >= 1.0
-    after.update({"hs_is_closed": str(closed).lower(), "hs_is_closed_won": str(won).lower(),
-                  "hs_is_closed_lost": str(closed and not won).lower()})
+    after.update(
+        {
+            "hs_is_closed": str(closed).lower(),
+            "hs_is_closed_won": str(won).lower(),
+            "hs_is_closed_lost": str(closed and not won).lower(),
+        }
+    )
     previous = _stage(portal, before.get("pipeline", "default"), before.get("dealstage"))
     was_closed = previous is not None and previous["metadata"]["isClosed"] == "true"
     if closed and not was_closed and before.get("closedate") == after.get("closedate"):
@@ -170,5 +202,9 @@ def unique_property(portal: Portal, ot: ObjectType, name: str) -> PropertyDef:
 
 def not_found_error(ot: ObjectType, ids: list[str]) -> dict[str, Any]:
     """The batch error for ids that do not exist."""
-    return standard_error("OBJECT_NOT_FOUND", f"Could not get some {ot.singular.upper()} objects, they may be "
-                          "deleted or not exist. Check that ids are valid.", {"ids": ids})
+    return standard_error(
+        "OBJECT_NOT_FOUND",
+        f"Could not get some {ot.singular.upper()} objects, they may be "
+        "deleted or not exist. Check that ids are valid.",
+        {"ids": ids},
+    )

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from sandbox.app import SandboxApp
-from sandbox.clock import iso, now_ms, parse_time
+from sandbox.clock import now_ms, parse_time
 from sandbox.constants import (
     ASSOCIATION_TYPE_IDS,
     BATCH_MAX_INPUTS,
     INLINE_ASSOCIATIONS_PAGE,
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
+    RECORD_LIST_VERSIONS,
 )
+from sandbox.context import Context
 from sandbox.errors import not_found, standard_error, validation
+from sandbox.merge import MERGED_PROPERTY, merge_records
 from sandbox.objtypes import ObjectType
 from sandbox.portal import Row
 from sandbox.records import (
@@ -27,16 +30,18 @@ from sandbox.records import (
     render,
     unique_property,
 )
-from sandbox.routing import Request, Response, Router
+from sandbox.routing import Request, Response, Router, batch_inputs, batch_response
+from sandbox.search import search_objects
+from sandbox.validation import validated
 
 
 def _id(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def list_objects(app: SandboxApp, req: Request) -> Response:
+def list_objects(ctx: Context, req: Request) -> Response:
     """GET list: id-ordered pages, `after` is the next id, `paging` absent on the last page."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     limit = req.q_int("limit", LIST_LIMIT_DEFAULT)
     if limit < 1:
         raise validation(f"limit must be >= 1, got {limit}")
@@ -45,10 +50,10 @@ def list_objects(app: SandboxApp, req: Request) -> Response:
     after = _id(after_text)
     if after is None:
         raise validation(f"Invalid 'after' cursor: {after_text}")
-    view = PropsView.build(app.portal, ot, req.q_list("properties"), ot.list_defaults())
-    rows = app.portal.list_page(ot, after, limit + 1, req.q_bool("archived"))
+    view = PropsView.build(ctx.portal, ot, req.q_list("properties"), ot.list_defaults())
+    rows = ctx.portal.list_page(ot, after, limit + 1, req.q_bool("archived"))
     results = [render(ot, row, view) for row in rows[:limit]]
-    attach_associations(app, ot, results, req.q_list("associations") or [])
+    attach_associations(ctx, ot, results, req)
     body: dict[str, Any] = {"results": results}
     if len(rows) > limit:
         nxt = str(rows[limit][0])
@@ -56,15 +61,14 @@ def list_objects(app: SandboxApp, req: Request) -> Response:
     return Response(200, body)
 
 
-def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str, Any]], names: list[str]
-                        ) -> None:
-    """Add inline `associations` (100 per list, with a v4 cursor when there are more), like HubSpot."""
+def attach_associations(ctx: Context, ot: ObjectType, results: list[dict[str, Any]], req: Request) -> None:
+    """Add the `associations=` requested inline (100 per record, with a cursor when there are more), like HubSpot."""
     ids = [int(r["id"]) for r in results]
-    for name in names:
-        to = app.portal.resolve(name)
+    for name in req.q_list("associations") or []:
+        to = ctx.portal.resolve(name)
         if to is None or not ids:
             continue
-        linked = app.portal.associated(ot, ids, to)
+        linked = ctx.portal.associated(ot, ids, to)
         label = f"{ot.singular}_to_{to.singular}"
         for record in results:
             to_ids = linked.get(int(record["id"]))
@@ -74,58 +78,61 @@ def attach_associations(app: SandboxApp, ot: ObjectType, results: list[dict[str,
             block: dict[str, Any] = {"results": [{"id": str(i), "type": label} for i in page]}
             if len(to_ids) > INLINE_ASSOCIATIONS_PAGE:
                 after = str(page[-1])
-                block["paging"] = {"next": {"after": after, "link": f"/crm/v4/objects/{ot.name}/{record['id']}"
-                                            f"/associations/{to.name}?after={after}"}}
+                link = more_associations_link(ot, record["id"], to, after, req.params.get("version"))
+                block["paging"] = {"next": {"after": after, "link": link}}
             record.setdefault("associations", {})[to.name] = block
 
 
-def _find(app: SandboxApp, ot: ObjectType, key: str, id_property: str | None, archived: bool) -> Row | None:
+def more_associations_link(ot: ObjectType, rid: str, to: ObjectType, after: str, version: str | None) -> str:
+    """Where the rest of a record's inline associations are read, in the request's own API family: one record's
+    association GET (v4, 2025-09, 2026-03), or in 2026-09, which has none, the batch read to re-send with `after`."""
+    if version is None:
+        return f"/crm/v4/objects/{ot.name}/{rid}/associations/{to.name}?after={after}"
+    if version in RECORD_LIST_VERSIONS:
+        return f"/crm/objects/{version}/{ot.name}/{rid}/associations/{to.name}?after={after}"
+    return f"/crm/associations/{version}/{ot.name}/{to.name}/batch/read"
+
+
+def _find(ctx: Context, ot: ObjectType, key: str, id_property: str | None, archived: bool) -> Row | None:
     if id_property and id_property != "hs_object_id":
-        unique_property(app.portal, ot, id_property)
-        rid = app.portal.id_by_property(ot, id_property, key)
+        unique_property(ctx.portal, ot, id_property)
+        rid = ctx.portal.id_by_property(ot, id_property, key)
     else:
         rid = _id(key)
     if rid is None:
         return None
-    row = app.portal.rows_by_id(ot, [rid]).get(rid)
+    row = ctx.portal.rows_by_id(ot, [rid]).get(rid)
+    survivor = ctx.portal.merged_into(ot, rid) if row is None else None
+    if survivor is not None:  # a merged-away id reads as the record it was merged into
+        row = ctx.portal.rows_by_id(ot, [survivor]).get(survivor)
     if row is None or bool(row[3]) != archived:
         return None
     return row
 
 
-def get_object(app: SandboxApp, req: Request) -> Response:
+def get_object(ctx: Context, req: Request) -> Response:
     """GET one record; 404 when missing (or archived unless archived=true)."""
-    ot = app.object_type(req.params["type"])
-    row = _find(app, ot, req.params["id"], req.q_str("idProperty"), req.q_bool("archived"))
+    ot = ctx.object_type(req.params["type"])
+    row = _find(ctx, ot, req.params["id"], req.q_str("idProperty"), req.q_bool("archived"))
     if row is None:
         raise not_found()
-    view = PropsView.build(app.portal, ot, req.q_list("properties"), ot.list_defaults())
+    view = PropsView.build(ctx.portal, ot, req.q_list("properties"), ot.list_defaults())
     result = render(ot, row, view)
-    attach_associations(app, ot, [result], req.q_list("associations") or [])
+    attach_associations(ctx, ot, [result], req)
     return Response(200, result)
 
 
-def _inputs(body: dict[str, Any], limit: int = BATCH_MAX_INPUTS) -> list[Any]:
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list):
-        raise validation("Invalid input JSON: 'inputs' must be a list.")
-    if len(inputs) > limit:
-        raise validation(f"Batch input limit exceeded: {len(inputs)} inputs, at most {limit} are allowed.",
-                         context={"inputs": [str(len(inputs))]})
-    return inputs
-
-
-def batch_read(app: SandboxApp, req: Request) -> Response:
+def batch_read(ctx: Context, req: Request) -> Response:
     """POST batch/read: records by id or unique property; missing ids give one 207 error."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     body = req.json_object()
-    inputs = _inputs(body)
-    view = PropsView.build(app.portal, ot, body.get("properties") or None, ot.list_defaults())
+    inputs = batch_inputs(body, BATCH_MAX_INPUTS)
+    view = PropsView.build(ctx.portal, ot, body.get("properties") or None, ot.list_defaults())
     archived = req.q_bool("archived")
     results, missing = [], []
     for item in inputs:
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
-        row = _find(app, ot, key, body.get("idProperty"), archived)
+        row = _find(ctx, ot, key, body.get("idProperty"), archived)
         if row is None:
             missing.append(key)
         else:
@@ -134,166 +141,248 @@ def batch_read(app: SandboxApp, req: Request) -> Response:
     return batch_response(results, errors)
 
 
-def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int = 200) -> Response:
-    """The batch envelope; 207 with `numErrors`/`errors` when some inputs failed."""
-    stamp = iso(now_ms())
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
-    if errors:
-        body.update({"numErrors": len(errors), "errors": errors})
-        return Response(207, body)
-    return Response(ok, body)
+def _write_view(ctx: Context, ot: ObjectType, names: list[str]) -> PropsView:
+    return PropsView.build(ctx.portal, ot, names, ())
 
 
-def _write_view(app: SandboxApp, ot: ObjectType, names: list[str]) -> PropsView:
-    return PropsView.build(app.portal, ot, names, ())
+@dataclass(frozen=True)
+class Write:
+    """A write that passed the value checks: how its input names the record, the record (None: a new one), and
+    the record's properties once written."""
+
+    key: str
+    rid: int | None
+    after: dict[str, Any]
 
 
-def update_object(app: SandboxApp, req: Request) -> Response:
+def _after(ctx: Context, ot: ObjectType, row: Row | None, changes: dict[str, Any]) -> dict[str, Any]:
+    return merged_props(ctx.portal, ot, orjson.loads(row[5]) if row else {}, changes)
+
+
+def screen(
+    ctx: Context, req: Request, ot: ObjectType, writes: list[Write], *, single: bool = False
+) -> tuple[set[int], list[dict[str, Any]]]:
+    """Apply the write-validation rules (2026-09 paths only) to the resulting records.
+
+    Returns the positions of refused writes and their 207 errors (`per_input` mode); raises 400 VALIDATION_ERROR
+    listing every refused input when the mode is `batch` or the request writes one record.
+    """
+    if not validated(req.params.get("version")):
+        return set(), []
+    refused = {i: found for i, w in enumerate(writes) if (found := ctx.validation.violations(ot.name, w.rid, w.after))}
+    if not refused:
+        return set(), []
+    ctx.stats.refused(len(refused))
+    if single or ctx.validation.mode == "batch":
+        details = [{"message": " ".join(found), "context": {"ids": [writes[i].key]}} for i, found in refused.items()]
+        raise validation(
+            f"{len(refused)} of {len(writes)} input(s) break this portal's validation rules; nothing was written.",
+            errors=details,
+        )
+    errors = [
+        standard_error("VALIDATION_ERROR", " ".join(found), {"id": [writes[i].key]}) for i, found in refused.items()
+    ]
+    return set(refused), errors
+
+
+def update_object(ctx: Context, req: Request) -> Response:
     """PATCH one record: 200 with the written properties, 400 for invalid values, 404 when missing."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     changes = req.json_object().get("properties", {})
-    row = _find(app, ot, req.params["id"], req.q_str("idProperty"), False)
+    row = _find(ctx, ot, req.params["id"], req.q_str("idProperty"), False)
     if row is None:
         raise not_found()
-    problems = check_changes(app.portal, ot, changes)
+    problems = check_changes(ctx.portal, ot, changes)
     if problems:
         raise validation(problems_message(problems))
-    return Response(200, _apply_updates(app, ot, [(row, changes)])[0])
+    screen(ctx, req, ot, [Write(req.params["id"], row[0], _after(ctx, ot, row, changes))], single=True)
+    return Response(200, _apply_updates(ctx, ot, [(row, changes)])[0])
 
 
-def _apply_updates(app: SandboxApp, ot: ObjectType, items: list[tuple[Row, dict[str, Any]]]
-                   ) -> list[dict[str, Any]]:
+def _apply_updates(ctx: Context, ot: ObjectType, items: list[tuple[Row, dict[str, Any]]]) -> list[dict[str, Any]]:
     now = now_ms()
     writes = []
     for row, changes in items:
-        writes.append((row[0], merged_props(app.portal, ot, orjson.loads(row[5]), changes)))
-    app.portal.update_many(ot, writes, now)
-    fresh = app.portal.rows_by_id(ot, [rid for rid, _ in writes])
-    return [render(ot, fresh[rid], _write_view(app, ot, list(changes))) for (rid, _), (_, changes)
-            in zip(writes, items, strict=True)]
+        writes.append((row[0], _after(ctx, ot, row, changes)))
+    ctx.portal.update_many(ot, writes, now)
+    fresh = ctx.portal.rows_by_id(ot, [rid for rid, _ in writes])
+    return [
+        render(ot, fresh[rid], _write_view(ctx, ot, list(changes)))
+        for (rid, _), (_, changes) in zip(writes, items, strict=True)
+    ]
 
 
-def batch_update(app: SandboxApp, req: Request) -> Response:
+def batch_update(ctx: Context, req: Request) -> Response:
     """POST batch/update: valid inputs applied, unknown ids and invalid values reported in a 207."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     body = req.json_object()
     items: list[tuple[Row, dict[str, Any]]] = []
+    writes: list[Write] = []
     errors: list[dict[str, Any]] = []
-    failing = app.partial_failures(len(_inputs(body)))
-    for index, item in enumerate(_inputs(body)):
+    failing = ctx.partial_failures(len(batch_inputs(body, BATCH_MAX_INPUTS)))
+    for index, item in enumerate(batch_inputs(body, BATCH_MAX_INPUTS)):
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
-        row = _find(app, ot, key, item.get("idProperty") if isinstance(item, dict) else None, False)
+        row = _find(ctx, ot, key, item.get("idProperty") if isinstance(item, dict) else None, False)
         changes = item.get("properties", {}) if isinstance(item, dict) else {}
-        problems = check_changes(app.portal, ot, changes)
+        problems = check_changes(ctx.portal, ot, changes)
         if row is None or index in failing:
             errors.append(not_found_error(ot, [key]))
         elif problems:
             errors.append(standard_error("VALIDATION_ERROR", problems_message(problems), {"ids": [key]}))
         else:
             items.append((row, changes))
-    return batch_response(_apply_updates(app, ot, items) if items else [], errors)
+            writes.append(Write(key, row[0], _after(ctx, ot, row, changes)))
+    refused, invalid = screen(ctx, req, ot, writes)
+    items = [item for i, item in enumerate(items) if i not in refused]
+    return batch_response(_apply_updates(ctx, ot, items) if items else [], errors + invalid)
 
 
-def _create(app: SandboxApp, ot: ObjectType, item: Any, rid: int, now: int) -> dict[str, Any]:
+def _creation(item: Any) -> dict[str, Any]:
     changes = item.get("properties", {}) if isinstance(item, dict) else {}
-    problems = check_changes(app.portal, ot, changes, creating=True)
+    return changes if isinstance(changes, dict) else {}
+
+
+def _check_create(ctx: Context, ot: ObjectType, item: Any) -> None:
+    problems = check_changes(
+        ctx.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None, creating=True
+    )
     if problems:
         raise validation(problems_message(problems))
+
+
+def _new_write(ctx: Context, ot: ObjectType, item: Any, index: int) -> Write:
+    """A create as a write: named by its `objectWriteTraceId`, or by its position in the batch."""
+    trace = item.get("objectWriteTraceId") if isinstance(item, dict) else None
+    return Write(str(trace) if trace else str(index), None, _after(ctx, ot, None, _creation(item)))
+
+
+def _create(ctx: Context, ot: ObjectType, item: Any, rid: int, now: int) -> dict[str, Any]:
+    _check_create(ctx, ot, item)
+    changes = _creation(item)
     created = parse_time(changes.get("createdate") or changes.get("hs_createdate"))
-    props = merged_props(app.portal, ot, {}, changes)
-    row = app.portal.create(ot, rid, props, now, min(created, now) if created is not None else None)
+    props = merged_props(ctx.portal, ot, {}, changes)
+    row = ctx.portal.create(ot, rid, props, now, min(created, now) if created is not None else None)
     for assoc in item.get("associations") or []:
-        _create_association(app, ot, rid, assoc)
-    return render(ot, row, _write_view(app, ot, list(changes)))
+        _create_association(ctx, ot, rid, assoc)
+    return render(ot, row, _write_view(ctx, ot, list(changes)))
 
 
-def _create_association(app: SandboxApp, ot: ObjectType, rid: int, assoc: dict[str, Any]) -> None:
+def _create_association(ctx: Context, ot: ObjectType, rid: int, assoc: dict[str, Any]) -> None:
     to_id = _id(str(assoc.get("to", {}).get("id", "")))
     type_ids = {t.get("associationTypeId") for t in assoc.get("types", [])}
     for (src, dst), type_id in ASSOCIATION_TYPE_IDS.items():
-        target = app.portal.resolve(dst)
+        target = ctx.portal.resolve(dst)
         if src == ot.name and type_id in type_ids and to_id is not None and target is not None:
-            app.portal.associate(ot, rid, target, to_id)
+            ctx.portal.associate(ot, rid, target, to_id)
             return
     raise validation(f"Invalid association types {sorted(map(str, type_ids))} from {ot.name}.")
 
 
-def create_object(app: SandboxApp, req: Request) -> Response:
+def create_object(ctx: Context, req: Request) -> Response:
     """POST create: 201 with the record; associations by HUBSPOT_DEFINED type id."""
-    ot = app.object_type(req.params["type"])
-    rid = app.portal.next_ids(ot, 1)[0]
-    return Response(201, _create(app, ot, req.json_object(), rid, now_ms()))
+    ot = ctx.object_type(req.params["type"])
+    item = req.json_object()
+    _check_create(ctx, ot, item)
+    screen(ctx, req, ot, [_new_write(ctx, ot, item, 0)], single=True)
+    rid = ctx.portal.next_ids(ot, 1)[0]
+    return Response(201, _create(ctx, ot, item, rid, now_ms()))
 
 
-def batch_create(app: SandboxApp, req: Request) -> Response:
+def batch_create(ctx: Context, req: Request) -> Response:
     """POST batch/create: 201 with every record (400 if any input is invalid, as HubSpot does)."""
-    ot = app.object_type(req.params["type"])
-    inputs = _inputs(req.json_object())
+    ot = ctx.object_type(req.params["type"])
+    inputs = batch_inputs(req.json_object(), BATCH_MAX_INPUTS)
     for item in inputs:
-        problems = check_changes(app.portal, ot, item.get("properties", {}) if isinstance(item, dict) else None,
-                                 creating=True)
-        if problems:
-            raise validation(problems_message(problems))
+        _check_create(ctx, ot, item)
+    refused, errors = screen(ctx, req, ot, [_new_write(ctx, ot, item, i) for i, item in enumerate(inputs)])
+    inputs = [item for i, item in enumerate(inputs) if i not in refused]
     now = now_ms()
-    ids = app.portal.next_ids(ot, len(inputs))
-    return batch_response([_create(app, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)],
-                          [], ok=201)
+    ids = ctx.portal.next_ids(ot, len(inputs))
+    results = [_create(ctx, ot, item, rid, now) for item, rid in zip(inputs, ids, strict=True)]
+    return batch_response(results, errors, ok=201)
 
 
-def batch_upsert(app: SandboxApp, req: Request) -> Response:
+def batch_upsert(ctx: Context, req: Request) -> Response:
     """POST batch/upsert: by a unique `idProperty`; each result says whether it is `new`."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     results, errors = [], []
-    now = now_ms()
-    for item in _inputs(req.json_object()):
+    planned: list[tuple[str, str, dict[str, Any]]] = []
+    writes: list[Write] = []
+    for item in batch_inputs(req.json_object(), BATCH_MAX_INPUTS):
         name = str(item.get("idProperty") or "")
-        unique_property(app.portal, ot, name)
+        unique_property(ctx.portal, ot, name)
         key = str(item.get("id", ""))
         changes = {**(item.get("properties") or {}), name: key}
-        problems = check_changes(app.portal, ot, changes, creating=True)
+        problems = check_changes(ctx.portal, ot, changes, creating=True)
         if problems:
             errors.append(standard_error("VALIDATION_ERROR", problems_message(problems), {"ids": [key]}))
             continue
-        existing = app.portal.id_by_property(ot, name, key)
+        rid = ctx.portal.id_by_property(ot, name, key)
+        row = ctx.portal.rows_by_id(ot, [rid]).get(rid) if rid is not None else None
+        planned.append((name, key, changes))
+        writes.append(Write(key, rid, _after(ctx, ot, row, changes)))
+    refused, invalid = screen(ctx, req, ot, writes)
+    now = now_ms()
+    for name, key, changes in (p for i, p in enumerate(planned) if i not in refused):
+        existing = ctx.portal.id_by_property(ot, name, key)
         if existing is None:
-            record = _create(app, ot, {"properties": changes}, app.portal.next_ids(ot, 1)[0], now)
+            record = _create(ctx, ot, {"properties": changes}, ctx.portal.next_ids(ot, 1)[0], now)
         else:
-            row = app.portal.rows_by_id(ot, [existing])[existing]
-            record = _apply_updates(app, ot, [(row, changes)])[0]
+            row = ctx.portal.rows_by_id(ot, [existing])[existing]
+            record = _apply_updates(ctx, ot, [(row, changes)])[0]
         results.append({**record, "new": existing is None})
-    return batch_response(results, errors)
+    return batch_response(results, errors + invalid)
 
 
-def archive_object(app: SandboxApp, req: Request) -> Response:
+def merge_objects(ctx: Context, req: Request) -> Response:
+    """POST merge `{"primaryObjectId", "objectIdToMerge"}`: 200 with the survivor (see sandbox/merge.py)."""
+    ot = ctx.object_type(req.params["type"])
+    body = req.json_object()
+    primary, merged = _id(str(body.get("primaryObjectId", ""))), _id(str(body.get("objectIdToMerge", "")))
+    if primary is None or merged is None:
+        raise validation("Merging needs 'primaryObjectId' and 'objectIdToMerge' record ids.")
+    row = merge_records(ctx.portal, ot, primary, merged, now_ms())
+    return Response(200, render(ot, row, merge_view(ctx, ot)))
+
+
+def merge_view(ctx: Context, ot: ObjectType) -> PropsView:
+    """What a merge answers: the type's default properties and the merged ids."""
+    return PropsView.build(ctx.portal, ot, [*ot.list_defaults(), MERGED_PROPERTY], ())
+
+
+def archive_object(ctx: Context, req: Request) -> Response:
     """DELETE one record: 204 (archiving a missing record is also 204, as in HubSpot)."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     rid = _id(req.params["id"])
-    if rid is not None and rid in app.portal.rows_by_id(ot, [rid]):
-        app.portal.archive(ot, [rid], now_ms())
+    if rid is not None and rid in ctx.portal.rows_by_id(ot, [rid]):
+        ctx.portal.archive(ot, [rid], now_ms())
     return Response(204)
 
 
-def batch_archive(app: SandboxApp, req: Request) -> Response:
+def batch_archive(ctx: Context, req: Request) -> Response:
     """POST batch/archive: 204 whatever the prior state."""
-    ot = app.object_type(req.params["type"])
-    ids = [_id(str(i.get("id", ""))) for i in _inputs(req.json_object()) if isinstance(i, dict)]
-    found = app.portal.rows_by_id(ot, [i for i in ids if i is not None])
-    app.portal.archive(ot, [i for i, row in found.items() if not row[3]], now_ms())
+    ot = ctx.object_type(req.params["type"])
+    ids = [_id(str(i.get("id", ""))) for i in batch_inputs(req.json_object(), BATCH_MAX_INPUTS) if isinstance(i, dict)]
+    found = ctx.portal.rows_by_id(ot, [i for i in ids if i is not None])
+    ctx.portal.archive(ot, [i for i, row in found.items() if not row[3]], now_ms())
     return Response(204)
 
 
 def register(router: Router) -> None:
     """Add the object routes (batch and search before `{id}` so they win)."""
-    from sandbox.search import search_objects
-
     base = "/crm/v3/objects/{type}"
-    router.add("POST", f"{base}/search", search_objects, kind="search")
-    for op, handler in (("read", batch_read), ("update", batch_update), ("create", batch_create),
-                        ("upsert", batch_upsert), ("archive", batch_archive)):
-        router.add("POST", f"{base}/batch/{op}", handler)
-    router.add("GET", base, list_objects)
-    router.add("POST", base, create_object)
-    router.add("GET", f"{base}/{{id}}", get_object)
-    router.add("PATCH", f"{base}/{{id}}", update_object)
-    router.add("DELETE", f"{base}/{{id}}", archive_object)
-
+    router.api("POST", f"{base}/search", search_objects, kind="search")
+    for op, handler in (
+        ("read", batch_read),
+        ("update", batch_update),
+        ("create", batch_create),
+        ("upsert", batch_upsert),
+        ("archive", batch_archive),
+    ):
+        router.api("POST", f"{base}/batch/{op}", handler)
+    router.api("POST", f"{base}/merge", merge_objects)
+    router.api("GET", base, list_objects)
+    router.api("POST", base, create_object)
+    router.api("GET", f"{base}/{{id}}", get_object)
+    router.api("PATCH", f"{base}/{{id}}", update_object)
+    router.api("DELETE", f"{base}/{{id}}", archive_object)

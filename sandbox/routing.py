@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
 
+from sandbox.clock import iso, now_ms
+from sandbox.constants import API_VERSIONS, DATED_PREFIXES
+from sandbox.context import Context
 from sandbox.errors import validation
-
-if TYPE_CHECKING:
-    from sandbox.app import SandboxApp
 
 
 @dataclass
@@ -83,12 +83,35 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[["SandboxApp", Request], Response]
+def batch_inputs(body: dict[str, Any], limit: int) -> list[Any]:
+    """A batch body's `inputs`: 400 when it is not a list or holds more than `limit` entries."""
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list):
+        raise validation("Invalid input JSON: 'inputs' must be a list.")
+    if len(inputs) > limit:
+        raise validation(
+            f"Batch input limit exceeded: {len(inputs)} inputs, at most {limit} are allowed.",
+            context={"inputs": [str(len(inputs))]},
+        )
+    return inputs
+
+
+def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int = 200) -> Response:
+    """The batch envelope; 207 with `numErrors`/`errors` when some inputs failed."""
+    stamp = iso(now_ms())
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
+    if errors:
+        body.update({"numErrors": len(errors), "errors": errors})
+        return Response(207, body)
+    return Response(ok, body)
+
+
+Handler = Callable[[Context, Request], Response]
 
 
 @dataclass(frozen=True)
 class Route:
-    """A method + path template, e.g. `GET /crm/v3/objects/{type}`."""
+    """A method + path template, e.g. `GET /crm/v3/objects/{type}` or `GET /crm/objects/{version}/{type}`."""
 
     method: str
     template: str
@@ -97,10 +120,33 @@ class Route:
     kind: str  # "api", "search" or "operator"
 
 
-def compile_template(template: str) -> re.Pattern[str]:
-    """Turn `/crm/v3/objects/{type}/{id}` into a regex with named groups."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+def compile_template(template: str, only: Mapping[str, Iterable[str]] | None = None) -> re.Pattern[str]:
+    """Turn `/crm/v3/objects/{type}/{id}` into a regex with named groups; `only` limits a group to given values."""
+    regex = template
+    for name in re.findall(r"\{(\w+)\}", template):
+        choice = "|".join(sorted(map(re.escape, only[name]))) if only and name in only else "[^/]+"
+        regex = regex.replace(f"{{{name}}}", f"(?P<{name}>{choice})")
     return re.compile(f"^{regex}/?$")
+
+
+def dated(template: str) -> str:
+    """The date-versioned template of a numbered one (`/crm/v3/owners` -> `/crm/owners/{version}`)."""
+    for numbered, versioned in DATED_PREFIXES:
+        if template.startswith(numbered):
+            return versioned + template[len(numbered) :]
+    raise ValueError(f"no date-versioned path for {template}")
+
+
+NUMBERED_PATH = re.compile(r"/v[1-4](/|$)")
+DATED_PATH = re.compile(r"/(\d{4}-\d{2}(?:-beta)?)(/|$)")
+
+
+def path_family(path: str) -> tuple[str, str | None]:
+    """Which API family a request path belongs to: ("numbered", None), ("dated", version) or ("other", None)."""
+    found = DATED_PATH.search(path)
+    if found:
+        return "dated", found.group(1)
+    return ("numbered", None) if NUMBERED_PATH.search(path) else ("other", None)
 
 
 class Router:
@@ -109,9 +155,37 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: Handler, kind: str = "api") -> None:
-        """Register a handler for a method and path template."""
-        self.routes.append(Route(method, template, handler, compile_template(template), kind))
+    def add(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        kind: str = "api",
+        *,
+        only: Mapping[str, Iterable[str]] | None = None,
+        first: bool = False,
+    ) -> None:
+        """Register a handler for a method and path template (`first` puts it ahead of the routes so far)."""
+        route = Route(method, template, handler, compile_template(template, only), kind)
+        if first:
+            self.routes.insert(0, route)
+        else:
+            self.routes.append(route)
+
+    def api(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        kind: str = "api",
+        *,
+        versions: Iterable[str] = API_VERSIONS,
+        only: Mapping[str, Iterable[str]] | None = None,
+        first: bool = False,
+    ) -> None:
+        """Register a numbered CRM route and its date-versioned twin (answering only for `versions`)."""
+        self.add(method, template, handler, kind, only=only, first=first)
+        self.add(method, dated(template), handler, kind, only={**(only or {}), "version": versions}, first=first)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """The route for a request, its path parameters, and whether the path exists with another method."""

@@ -61,21 +61,69 @@ def _enum(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def _p(name: str, kind: str = "string", field_type: str = "", **kw: Any) -> PropertyDef:
-    default_field = {"number": "number", "datetime": "date", "date": "date", "bool": "booleancheckbox",
-                     "enumeration": "select"}.get(kind, "text")
-    return PropertyDef(name=name, label=name.replace("hs_", "").replace("_", " ").title(), type=kind,
-                       field_type=field_type or default_field, **kw)
+    default_field = {
+        "number": "number",
+        "datetime": "date",
+        "date": "date",
+        "bool": "booleancheckbox",
+        "enumeration": "select",
+    }.get(kind, "text")
+    return PropertyDef(
+        name=name,
+        label=name.replace("hs_", "").replace("_", " ").title(),
+        type=kind,
+        field_type=field_type or default_field,
+        **kw,
+    )
 
 
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                    "customer", "evangelist", "other")
-BUYING_ROLES = ("BLOCKER", "BUDGET_HOLDER", "CHAMPION", "DECISION_MAKER", "END_USER", "EXECUTIVE_SPONSOR",
-                "INFLUENCER", "LEGAL_AND_COMPLIANCE", "OTHER")
-LEAD_STATUSES = ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED",
-                 "BAD_TIMING")
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
+BUYING_ROLES = (
+    "BLOCKER",
+    "BUDGET_HOLDER",
+    "CHAMPION",
+    "DECISION_MAKER",
+    "END_USER",
+    "EXECUTIVE_SPONSOR",
+    "INFLUENCER",
+    "LEGAL_AND_COMPLIANCE",
+    "OTHER",
+)
+LEAD_STATUSES = (
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
+)
 MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
-CALL_STATUSES = ("BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
-                 "NO_ANSWER", "QUEUED", "RINGING")
+CALL_STATUSES = (
+    "BUSY",
+    "CALLING_CRM_USER",
+    "CANCELED",
+    "COMPLETED",
+    "CONNECTING",
+    "FAILED",
+    "IN_PROGRESS",
+    "NO_ANSWER",
+    "QUEUED",
+    "RINGING",
+)
+
+# The ids merged into a record, semicolon-separated; HubSpot sets it on merges only.
+MERGED_IDS = _p("hs_merged_object_ids", "enumeration", "checkbox", calculated=True, read_only=True)
 
 _COMMON_ENGAGEMENT = (
     _p("hs_timestamp", "datetime"),
@@ -89,8 +137,15 @@ _COMMON_ENGAGEMENT = (
 
 BUILTIN: dict[str, tuple[PropertyDef, ...]] = {
     "contacts": (
-        _p("email", unique=True), _p("firstname"), _p("lastname"), _p("company"), _p("jobtitle"),
-        _p("phone", field_type="phonenumber"), _p("city"), _p("country"),
+        _p("email", unique=True),
+        _p("firstname"),
+        _p("lastname"),
+        _p("company"),
+        _p("industry"),
+        _p("jobtitle"),
+        _p("phone", field_type="phonenumber"),
+        _p("city"),
+        _p("country"),
         _p("lifecyclestage", "enumeration", "radio", options=_enum(LIFECYCLE_STAGES)),
         _p("hs_lead_status", "enumeration", "radio", options=_enum(LEAD_STATUSES)),
         _p("hubspot_owner_id", "enumeration"),
@@ -99,49 +154,66 @@ BUILTIN: dict[str, tuple[PropertyDef, ...]] = {
         *(_p(f"hs_lifecyclestage_{s}_date", "datetime", calculated=True) for s in LIFECYCLE_STAGES),
         _p("num_employees", "number"),
         _p("createdate", "datetime"),
+        MERGED_IDS,
         _p("lastmodifieddate", "datetime", read_only=True),
         _p("hs_lastmodifieddate", "datetime", read_only=True),
         _p("hs_object_id", "number", read_only=True),
     ),
     "deals": (
-        _p("dealname"), _p("amount", "number"), _p("pipeline", "enumeration"), _p("dealstage", "enumeration"),
-        _p("closedate", "datetime"), _p("createdate", "datetime"), _p("hubspot_owner_id", "enumeration"),
+        _p("dealname"),
+        _p("amount", "number"),
+        _p("pipeline", "enumeration"),
+        _p("dealstage", "enumeration"),
+        _p("closedate", "datetime"),
+        _p("createdate", "datetime"),
+        _p("hubspot_owner_id", "enumeration"),
         _p("dealtype", "enumeration", "radio", options=_enum(("newbusiness", "existingbusiness"))),
         _p("hs_is_closed_won", "bool", calculated=True, read_only=True),
         _p("hs_is_closed_lost", "bool", calculated=True, read_only=True),
         _p("hs_is_closed", "bool", calculated=True, read_only=True),
+        MERGED_IDS,
         _p("hs_lastmodifieddate", "datetime", read_only=True),
         _p("hs_object_id", "number", read_only=True),
     ),
     "calls": (
         *_COMMON_ENGAGEMENT,
-        _p("hs_call_title"), _p("hs_call_body", field_type="html"),
+        _p("hs_call_title"),
+        _p("hs_call_body", field_type="html"),
         _p("hs_call_direction", "enumeration", options=_enum(("INBOUND", "OUTBOUND"))),
         _p("hs_call_disposition", "enumeration", options=DISPOSITIONS),
-        _p("hs_call_duration", "number"), _p("hs_call_status", "enumeration", options=_enum(CALL_STATUSES)),
-        _p("hs_call_from_number"), _p("hs_call_to_number"),
+        _p("hs_call_duration", "number"),
+        _p("hs_call_status", "enumeration", options=_enum(CALL_STATUSES)),
+        _p("hs_call_from_number"),
+        _p("hs_call_to_number"),
     ),
     "emails": (
         *_COMMON_ENGAGEMENT,
-        _p("hs_email_direction", "enumeration",
-           options=_enum(("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL"))),
+        _p("hs_email_direction", "enumeration", options=_enum(("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL"))),
         _p("hs_email_status", "enumeration", options=_enum(("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT"))),
-        _p("hs_email_subject"), _p("hs_email_text", field_type="textarea"),
-        _p("hs_email_html", field_type="html"), _p("hs_email_headers", field_type="textarea"),
+        _p("hs_email_subject"),
+        _p("hs_email_text", field_type="textarea"),
+        _p("hs_email_html", field_type="html"),
+        _p("hs_email_headers", field_type="textarea"),
     ),
     "meetings": (
         *_COMMON_ENGAGEMENT,
-        _p("hs_meeting_title"), _p("hs_meeting_body", field_type="html"),
+        _p("hs_meeting_title"),
+        _p("hs_meeting_body", field_type="html"),
         _p("hs_meeting_outcome", "enumeration", options=_enum(MEETING_OUTCOMES)),
-        _p("hs_meeting_start_time", "datetime"), _p("hs_meeting_end_time", "datetime"),
+        _p("hs_meeting_start_time", "datetime"),
+        _p("hs_meeting_end_time", "datetime"),
         _p("hs_meeting_location"),
     ),
     "notes": (*_COMMON_ENGAGEMENT, _p("hs_note_body", field_type="html")),
     "tasks": (
         *_COMMON_ENGAGEMENT,
-        _p("hs_task_subject"), _p("hs_task_body", field_type="html"),
-        _p("hs_task_status", "enumeration",
-           options=_enum(("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"))),
+        _p("hs_task_subject"),
+        _p("hs_task_body", field_type="html"),
+        _p(
+            "hs_task_status",
+            "enumeration",
+            options=_enum(("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED")),
+        ),
         _p("hs_task_type", "enumeration", options=_enum(("EMAIL", "CALL", "TODO"))),
         _p("hs_task_priority", "enumeration", options=_enum(("LOW", "MEDIUM", "HIGH"))),
         _p("hs_task_completion_date", "datetime"),
@@ -170,14 +242,30 @@ def property_json(d: PropertyDef) -> dict[str, Any]:
     """Render a definition in the properties API's `Property` shape."""
     created = iso(d.created_ms)
     return {
-        "name": d.name, "label": d.label, "type": d.type, "fieldType": d.field_type, "groupName": d.group,
-        "description": d.description, "displayOrder": d.display_order, "hidden": False, "formField": False,
-        "calculated": d.calculated, "externalOptions": False, "hasUniqueValue": d.unique,
-        "hubspotDefined": d.hubspot_defined, "archived": False, "createdAt": created, "updatedAt": created,
-        "modificationMetadata": {"archivable": not d.hubspot_defined, "readOnlyDefinition": d.hubspot_defined,
-                                 "readOnlyValue": d.read_only},
-        "options": [{"value": v, "label": lbl, "displayOrder": i, "hidden": False}
-                    for i, (v, lbl) in enumerate(d.options)],
+        "name": d.name,
+        "label": d.label,
+        "type": d.type,
+        "fieldType": d.field_type,
+        "groupName": d.group,
+        "description": d.description,
+        "displayOrder": d.display_order,
+        "hidden": False,
+        "formField": False,
+        "calculated": d.calculated,
+        "externalOptions": False,
+        "hasUniqueValue": d.unique,
+        "hubspotDefined": d.hubspot_defined,
+        "archived": False,
+        "createdAt": created,
+        "updatedAt": created,
+        "modificationMetadata": {
+            "archivable": not d.hubspot_defined,
+            "readOnlyDefinition": d.hubspot_defined,
+            "readOnlyValue": d.read_only,
+        },
+        "options": [
+            {"value": v, "label": lbl, "displayOrder": i, "hidden": False} for i, (v, lbl) in enumerate(d.options)
+        ],
     }
 
 
@@ -249,8 +337,15 @@ def definition_from_body(body: dict[str, Any], now: int) -> PropertyDef:
     """Build a user-defined property from a validated create body."""
     options = tuple((str(o.get("value")), str(o.get("label", o.get("value")))) for o in body.get("options") or [])
     return PropertyDef(
-        name=body["name"], label=body["label"], type=body["type"], field_type=body["fieldType"],
-        group=body["groupName"], options=options, hubspot_defined=False,
-        unique=bool(body.get("hasUniqueValue", False)), description=str(body.get("description") or ""),
-        display_order=int(body.get("displayOrder", -1)), created_ms=now,
+        name=body["name"],
+        label=body["label"],
+        type=body["type"],
+        field_type=body["fieldType"],
+        group=body["groupName"],
+        options=options,
+        hubspot_defined=False,
+        unique=bool(body.get("hasUniqueValue", False)),
+        description=str(body.get("description") or ""),
+        display_order=int(body.get("displayOrder", -1)),
+        created_ms=now,
     )

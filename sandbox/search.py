@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.app import SandboxApp
 from sandbox.clock import iso, now_ms, parse_time
 from sandbox.constants import (
     SEARCH_BODY_MAX_CHARS,
@@ -22,6 +21,7 @@ from sandbox.constants import (
     SEARCH_MAX_GROUPS,
     SEARCH_RESULT_CAP,
 )
+from sandbox.context import Context
 from sandbox.errors import validation
 from sandbox.objtypes import QUERY_FIELDS, ObjectType
 from sandbox.portal import SEARCH_COLUMNS, Portal
@@ -170,8 +170,7 @@ OPERATORS: dict[str, Callable[[Column, dict[str, Any]], tuple[str, list[Any]]]] 
 }
 
 
-def _association_filter(portal: Portal, ot: ObjectType, name: str, op: Any, value: Any
-                        ) -> tuple[str, list[Any]]:
+def _association_filter(portal: Portal, ot: ObjectType, name: str, op: Any, value: Any) -> tuple[str, list[Any]]:
     to = portal.resolve(name.split(".", 1)[1])
     if to is None or op != "EQ" or ot.custom:
         raise validation(f"Unsupported association filter '{name}' {op}.")
@@ -184,14 +183,18 @@ def _check_limits(groups: Any) -> list[Any]:
     if not isinstance(groups, list):
         raise validation("filterGroups must be a list.")
     filters = [f for g in groups for f in (g.get("filters") or [] if isinstance(g, dict) else [])]
-    too_many = (len(groups) > SEARCH_MAX_GROUPS
-                or any(len(g.get("filters") or []) > SEARCH_MAX_FILTERS_PER_GROUP for g in groups)
-                or len(filters) > SEARCH_MAX_FILTERS)
+    too_many = (
+        len(groups) > SEARCH_MAX_GROUPS
+        or any(len(g.get("filters") or []) > SEARCH_MAX_FILTERS_PER_GROUP for g in groups)
+        or len(filters) > SEARCH_MAX_FILTERS
+    )
     if too_many:
         raise validation(
             f"There was a problem with the request. Too many filters: at most {SEARCH_MAX_GROUPS} filterGroups, "
             f"{SEARCH_MAX_FILTERS_PER_GROUP} filters per group and {SEARCH_MAX_FILTERS} filters in total are "
-            "allowed.", sub_category="VALIDATION_ERROR.TOO_MANY_FILTERS")
+            "allowed.",
+            sub_category="VALIDATION_ERROR.TOO_MANY_FILTERS",
+        )
     return groups
 
 
@@ -247,26 +250,31 @@ def _paging(body: dict[str, Any]) -> tuple[int, int]:
     if limit < 0 or limit > SEARCH_LIMIT_MAX:
         raise validation(f"limit must be between 0 and {SEARCH_LIMIT_MAX}, got {limit}.")
     if after >= SEARCH_RESULT_CAP:
-        raise validation(f"There was a problem with the request. Paging is limited to {SEARCH_RESULT_CAP} "
-                         "results; use a narrower filter.", sub_category="VALIDATION_ERROR.PAGING_LIMIT")
+        raise validation(
+            f"There was a problem with the request. Paging is limited to {SEARCH_RESULT_CAP} "
+            "results; use a narrower filter.",
+            sub_category="VALIDATION_ERROR.PAGING_LIMIT",
+        )
     return limit, after
 
 
-def search_objects(app: SandboxApp, req: Request) -> Response:
+def search_objects(ctx: Context, req: Request) -> Response:
     """Search one object type; the response carries `total` and, when more match, `paging.next.after`."""
-    ot = app.object_type(req.params["type"])
+    ot = ctx.object_type(req.params["type"])
     if len(req.body.decode("utf-8", "replace")) > SEARCH_BODY_MAX_CHARS:
         raise validation(f"The request body exceeds the maximum of {SEARCH_BODY_MAX_CHARS} characters.")
     body = req.json_object()
     limit, after = _paging(body)
-    where = compile_where(app.portal, ot, body)
-    order, order_params = compile_order(app.portal, ot, body.get("sorts") or [])
-    app.portal.refresh_index(ot, now_ms())
-    total = app.portal.count_cached(f"SELECT COUNT(*) FROM {ot.table} WHERE {where.sql}", where.params)
+    where = compile_where(ctx.portal, ot, body)
+    order, order_params = compile_order(ctx.portal, ot, body.get("sorts") or [])
+    ctx.portal.refresh_index(ot, now_ms())
+    total = ctx.portal.count_cached(f"SELECT COUNT(*) FROM {ot.table} WHERE {where.sql}", where.params)
     size = min(limit, SEARCH_RESULT_CAP - after)
-    rows = app.portal.query(f"SELECT {SEARCH_COLUMNS} FROM {ot.table} WHERE {where.sql} ORDER BY {order}"
-                            " LIMIT ? OFFSET ?", [*where.params, *order_params, size, after])
-    view = PropsView.build(app.portal, ot, body.get("properties") or None, ot.search_defaults())
+    rows = ctx.portal.query(
+        f"SELECT {SEARCH_COLUMNS} FROM {ot.table} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*where.params, *order_params, size, after],
+    )
+    view = PropsView.build(ctx.portal, ot, body.get("properties") or None, ot.search_defaults())
     out: dict[str, Any] = {"total": total, "results": [render(ot, row, view) for row in rows]}
     if after + limit < total and limit:
         nxt = str(after + limit)

@@ -56,8 +56,11 @@ class Simulator:
             if len(picked) >= n:
                 break
             rid = self.rng.randint(bounds[0], bounds[1])
-            rows = self.portal.query(f"SELECT id, created, updated, archived, archived_at, props FROM {ot.table}"
-                                     f" WHERE id >= ? AND archived = 0 {where} ORDER BY id LIMIT 1", (rid,))
+            rows = self.portal.query(
+                f"SELECT id, created, updated, archived, archived_at, props FROM {ot.table}"
+                f" WHERE id >= ? AND archived = 0 {where} ORDER BY id LIMIT 1",
+                (rid,),
+            )
             if rows:
                 picked[rows[0][0]] = rows[0]
         return list(picked.values())
@@ -85,10 +88,16 @@ class Simulator:
             created = self._when()
             first, last = self.rng.choice(content.FIRST_NAMES), self.rng.choice(content.LAST_NAMES)
             rep = self.rng.choice(ACTIVE_REPS)
-            props = {"firstname": first, "lastname": last, "email": f"{first.lower()}.{rid}@newlead.example",
-                     "lifecyclestage": "lead", "hs_lifecyclestage_lead_date": iso(created),
-                     "hubspot_owner_id": owner_id(rep), "hubspot_owner_assigneddate": iso(created),
-                     "hs_buying_role": self.rng.choice(("DECISION_MAKER", "INFLUENCER", "END_USER", "CHAMPION"))}
+            props = {
+                "firstname": first,
+                "lastname": last,
+                "email": f"{first.lower()}.{rid}@newlead.example",
+                "lifecyclestage": "lead",
+                "hs_lifecyclestage_lead_date": iso(created),
+                "hubspot_owner_id": owner_id(rep),
+                "hubspot_owner_assigneddate": iso(created),
+                "hs_buying_role": self.rng.choice(("DECISION_MAKER", "INFLUENCER", "END_USER", "CHAMPION")),
+            }
             rows.append(self.portal.create(ot, rid, props, now_ms(), created))
         self._note("created", ot, [r[0] for r in rows])
         return rows
@@ -114,10 +123,16 @@ class Simulator:
         for contact in contacts:
             rid = self.portal.next_ids(ot, 1)[0]
             created = self._when(contact[1])
-            props = {"dealname": f"{self.rng.choice(content.COMPANIES)} - New business", "pipeline": "default",
-                     "dealstage": "appointmentscheduled", "amount": f"{self.rng.randint(20, 400) * 100}.00",
-                     "closedate": iso(created + 30 * 1_440 * MINUTE_MS), "hs_is_closed": "false",
-                     "hs_is_closed_won": "false", "hs_is_closed_lost": "false"}
+            props = {
+                "dealname": f"{self.rng.choice(content.COMPANIES)} - New business",
+                "pipeline": "default",
+                "dealstage": "appointmentscheduled",
+                "amount": f"{self.rng.randint(20, 400) * 100}.00",
+                "closedate": iso(created + 30 * 1_440 * MINUTE_MS),
+                "hs_is_closed": "false",
+                "hs_is_closed_won": "false",
+                "hs_is_closed_lost": "false",
+            }
             owner = orjson.loads(contact[5]).get("hubspot_owner_id")
             if owner:
                 props["hubspot_owner_id"] = owner
@@ -155,8 +170,14 @@ class Simulator:
             else:
                 won = self.rng.random() < 0.45
                 props["dealstage"] = (WON_STAGE if won else LOST_STAGE).get(pipeline, "closedwon")
-                props.update({"hs_is_closed": "true", "hs_is_closed_won": str(won).lower(),
-                              "hs_is_closed_lost": str(not won).lower(), "closedate": iso(self._when(row[1]))})
+                props.update(
+                    {
+                        "hs_is_closed": "true",
+                        "hs_is_closed_won": str(won).lower(),
+                        "hs_is_closed_lost": str(not won).lower(),
+                        "closedate": iso(self._when(row[1])),
+                    }
+                )
             self.portal.update(ot, row[0], props, now_ms())
             self._note("updated", ot, [row[0]])
 
@@ -186,17 +207,35 @@ def engagement_props(rng: random.Random, kind: str, when: int) -> dict[str, str]
     props = {"hs_timestamp": iso(when)}
     if kind == "calls":
         connected = rng.random() < 0.35
-        props.update({"hs_call_direction": "OUTBOUND", "hs_call_title": rng.choice(content.CALL_TITLES),
-                      "hs_call_status": "COMPLETED",
-                      "hs_call_disposition": DISPOSITION_CONNECTED if connected
-                      else rng.choice((DISPOSITION_NO_ANSWER, DISPOSITION_VOICEMAIL))})
+        props.update(
+            {
+                "hs_call_direction": "OUTBOUND",
+                "hs_call_title": rng.choice(content.CALL_TITLES),
+                "hs_call_status": "COMPLETED",
+                "hs_call_disposition": DISPOSITION_CONNECTED
+                if connected
+                else rng.choice((DISPOSITION_NO_ANSWER, DISPOSITION_VOICEMAIL)),
+            }
+        )
     elif kind == "emails":
         text, html = content.email_bodies(rng, rng.choice(content.FIRST_NAMES), "Sanne", rng.random() < 0.3)
-        props.update({"hs_email_direction": "EMAIL", "hs_email_status": "SENT", "hs_email_text": text,
-                      "hs_email_html": html, "hs_email_subject": rng.choice(content.EMAIL_SUBJECTS)})
+        props.update(
+            {
+                "hs_email_direction": "EMAIL",
+                "hs_email_status": "SENT",
+                "hs_email_text": text,
+                "hs_email_html": html,
+                "hs_email_subject": rng.choice(content.EMAIL_SUBJECTS),
+            }
+        )
     elif kind == "meetings":
-        props.update({"hs_meeting_title": rng.choice(content.MEETING_TITLES), "hs_meeting_outcome": "COMPLETED",
-                      "hs_meeting_start_time": iso(when)})
+        props.update(
+            {
+                "hs_meeting_title": rng.choice(content.MEETING_TITLES),
+                "hs_meeting_outcome": "COMPLETED",
+                "hs_meeting_start_time": iso(when),
+            }
+        )
     elif kind == "notes":
         props["hs_note_body"] = rng.choice(content.NOTE_BODIES)
     else:
@@ -209,8 +248,7 @@ def simulate(portal: Portal, minutes: float, seed: int = 0) -> dict[str, Any]:
     return Simulator(portal, minutes, seed).run()
 
 
-def bulk_import(portal: Portal, object_name: str, count: int, mode: str = "create", seed: int = 0
-                ) -> dict[str, Any]:
+def bulk_import(portal: Portal, object_name: str, count: int, mode: str = "create", seed: int = 0) -> dict[str, Any]:
     """Create (or update) `count` records that all share one modification timestamp, like an import."""
     ot = portal.resolve(object_name)
     if ot is None or ot.custom:
@@ -225,11 +263,18 @@ def bulk_import(portal: Portal, object_name: str, count: int, mode: str = "creat
         ids = portal.next_ids(ot, count)
         items = [(rid, _import_props(rng, ot, rid, stamp)) for rid in ids]
         for start in range(0, len(items), 5_000):
-            portal.create_many(ot, items[start:start + 5_000], stamp)
+            portal.create_many(ot, items[start : start + 5_000], stamp)
     else:
         raise ValueError("mode must be 'create' or 'update'")
-    return {"object": ot.name, "mode": mode, "count": len(ids), "timestamp": iso(stamp), "timestamp_ms": stamp,
-            "first_id": str(ids[0]) if ids else None, "last_id": str(ids[-1]) if ids else None}
+    return {
+        "object": ot.name,
+        "mode": mode,
+        "count": len(ids),
+        "timestamp": iso(stamp),
+        "timestamp_ms": stamp,
+        "first_id": str(ids[0]) if ids else None,
+        "last_id": str(ids[-1]) if ids else None,
+    }
 
 
 def _import_marker(ot: ObjectType) -> dict[str, str]:
@@ -239,8 +284,13 @@ def _import_marker(ot: ObjectType) -> dict[str, str]:
 def _import_props(rng: random.Random, ot: ObjectType, rid: int, stamp: int) -> dict[str, str]:
     if ot.name == "contacts":
         first, last = rng.choice(content.FIRST_NAMES), rng.choice(content.LAST_NAMES)
-        return {"firstname": first, "lastname": last, "email": f"import.{rid}@list.example",
-                "lifecyclestage": "subscriber", "hs_lifecyclestage_subscriber_date": iso(stamp)}
+        return {
+            "firstname": first,
+            "lastname": last,
+            "email": f"import.{rid}@list.example",
+            "lifecyclestage": "subscriber",
+            "hs_lifecyclestage_subscriber_date": iso(stamp),
+        }
     if ot.name in ENGAGEMENT_TYPES:
         return engagement_props(rng, ot.name, stamp - rng.randint(0, 30 * 1_440 * MINUTE_MS))
     return {"dealname": f"Imported deal {rid}", "pipeline": "default", "dealstage": "appointmentscheduled"}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 
 from sandbox import legacy
 from sandbox.harness import RunningSandbox, run_sandbox
+from tests.sandbox.wire import call
 
 ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks")
 
@@ -28,22 +26,6 @@ def sb() -> Iterator[RunningSandbox]:
     with run_sandbox(seed=11, contacts=150, engagements=1_200, index_lag_ms=0) as running:
         ensure_legacy(running)
         yield running
-
-
-def call(sb: RunningSandbox, path: str, body: Any = None, method: str | None = None) -> tuple[int, Any]:
-    """Send an authorised request; return the status and the decoded JSON body."""
-    data = orjson.dumps(body) if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 - the local sandbox URL
-        sb.base_url + path,
-        data=data,
-        method=method or ("POST" if data else "GET"),
-        headers={"Authorization": f"Bearer {sb.token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local sandbox URL
-            return response.status, orjson.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, orjson.loads(err.read() or b"null")
 
 
 def live(sb: RunningSandbox, object_type: str) -> dict[str, dict[str, Any]]:

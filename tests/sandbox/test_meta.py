@@ -10,7 +10,13 @@ import orjson
 import pytest
 from hubspot import HubSpot
 from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest, SimplePublicObjectInput
-from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+from hubspot.crm.properties import (
+    BatchInputPropertyCreate,
+    BatchReadInputPropertyName,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyName,
+)
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
 from sandbox.constants import DISPOSITION_CONNECTED
@@ -93,6 +99,21 @@ def test_group_and_property_create_then_409(fresh: Start) -> None:
             with pytest.raises(PropertiesApiException) as err:
                 create()
             assert err.value.status == 409
+
+
+def test_properties_batch_create_reports_refused_inputs_in_a_207(fresh: Start) -> None:
+    """Properties batch/create creates the valid inputs and names the one whose name exists in a 207 error."""
+    with fresh(contacts=10, engagements=10) as sb:
+        client = make_client(sb)
+        fields = {"label": "KPI", "type": "number", "fieldType": "number", "groupName": "information"}
+        inputs = [PropertyCreate(name=n, **_snake(fields)) for n in ("kpi_a", "email", "kpi_b")]
+        answer = client.crm.properties.batch_api.create("contacts", BatchInputPropertyCreate(inputs=inputs))
+        assert sorted(p.name for p in answer.results) == ["kpi_a", "kpi_b"]
+        assert [(e.category, e.context) for e in answer.errors] == [("OBJECT_ALREADY_EXISTS", {"name": ["email"]})]
+        read = client.crm.properties.batch_api.read(
+            "contacts", BatchReadInputPropertyName(archived=False, inputs=[PropertyName(name="kpi_b")])
+        )
+        assert [p.name for p in read.results] == ["kpi_b"]
 
 
 @pytest.mark.parametrize(
