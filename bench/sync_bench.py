@@ -67,8 +67,8 @@ def main() -> None:
         full_s = time.perf_counter() - started
         full_rss = _rss_mb()
         stats = sb.stats()
-        pull_calls = _calls(stats, "GET /crm/v3/objects") + _calls(stats, "owners") + _calls(stats, "pipelines")
-        assoc_calls = _calls(stats, "/crm/v4/associations")
+        pull_calls = _calls(stats, "GET /crm/objects/") + _calls(stats, "owners") + _calls(stats, "pipelines")
+        assoc_calls = _calls(stats, "/crm/associations/")
         write_calls = first.counts["push"]["write_calls"]
         written = first.counts["push"]["contacts_written"]
         time.sleep(2.5)
@@ -103,7 +103,7 @@ def main() -> None:
                 "records_changed_in_portal": changed,
                 "api_calls": inc_stats["total"],
                 "search_calls": _calls(inc_stats, "/search"),
-                "association_reads": _calls(inc_stats, "/crm/v4/"),
+                "association_reads": _calls(inc_stats, "/crm/associations/"),
                 "write_calls": inc.counts["push"]["write_calls"],
                 "write_minimum": math.ceil(inc.counts["push"]["contacts_written"] / 100),
             },

@@ -16,6 +16,7 @@ from kpi.config import KpiConfig
 from sync.config import CycleConfig, HubSpotConfig, PullConfig, WriteConfig
 from sync.errors import ConfigError
 from sync.hubspot.constants import OBJECT_TYPES
+from sync.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
 
     hubspot_access_token: SecretStr | None = Field(default=None, description="HubSpot Service Key (required to sync)")
     hubspot_base_url: str = Field(default="https://api.hubapi.com", description="HubSpot API base URL")
+    hubspot_api_version: str = Field(default=DEFAULT_API_VERSION, description="HubSpot's date-versioned API")
     database_url: str = Field(default="sqlite:///./data/kpi-sync.db", description="SQLAlchemy URL of the store")
     hubspot_timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Per-request read timeout")
     hubspot_rate_limit_per_10s: int = Field(default=190, gt=0, le=250, description="Ceiling for general calls")
@@ -68,6 +70,13 @@ class Settings(BaseSettings):
             obj, _, prop = item.partition(".")
             if obj not in OBJECT_TYPES or not re.fullmatch(r"[a-z][a-z0-9_]*", prop):
                 raise ValueError(f"{item!r} is not <object>.<property> with object one of {', '.join(OBJECT_TYPES)}")
+        return value
+
+    @field_validator("hubspot_api_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if value not in API_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(API_VERSIONS)} (HubSpot's date-versioned APIs), got {value!r}")
         return value
 
     @field_validator("hubspot_base_url", "admin_url")
@@ -122,6 +131,7 @@ class Settings(BaseSettings):
         return HubSpotConfig(
             token=SecretStr(token),
             base_url=self.hubspot_base_url,
+            api_version=self.hubspot_api_version,
             timeout_seconds=self.hubspot_timeout_seconds,
             rate_limit_per_10s=self.hubspot_rate_limit_per_10s,
             search_per_second=self.hubspot_search_per_second,

@@ -20,6 +20,7 @@ class HubSpotConfig:
 
     token: SecretStr
     base_url: str = "https://api.hubapi.com"
+    api_version: str = "2026-09"  # HubSpot's date-versioned API (sync.hubspot.paths.API_VERSIONS)
     timeout_seconds: float = 30.0
     rate_limit_per_10s: int = 190
     search_per_second: int = 5

@@ -1,8 +1,10 @@
 """The one place that knows hubspot-api-client: calls, raw JSON pages, rate limiting, retries, error mapping.
 
-Every request goes through `HubSpotClient._call`: the limiter slot, a timeout, the raw body read through the SDK
-(`_preload_content=False`, ~20x cheaper than model deserialization), header bookkeeping, and translation of every
-SDK/urllib3 failure into our error types. One retry layer (tenacity) sits on top; the SDK's urllib3 retry is off.
+Every request goes through `HubSpotClient._call` on a date-versioned path (`sync.hubspot.paths`): the limiter
+slot, a timeout, the SDK's generic `ApiClient.call_api` (its generated API classes only know the numbered paths;
+the generic call keeps the SDK's auth, urllib3 pool and error type), the raw body (`_preload_content=False`, ~20x
+cheaper than model deserialization), header bookkeeping, and translation of every SDK/urllib3 failure into our
+error types. One retry layer (tenacity) sits on top; the SDK's urllib3 retry is off.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import orjson
 import structlog
 import urllib3
-from hubspot import HubSpot
+from hubspot.crm.objects import ApiClient, Configuration
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sync.config import HubSpotConfig
@@ -30,10 +32,12 @@ from sync.hubspot.errors import (
     RateLimitedError,
     RequestError,
 )
+from sync.hubspot.paths import Paths, version_of
 from sync.hubspot.ratelimit import RateLimiter, next_midnight
 
 log = structlog.get_logger(__name__)
 
+USER_AGENT = "kpi-sync (hubspot-api-client-python)"
 CONNECT_TIMEOUT_S = 5.0
 SLOW_SHARE_OF_TIMEOUT = 0.25  # an answer that used a quarter of the read timeout is counted as slow
 
@@ -51,6 +55,7 @@ class ApiStats:
     """What the client spent and suffered: calls by kind, HTTP statuses, faults by kind, retries."""
 
     calls: Counter[str] = field(default_factory=Counter)
+    versions: Counter[str] = field(default_factory=Counter)  # requests by API version ("2026-09", "numbered")
     statuses: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     retries: int = 0
@@ -65,6 +70,7 @@ class ApiStats:
         return {
             "total": self.total,
             "calls": dict(self.calls),
+            "versions": dict(self.versions),
             "statuses": dict(self.statuses),
             "faults": dict(self.faults),
             "retries": self.retries,
@@ -167,17 +173,12 @@ class HubSpotClient:
     def __init__(
         self, config: HubSpotConfig, limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> None:
-        sdk = HubSpot(access_token=config.token.get_secret_value(), host=config.base_url, retry=False)
-        # Each attribute access on the SDK builds a new ApiClient and pool: take every API object once.
-        self._objects = sdk.crm.objects.basic_api
-        self._search = sdk.crm.objects.search_api
-        self._batch = sdk.crm.objects.batch_api
-        self._owners = sdk.crm.owners.owners_api
-        self._pipelines = sdk.crm.pipelines.pipelines_api
-        self._assoc = sdk.crm.associations.v4.batch_api
-        self._properties = sdk.crm.properties.core_api
-        self._groups = sdk.crm.properties.groups_api
-        self._schemas = sdk.crm.schemas.core_api
+        sdk_config = Configuration(host=config.base_url)
+        sdk_config.access_token = config.token.get_secret_value()  # sent as a Bearer token (Service Key or OAuth)
+        sdk_config.retries = False  # one retry layer: ours
+        self._api = ApiClient(sdk_config)
+        self._api.user_agent = USER_AGENT
+        self.paths = Paths(config.api_version)
         self._timeout = (CONNECT_TIMEOUT_S, config.timeout_seconds)
         self._slow_s = config.timeout_seconds * SLOW_SHARE_OF_TIMEOUT
         self.limiter = limiter or RateLimiter(
@@ -192,7 +193,14 @@ class HubSpotClient:
 
     # -- transport ---------------------------------------------------------------------------------------------
     def _call(
-        self, kind: str, method: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, Any]] = (),
+        body: Any = None,
+        search: bool = False,
     ) -> tuple[int, Any]:
         """One request with retries; returns (status, parsed JSON)."""
         retrying = Retrying(
@@ -205,15 +213,31 @@ class HubSpotClient:
         )
         for attempt in retrying:
             with attempt:
-                return self._once(kind, method, *args, search=search, **kwargs)
+                return self._once(kind, method, path, query, body, search=search)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, kind: str, method: Callable[..., Any], *args: Any, search: bool, **kwargs: Any) -> tuple[int, Any]:
+    def _once(
+        self, kind: str, method: str, path: str, query: Sequence[tuple[str, Any]], body: Any, *, search: bool
+    ) -> tuple[int, Any]:
         self.limiter.acquire(search=search)
         self.stats.calls[kind] += 1
+        self._count_version(method, path)
         started = time.monotonic()
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            resp = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+            resp = self._api.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params=headers,
+                body=body,
+                auth_settings=["oauth2"],
+                collection_formats={"properties": "multi", "associations": "multi"},
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
             raw = resp.data
             headers = dict(resp.headers)
             status = int(resp.status)
@@ -234,6 +258,12 @@ class HubSpotClient:
         except orjson.JSONDecodeError as exc:
             self.stats.faults["malformed"] += 1
             raise MalformedResponseError("HubSpot sent a truncated or invalid JSON body") from exc
+
+    def _count_version(self, method: str, path: str) -> None:
+        version = version_of(path)
+        self.stats.versions[version] += 1
+        if version == "numbered":  # HubSpot stops supporting these in 2027: say which one, every time
+            log.warning("hubspot_numbered_call", method=method, path=path)
 
     def _hold_window(self, err: RateLimitedError, search: bool) -> None:
         """A 429 of a short policy holds the window it hit: for HubSpot's `Retry-After`, else until the limiter
@@ -281,17 +311,19 @@ class HubSpotClient:
         archived: bool = False,
     ) -> Page:
         """One page (100) of the list endpoint, associations inline where asked."""
-        kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE, "properties": list(properties), "archived": archived}
+        query: list[tuple[str, Any]] = [("limit", LIST_PAGE_SIZE), ("properties", list(properties))]
+        query.append(("archived", "true" if archived else "false"))
         if associations:
-            kwargs["associations"] = list(associations)
+            query.append(("associations", list(associations)))
         if after:
-            kwargs["after"] = after
-        _, body = self._call(f"list:{object_type}", self._objects.get_page, object_type, **kwargs)
+            query.append(("after", after))
+        _, body = self._call(f"list:{object_type}", "GET", self.paths.objects(object_type), query=query)
         return _page(body)
 
     def search_page(self, object_type: str, body: Mapping[str, Any]) -> Page:
         """One page of a search request."""
-        _, parsed = self._call(f"search:{object_type}", self._search.do_search, object_type, dict(body), search=True)
+        path = self.paths.search(object_type)
+        _, parsed = self._call(f"search:{object_type}", "POST", path, body=dict(body), search=True)
         return _page(parsed)
 
     def association_batch(
@@ -299,7 +331,8 @@ class HubSpotClient:
     ) -> list[tuple[str, list[str], str | None]]:
         """v4 batch read: for each (id, after) input, (id, linked ids, next cursor or None). No links = empty."""
         payload = {"inputs": [{"id": i, "after": a} if a else {"id": i} for i, a in inputs]}
-        _, body = self._call(f"assoc:{from_type}->{to_type}", self._assoc.get_page, from_type, to_type, payload)
+        path = self.paths.association_batch_read(from_type, to_type)
+        _, body = self._call(f"assoc:{from_type}->{to_type}", "POST", path, body=payload)
         out = []
         for result in _list(body, "results"):
             source = str(_dict(result.get("from")).get("id", ""))
@@ -311,7 +344,7 @@ class HubSpotClient:
     def missing_ids(self, object_type: str, ids: Sequence[str]) -> set[str]:
         """Which of up to 100 record ids HubSpot no longer has (one batch read asking for no properties)."""
         payload = {"inputs": [{"id": i} for i in ids], "properties": ["hs_object_id"]}
-        _, body = self._call(f"read:{object_type}", self._batch.read, object_type, payload)
+        _, body = self._call(f"read:{object_type}", "POST", self.paths.batch(object_type, "read"), body=payload)
         found = {str(r.get("id")) for r in _list(body, "results") if isinstance(r, dict)}
         return set(ids) - found
 
@@ -319,10 +352,10 @@ class HubSpotClient:
         """Every owner (active or archived), across pages."""
         after: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"limit": 500, "archived": archived}
+            query: list[tuple[str, Any]] = [("limit", 500), ("archived", "true" if archived else "false")]
             if after:
-                kwargs["after"] = after
-            _, body = self._call("owners", self._owners.get_page, **kwargs)
+                query.append(("after", after))
+            _, body = self._call("owners", "GET", self.paths.owners(), query=query)
             page = _page(body)
             yield from page.results
             if not page.after:
@@ -331,18 +364,20 @@ class HubSpotClient:
 
     def pipelines(self, object_type: str = "deals") -> list[dict[str, Any]]:
         """All pipelines of an object type with their stages."""
-        _, body = self._call("pipelines", self._pipelines.get_all, object_type)
+        _, body = self._call("pipelines", "GET", self.paths.pipelines(object_type))
         return _list(body, "results")
 
     # -- writes and schema -------------------------------------------------------------------------------------
     def batch_update(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Batch update of up to 100 records; a 207 yields per-input errors instead of an exception."""
-        _, body = self._call(f"update:{object_type}", self._batch.update, object_type, {"inputs": list(inputs)})
+        path = self.paths.batch(object_type, "update")
+        _, body = self._call(f"update:{object_type}", "POST", path, body={"inputs": list(inputs)})
         return self._counted_batch(body)
 
     def batch_upsert(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Batch upsert (by a unique id property) of up to 100 records."""
-        _, body = self._call(f"upsert:{object_type}", self._batch.upsert, object_type, {"inputs": list(inputs)})
+        path = self.paths.batch(object_type, "upsert")
+        _, body = self._call(f"upsert:{object_type}", "POST", path, body={"inputs": list(inputs)})
         return self._counted_batch(body)
 
     def _counted_batch(self, body: Any) -> BatchResult:
@@ -353,40 +388,40 @@ class HubSpotClient:
 
     def property_groups(self, object_type: str) -> list[dict[str, Any]]:
         """Property groups of an object type."""
-        _, body = self._call("properties", self._groups.get_all, object_type)
+        _, body = self._call("properties", "GET", self.paths.property_groups(object_type))
         return _list(body, "results")
 
     def create_property_group(self, object_type: str, group: Mapping[str, Any]) -> bool:
         """Create a group; False when it already exists (409)."""
-        return self._create("properties", self._groups.create, object_type, dict(group))
+        return self._create("properties", self.paths.property_groups(object_type), group)
 
     def properties(self, object_type: str) -> list[dict[str, Any]]:
         """Property definitions of an object type."""
-        _, body = self._call("properties", self._properties.get_all, object_type)
+        _, body = self._call("properties", "GET", self.paths.properties(object_type))
         return _list(body, "results")
 
     def create_property(self, object_type: str, definition: Mapping[str, Any]) -> bool:
         """Create a property; False when it already exists (409)."""
-        return self._create("properties", self._properties.create, object_type, dict(definition))
+        return self._create("properties", self.paths.properties(object_type), definition)
 
     def schemas(self) -> list[dict[str, Any]]:
         """Custom object schemas; AuthError when the portal has no custom objects (403)."""
-        _, body = self._call("schemas", self._schemas.get_all)
+        _, body = self._call("schemas", "GET", self.paths.schemas())
         return _list(body, "results")
 
     def create_schema(self, schema: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create a custom object schema; None when it already exists (409)."""
         try:
-            _, body = self._call("schemas", self._schemas.create, dict(schema))
+            _, body = self._call("schemas", "POST", self.paths.schemas(), body=dict(schema))
         except RequestError as err:
             if err.status == 409:
                 return None
             raise
         return body if isinstance(body, dict) else None
 
-    def _create(self, kind: str, method: Callable[..., Any], *args: Any) -> bool:
+    def _create(self, kind: str, path: str, definition: Mapping[str, Any]) -> bool:
         try:
-            self._call(kind, method, *args)
+            self._call(kind, "POST", path, body=dict(definition))
         except RequestError as err:
             if err.status == 409:
                 return False

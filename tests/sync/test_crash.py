@@ -36,7 +36,7 @@ from tests.helpers import cycle, settings_for, stored, truth
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
 KILLED = -signal.SIGKILL
-BATCH_UPDATE = "POST /crm/v3/objects/{type}/batch/update"
+BATCH_UPDATE = "POST /crm/objects/{version}/{type}/batch/update"
 # Database events (statements and commits) of a recompute with changed contacts, numbered as crash_worker.py counts
 # them: 1 its first read, 10 the contact values' upsert, 12 the commit of the contacts' transaction, 13 the first
 # read after it (values committed, aggregates not), 22 the aggregates' delete, 27 the commit of the aggregates'

@@ -38,7 +38,7 @@ from tests.helpers import cycle, settings_for, stored, truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-LIST_ROUTE = "GET /crm/v3/objects/{type}"
+LIST_ROUTE = "GET /crm/objects/{version}/{type}"
 PAGES_BEFORE_THE_LOSS = 12  # contacts (6 pages) done, deals done, calls under way
 PG_CTL = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
 

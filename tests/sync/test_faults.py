@@ -69,7 +69,7 @@ COMPARED = (
     t.SnapshotLedger,
 )
 KPI_PROPERTIES = [p["name"] for p in CONTACT_PROPERTIES]
-BATCH_UPDATE = "POST /crm/v3/objects/{type}/batch/update"
+BATCH_UPDATE = "POST /crm/objects/{version}/{type}/batch/update"
 
 
 @dataclass

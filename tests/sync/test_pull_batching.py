@@ -16,8 +16,8 @@ from storage import tables as t
 from sync.cycle import CycleOptions, run_cycle
 from tests.helpers import cycle, settings_for, stored, truth
 
-SEARCH = "POST /crm/v3/objects/{type}/search"
-ASSOC_READ = "POST /crm/v4/associations/{fromType}/{toType}/batch/read"
+SEARCH = "POST /crm/objects/{version}/{type}/search"
+ASSOC_READ = "POST /crm/associations/{version}/{fromType}/{toType}/batch/read"
 QUIET_TYPES = 6  # contacts, deals, emails, meetings, notes, tasks: one empty search page each
 CALL_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}
 
