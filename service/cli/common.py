@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 from sqlalchemy import Engine
@@ -31,13 +31,15 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def configure_service_logging(settings: Settings) -> None:
-    """Logging as the service runs it: level and format from Settings, both tokens registered as secrets."""
+def configure_service_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Logging as the service runs it: level and format from Settings, both tokens registered as secrets; lines go
+    to `stream` (standard error by default)."""
     secrets = [settings.hubspot_access_token, settings.kpi_sync_admin_token]
     configure_logging(
         settings.log_level,
         settings.log_format,
         secrets=[s.get_secret_value() for s in secrets if s is not None],
+        stream=stream,
     )
 
 
