@@ -28,6 +28,14 @@ class RetriableError(KpiSyncError):
         self.wait_seconds = wait_seconds
 
 
+class HubSpotTimeoutError(RetriableError):
+    """HubSpot accepted no connection, or sent no answer, within the configured timeout."""
+
+
+class HubSpotConnectionError(RetriableError):
+    """The connection could not be made (refused, unresolvable) or broke mid-answer."""
+
+
 class RateLimitedError(RetriableError):
     """HTTP 429 with a short policy (rolling ten seconds, per second)."""
 
