@@ -80,23 +80,36 @@ def cycle(engine: Engine, settings: Settings, **options: Any) -> RunSummary:
 
 def truth(sb: RunningSandbox) -> dict[str, str]:
     """Checksum per object type of what HubSpot holds: live ids, modification times and contact links."""
+    return {object_type: _checksum(lines) for object_type, lines in truth_lines(sb).items()}
+
+
+def truth_lines(sb: RunningSandbox) -> dict[str, dict[int, str]]:
+    """Per object type, each live record's line (id, modification time, contact links) as HubSpot holds it."""
     out = {}
     for object_type in OBJECT_TYPES:
         modprop = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
-        lines = []
+        lines = {}
         for rec in sb.export(object_type):
             if rec.get("archived"):
                 continue
             links = sorted(int(i) for i in (rec.get("associations") or {}).get("contacts", []))
-            lines.append(
-                f"{int(rec['id'])}|{rec['properties'].get(modprop)}|{links if object_type != 'contacts' else ''}"
-            )
-        out[object_type] = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+            rid = int(rec["id"])
+            lines[rid] = f"{rid}|{rec['properties'].get(modprop)}|{links if object_type != 'contacts' else ''}"
+        out[object_type] = lines
     return out
+
+
+def _checksum(lines: dict[int, str]) -> str:
+    return hashlib.sha256("\n".join(sorted(lines.values())).encode()).hexdigest()
 
 
 def stored(engine: Engine) -> dict[str, str]:
     """The same checksum over the store."""
+    return {object_type: _checksum(lines) for object_type, lines in stored_lines(engine).items()}
+
+
+def stored_lines(engine: Engine) -> dict[str, dict[int, str]]:
+    """Per object type, each live stored record's line, in the form of `truth_lines`."""
     out = {}
     with engine.connect() as conn:
         for object_type in OBJECT_TYPES:
@@ -116,12 +129,23 @@ def stored(engine: Engine) -> dict[str, str]:
                     select(ec.engagement_id, ec.contact_id).where(ec.engagement_type == SINGULAR[object_type])
                 ):
                     links.setdefault(e, []).append(c)
-            lines = []
+            lines = {}
             for rid, modified in conn.execute(stmt):
-                iso = _iso(modified)
                 link = sorted(links.get(rid, [])) if object_type != "contacts" else ""
-                lines.append(f"{rid}|{iso}|{link}")
-            out[object_type] = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+                lines[rid] = f"{rid}|{_iso(modified)}|{link}"
+            out[object_type] = lines
+    return out
+
+
+def mismatched(engine: Engine, sb: RunningSandbox, ids: dict[str, list[str]]) -> dict[str, list[int]]:
+    """Of the records named in `ids` (per object type, as the sandbox's simulate() lists them), those whose stored
+    line differs from HubSpot's (missing, stale, wrongly linked, or still live after HubSpot archived them)."""
+    have, want = stored_lines(engine), truth_lines(sb)
+    out = {}
+    for object_type, named in ids.items():
+        wrong = [i for i in map(int, named) if have[object_type].get(i) != want[object_type].get(i)]
+        if wrong:
+            out[object_type] = sorted(wrong)
     return out
 
 

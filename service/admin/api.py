@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.admin.page import render_panel, shell
+from service.cli.common import parse_objects
 from service.health import readiness
 from service.metrics import CONTENT_TYPE, Metrics
 from service.report import kpi_report
@@ -228,11 +229,11 @@ def _report(engine: Engine, period: str) -> Any:
 
 
 def _resync_options(body: ResyncBody, full: bool | None, objects: list[str] | None, trigger: str) -> CycleOptions:
-    """One request's cycle options: the query's `full` and `objects` override the body's (names already validated)."""
+    """One request's cycle options: the query's `full` and `objects` override the body's. The names were checked
+    against OBJECTS_PATTERN (the documented schema); the CLI's parser splits them, so both read a list alike."""
     chosen = objects if objects is not None else body.objects
-    names = [p.strip() for item in chosen or [] for p in item.split(",") if p.strip()]
-    return CycleOptions(
-        trigger=trigger,
-        full=body.full if full is None else full,
-        objects=tuple(dict.fromkeys(names)) or None,
-    )
+    try:
+        names = parse_objects(chosen or [])
+    except ValueError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(err)) from None
+    return CycleOptions(trigger=trigger, full=body.full if full is None else full, objects=names)

@@ -10,48 +10,20 @@ from pathlib import Path
 import click
 import orjson
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
+from service.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    exit_code,
+    objects_option,
+    open_store_or_exit,
+    require_token,
+    settings_or_exit,
+)
 from service.lock import cycle_lock
-from service.logs import configure_logging
-from service.settings import Settings, load_settings
-from storage.engine import open_store
-from sync.cycle import CycleOptions, RunSummary, run_cycle
-from sync.errors import ConfigError
+from sync.cycle import CycleOptions, run_cycle
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 1, 2, 3
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    """Build Settings once; a bad value prints one line naming the variable and exits 2."""
-    try:
-        settings = load_settings(**overrides)
-    except ConfigError as err:
-        click.echo(f"configuration error: {err}", err=True)
-        sys.exit(EXIT_CONFIG)
-    secrets = [settings.hubspot_access_token, settings.kpi_sync_admin_token]
-    configure_logging(
-        settings.log_level, settings.log_format, secrets=[s.get_secret_value() for s in secrets if s is not None]
-    )
-    path = settings.sqlite_path()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return settings
-
-
-def open_store_or_exit(settings: Settings) -> Engine:
-    """The migrated store; an unreachable database is one line and exit 1."""
-    try:
-        return open_store(settings.database_url)
-    except SQLAlchemyError as err:
-        click.echo(f"database error: cannot open DATABASE_URL ({type(err).__name__})", err=True)
-        sys.exit(EXIT_FAILED)
-
-
-def exit_code(summary: RunSummary) -> int:
-    """0 ok, 3 stopped (daily limit or signal), 1 failed."""
-    return {"ok": 0, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+__all__ = ["exit_code", "main", "settings_or_exit"]  # service.demo runs cycles with these
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,18 +35,13 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Pull and compute, print what would be written, write nothing.")
 @click.option("--full", is_flag=True, help="Reload the chosen objects in full (list endpoints) instead of searching.")
 @click.option("--reconcile", is_flag=True, help="List every record to catch deletions and re-associations.")
-@click.option("--objects", default="", help="Comma-separated object types (default: all).")
-def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
+@click.option("--objects", default="", callback=objects_option, help="Comma-separated object types (default: all).")
+def sync(dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | None) -> None:
     """Run one cycle: pull, recompute KPIs, write back."""
     settings = settings_or_exit()
-    try:
-        settings.hubspot_config()
-    except ConfigError as err:
-        click.echo(f"configuration error: {err}", err=True)
-        sys.exit(EXIT_CONFIG)
+    require_token(settings)
     engine = open_store_or_exit(settings)
-    chosen = tuple(o.strip() for o in objects.split(",") if o.strip()) or None
-    options = CycleOptions(trigger="cli", full=full, objects=chosen, reconcile=reconcile, dry_run=dry_run)
+    options = CycleOptions(trigger="cli", full=full, objects=objects, reconcile=reconcile, dry_run=dry_run)
     with cycle_lock(engine) as acquired:
         if not acquired:
             click.echo("busy: a worker is running a cycle for this portal; try again later", err=True)

@@ -14,66 +14,33 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import structlog
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    exit_code,
+    fail,
+    objects_option,
+    open_store_or_exit,
+    require_token,
+    settings_or_exit,
+)
 from service.health import readiness
 from service.lock import cycle_lock
-from service.logs import configure_logging
-from service.settings import Settings, load_settings
+from service.settings import Settings
 from service.status import recent_run_views, status_document
-from storage.engine import make_engine, open_store
+from storage.engine import make_engine
 from sync.cycle import CycleOptions, run_cycle
-from sync.errors import ConfigError
-from sync.hubspot.constants import OBJECT_TYPES
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 0, 1, 2, 3
 REQUEST_TIMEOUT_SECONDS = 15
 
 log = structlog.get_logger(__name__)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def _settings(*, config_exit: int = EXIT_CONFIG) -> Settings:
-    """Settings from the environment, logging configured with the secrets to scrub; one line and exit on error."""
-    try:
-        settings = load_settings()
-    except ConfigError as err:
-        _fail(f"configuration error: {err}", config_exit)
-    secrets = [settings.hubspot_access_token, settings.kpi_sync_admin_token]
-    configure_logging(settings.log_level, settings.log_format, secrets=[s.get_secret_value() for s in secrets if s])
-    return settings
-
-
-def _store(settings: Settings) -> Engine:
-    try:
-        return open_store(settings.database_url)
-    except SQLAlchemyError as err:
-        _fail(f"database error: cannot open DATABASE_URL ({type(err).__name__})", EXIT_FAILED)
-
-
-def _require_token(settings: Settings) -> None:
-    try:
-        settings.hubspot_config()
-    except ConfigError as err:
-        _fail(f"configuration error: {err}", EXIT_CONFIG)
-
-
-def parse_objects(value: str) -> tuple[str, ...] | None:
-    """`contacts,deals` -> ("contacts", "deals"); empty -> None (all); unknown names are a usage error."""
-    names = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
-    unknown = [n for n in names if n not in OBJECT_TYPES]
-    if unknown:
-        raise click.BadParameter(f"unknown object(s) {', '.join(unknown)}; choose from {', '.join(OBJECT_TYPES)}")
-    return names or None
 
 
 # -- run ------------------------------------------------------------------------------------------------------------
@@ -88,20 +55,20 @@ def run() -> None:
     from service.admin.server import AdminServer
     from service.worker import Worker
 
-    settings = _settings()
-    _require_token(settings)
-    engine = _store(settings)
+    settings = settings_or_exit()
+    require_token(settings)
+    engine = open_store_or_exit(settings)
     worker = Worker(engine, settings)
     try:
         server = AdminServer(create_app(engine, settings, worker), settings.admin_host, settings.admin_port)
     except OSError as err:
-        _fail(f"admin API: cannot listen on {settings.admin_host}:{settings.admin_port} ({err.strerror})", EXIT_FAILED)
+        fail(f"admin API: cannot listen on {settings.admin_host}:{settings.admin_port} ({err.strerror})", EXIT_FAILED)
     _on_signals(worker.request_stop)
     log.info("admin_api", enabled=settings.kpi_sync_admin_token is not None, host=settings.admin_host)
     try:
         server.start()
     except RuntimeError as err:
-        _fail(f"admin API: {err}", EXIT_FAILED)
+        fail(f"admin API: {err}", EXIT_FAILED)
     worker.start()
     try:
         worker.wait()
@@ -123,20 +90,24 @@ def _on_signals(stop: Callable[[], None]) -> None:
 # -- resync ---------------------------------------------------------------------------------------------------------
 @click.command()
 @click.option("--full", is_flag=True, help="Reload the objects in full (list endpoints) instead of searching.")
-@click.option("--objects", default="", help="Comma-separated object types, e.g. contacts,deals (default: all).")
+@click.option(
+    "--objects",
+    default="",
+    callback=objects_option,
+    help="Comma-separated object types, e.g. contacts,deals (default: all).",
+)
 @click.option("--local", is_flag=True, help="Run the cycle in this process (under the cycle lock), not in the worker.")
-def resync(full: bool, objects: str, local: bool) -> None:
+def resync(full: bool, objects: tuple[str, ...] | None, local: bool) -> None:
     """Ask the running worker for a cycle now (queued once if one runs), or run it here with --local."""
-    chosen = parse_objects(objects)
-    settings = _settings()
+    settings = settings_or_exit()
     if local:
-        sys.exit(_resync_local(settings, CycleOptions(trigger="cli", full=full, objects=chosen)))
-    sys.exit(_resync_remote(settings, full, chosen))
+        sys.exit(_resync_local(settings, CycleOptions(trigger="cli", full=full, objects=objects)))
+    sys.exit(_resync_remote(settings, full, objects))
 
 
 def _resync_local(settings: Settings, options: CycleOptions) -> int:
-    _require_token(settings)
-    engine = _store(settings)
+    require_token(settings)
+    engine = open_store_or_exit(settings)
     with cycle_lock(engine) as acquired:
         if not acquired:
             click.echo("busy: another cycle is running; retry later, or resync through the worker", err=True)
@@ -145,7 +116,7 @@ def _resync_local(settings: Settings, options: CycleOptions) -> int:
     click.echo(f"run {summary.run_id}: {summary.outcome} ({summary.api_calls} API calls)")
     if summary.error:
         click.echo(f"{summary.outcome}: {summary.error}", err=True)
-    return {"ok": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+    return exit_code(summary)
 
 
 def admin_base_url(settings: Settings) -> str:
@@ -157,7 +128,7 @@ def admin_base_url(settings: Settings) -> str:
 
 def _resync_remote(settings: Settings, full: bool, objects: Sequence[str] | None) -> int:
     if settings.kpi_sync_admin_token is None:
-        _fail(
+        fail(
             "configuration error: KPI_SYNC_ADMIN_TOKEN: not set (needed to reach the worker; or use --local)",
             EXIT_CONFIG,
         )
@@ -177,10 +148,10 @@ def _resync_remote(settings: Settings, full: bool, objects: Sequence[str] | None
             answer = json.loads(response.read())
     except urllib.error.HTTPError as err:
         code = EXIT_CONFIG if err.code in (401, 403) else EXIT_FAILED
-        _fail(f"the worker refused the resync: HTTP {err.code} {_detail(err)}", code)
+        fail(f"the worker refused the resync: HTTP {err.code} {_detail(err)}", code)
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        _fail(f"worker not reachable at {base} ({reason}); is `kpi-sync run` running? (or use --local)", EXIT_FAILED)
+        fail(f"worker not reachable at {base} ({reason}); is `kpi-sync run` running? (or use --local)", EXIT_FAILED)
     queued = " behind the running cycle" if answer.get("state") == "queued" else ""
     click.echo(f"resync {answer.get('state')}{queued}")
     return EXIT_OK
@@ -199,8 +170,8 @@ def _detail(err: urllib.error.HTTPError) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the status document (as GET /status) as JSON.")
 def status(limit: int, as_json: bool) -> None:
     """Print the run history, the pull cursors and today's API spend."""
-    settings = _settings()
-    engine = _store(settings)
+    settings = settings_or_exit()
+    engine = open_store_or_exit(settings)
     document = status_document(engine, settings, None)
     history = recent_run_views(engine, limit)
     if as_json:
@@ -263,18 +234,18 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 @click.command()
 def check() -> None:
     """Health check for containers: exit 0 when the database answers and the last cycle did not fail, else 1."""
-    settings = _settings(config_exit=EXIT_FAILED)
+    settings = settings_or_exit(config_exit=EXIT_FAILED)
     try:
         engine = make_engine(settings.database_url)  # no migration: a probe must not change the schema
     except SQLAlchemyError as err:
-        _fail(f"unhealthy: database unreachable ({type(err).__name__})", EXIT_FAILED)
+        fail(f"unhealthy: database unreachable ({type(err).__name__})", EXIT_FAILED)
     try:
         ready = readiness(engine)
     finally:
         engine.dispose()
     if not ready.ready:
         detail = f": {ready.detail[:200]}" if ready.detail else ""
-        _fail(f"unhealthy: {ready.reason}{detail}", EXIT_FAILED)
+        fail(f"unhealthy: {ready.reason}{detail}", EXIT_FAILED)
     click.echo("ok")
 
 

@@ -28,6 +28,8 @@ from sync.hubspot.constants import LIST_PAGE_SIZE
 from sync.hubspot.errors import (
     AuthError,
     DailyLimitError,
+    HubSpotConnectionError,
+    HubSpotTimeoutError,
     MalformedResponseError,
     RateLimitedError,
     RequestError,
@@ -40,6 +42,13 @@ log = structlog.get_logger(__name__)
 USER_AGENT = "kpi-sync (hubspot-api-client-python)"
 CONNECT_TIMEOUT_S = 5.0
 SLOW_SHARE_OF_TIMEOUT = 0.25  # an answer that used a quarter of the read timeout is counted as slow
+# Transport failures by type, most specific first: urllib3's NewConnectionError (refused, unresolvable) subclasses
+# its ConnectTimeoutError, so it must be matched before the timeouts or a closed port would read as a timeout.
+TRANSPORT_ERRORS: tuple[tuple[tuple[type[BaseException], ...], type[RetriableError], str], ...] = (
+    ((urllib3.exceptions.NewConnectionError,), HubSpotConnectionError, "connection to HubSpot failed"),
+    ((urllib3.exceptions.TimeoutError, TimeoutError), HubSpotTimeoutError, "HubSpot did not answer in time"),
+    ((urllib3.exceptions.ProtocolError, ConnectionError), HubSpotConnectionError, "connection to HubSpot failed"),
+)
 
 
 @dataclass(frozen=True)
@@ -121,10 +130,11 @@ def translate(exc: BaseException, *, timezone: str = "UTC") -> KpiSyncError:
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status > 0:
         return _translate_status(status, _body_of(exc), _headers_of(exc), timezone=timezone)
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return RetriableError("HubSpot did not answer in time", status=None)
-    if isinstance(exc, urllib3.exceptions.ProtocolError | urllib3.exceptions.NewConnectionError | ConnectionError):
-        return RetriableError(f"connection to HubSpot failed ({type(exc).__name__})")
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason  # what went wrong on the (only) attempt
+    for types, error, message in TRANSPORT_ERRORS:
+        if isinstance(exc, types):
+            return error(f"{message} ({type(exc).__name__})")
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
         return RetriableError(f"HTTP transport error ({type(exc).__name__})")
     if isinstance(exc, orjson.JSONDecodeError | ValueError | TypeError):
@@ -286,8 +296,7 @@ class HubSpotClient:
             elif status >= 500:
                 self.stats.faults["5xx"] += 1
         elif isinstance(err, RetriableError):
-            kind = "timeout" if "in time" in str(err) else "connection"
-            self.stats.faults[kind] += 1
+            self.stats.faults["timeout" if isinstance(err, HubSpotTimeoutError) else "connection"] += 1
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:

@@ -32,3 +32,11 @@ class RequestError(FatalError):
 
 class MalformedResponseError(RetriableError):
     """HubSpot answered 2xx with a body we cannot parse (truncated JSON, wrong shape)."""
+
+
+class HubSpotTimeoutError(RetriableError):
+    """HubSpot accepted no connection, or sent no answer, within the configured timeout."""
+
+
+class HubSpotConnectionError(RetriableError):
+    """The connection could not be made (refused, unresolvable) or broke mid-answer."""

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from service.lock import cycle_lock
 from storage.engine import open_store
+from sync.hubspot.constants import OBJECT_TYPES
 
 
 def kpi_sync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -57,6 +58,18 @@ def test_missing_token_is_named(env: dict[str, str]) -> None:
     result = kpi_sync("sync", env={k: v for k, v in env.items() if k != "HUBSPOT_ACCESS_TOKEN"})
     assert result.returncode == 2
     assert "HUBSPOT_ACCESS_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["sync"], ["resync", "--local"], ["resync"]])
+def test_unknown_object_is_a_usage_error_naming_the_valid_objects(env: dict[str, str], command: list[str]) -> None:
+    """`--objects foo` stops the command with exit 2 and a line naming `foo` and every valid object type; no cycle
+    (nor a request to the worker) starts."""
+    result = kpi_sync(*command, "--objects", "contacts,foo", env=env)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "foo" in line]
+    assert len(lines) == 1
+    assert all(name in lines[0] for name in OBJECT_TYPES)
+    assert "Traceback" not in result.stderr
 
 
 def test_manual_sync_waits_for_no_one_while_a_worker_holds_the_lock(env: dict[str, str], sqlite_url: str) -> None:

@@ -7,6 +7,7 @@ aggregate rows with `refresh(full=True)` on the same store.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 from structlog.testing import capture_logs
 
+from sandbox import content
 from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
 from sandbox.harness import RunningSandbox
 from sandbox.objtypes import STANDARD
@@ -255,6 +257,73 @@ def cycle_matches_full_recompute(engine: Engine, settings: Settings, before: Row
     assert incremental == aggregates(engine)
     assert incremental != before
     return summary
+
+
+def send_an_email_with_a_content_link(sb: RunningSandbox) -> None:
+    contact = contacts_of(sb, "calls", connected_call(sb))[0]
+    text, html = content.email_bodies(random.Random(1), "Ann", "Sanne", True)
+    ot = STANDARD["emails"]
+    rid = sb.portal.next_ids(ot, 1)[0]
+    props = {
+        "hs_timestamp": str(now_ms() - 60_000),
+        "hs_email_direction": "EMAIL",
+        "hs_email_status": "SENT",
+        "hs_email_subject": "As promised",
+        "hs_email_text": text,
+        "hs_email_html": html,
+        "hubspot_owner_id": owner_id(0),
+    }
+    sb.portal.create(ot, rid, props, now_ms())
+    sb.portal.associate(ot, rid, STANDARD["contacts"], contact)
+
+
+def make_a_lead_sales_qualified(sb: RunningSandbox) -> None:
+    contact = pick(sb, "contacts", "AND json_extract(props, '$.lifecyclestage') = 'lead'")
+    edit(
+        sb,
+        "contacts",
+        contact,
+        lifecyclestage="salesqualifiedlead",
+        hs_lifecyclestage_salesqualifiedlead_date=str(now_ms() - 60_000),
+    )
+
+
+# Changes the incremental search path sees: the changed record's modification date moves. Archiving a call or a
+# contact and dropping a contact from a call are seen by the reconcile only (search never serves archived records,
+# and an association change leaves the record's modification date alone), so they are covered above, with one.
+SEARCHED: list[Callable[[RunningSandbox], None]] = [
+    log_a_new_call,
+    give_a_call_to_another_rep,
+    send_an_email_with_a_content_link,
+    make_a_lead_sales_qualified,
+    win_an_open_deal,
+]
+
+
+@pytest.mark.parametrize("change", SEARCHED, ids=lambda f: f.__name__)
+def test_one_searched_change_refreshes_to_the_full_recompute_without_a_reconcile(
+    sandbox: RunningSandbox, store: Engine, store_url: str, change: Callable[[RunningSandbox], None]
+) -> None:
+    """After one change that search serves and one plain incremental cycle (no list pass, no recompute in full),
+    the aggregates and every contact's values are those of a recompute from scratch, on both databases."""
+    settings = settings_for(sandbox, store_url, writeback_enabled=False)
+    cycle(store, settings)
+    before = aggregates(store), contact_values(store)
+    change(sandbox)
+    summary = cycle(store, settings)
+    incremental = aggregates(store), contact_values(store)
+    assert [k for k in summary.counts["pull"]["pages"] if not k.startswith("search:")] == []
+    assert summary.counts["kpis"]["redone_in_full"] is False
+    refresh(store, settings.kpi_config(), now_ms(), full=True)
+    assert (aggregates(store), contact_values(store)) == incremental
+    assert incremental != before
+
+
+def contact_values(engine: Engine) -> dict[int, tuple[Any, ...]]:
+    """Every contact's stored KPI values and facts."""
+    k = repo.table(t.ContactKpi).c
+    with engine.connect() as conn:
+        return {r[0]: (r[1], r[2]) for r in conn.execute(select(k.contact_id, k.properties, k.facts))}
 
 
 def test_a_changed_kpi_configuration_recounts_everything(

@@ -1,0 +1,97 @@
+"""What every `kpi-sync` command shares: the exit codes, Settings built once (with logging and its secrets set up),
+the store, and the one parser of an object list (also used by the admin API).
+
+Exit codes: 0 ok, 1 the work failed (HubSpot, database), 2 bad configuration or usage, 3 stopped early (daily
+limit, signal).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import NoReturn, TextIO
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.logs import configure_logging
+from service.settings import Settings, load_settings
+from storage.engine import open_store
+from sync.cycle import RunSummary
+from sync.errors import ConfigError
+from sync.hubspot.constants import OBJECT_TYPES
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """One line on standard error, then exit with `code`."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def configure_service_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Logging as the service runs it: level and format from Settings, both tokens registered as secrets; lines go
+    to `stream` (standard error by default)."""
+    secrets = [settings.hubspot_access_token, settings.kpi_sync_admin_token]
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets=[s.get_secret_value() for s in secrets if s is not None],
+        stream=stream,
+    )
+
+
+def settings_or_exit(*, config_exit: int = EXIT_CONFIG, **overrides: object) -> Settings:
+    """Build Settings once and configure logging; a bad value prints one line naming the variable and exits
+    `config_exit` (2; `check` asks for 1, since Docker reserves 2 in health checks)."""
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as err:
+        fail(f"configuration error: {err}", config_exit)
+    configure_service_logging(settings)
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def require_token(settings: Settings) -> None:
+    """Exit 2 with one line naming HUBSPOT_ACCESS_TOKEN when the HubSpot settings are incomplete."""
+    try:
+        settings.hubspot_config()
+    except ConfigError as err:
+        fail(f"configuration error: {err}", EXIT_CONFIG)
+
+
+def open_store_or_exit(settings: Settings) -> Engine:
+    """The migrated store; an unreachable database is one line and exit 1."""
+    try:
+        return open_store(settings.database_url)
+    except SQLAlchemyError as err:
+        fail(f"database error: cannot open DATABASE_URL ({type(err).__name__})", EXIT_FAILED)
+
+
+def exit_code(summary: RunSummary) -> int:
+    """0 ok, 3 stopped (daily limit or signal), 1 failed."""
+    return {"ok": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+
+
+def parse_objects(value: str | Iterable[str]) -> tuple[str, ...] | None:
+    """`"contacts, deals"` (or several such items) -> ("contacts", "deals"), first occurrence kept; nothing ->
+    None (all). ValueError naming the unknown and the valid object types otherwise."""
+    items = [value] if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(p.strip() for item in items for p in item.split(",") if p.strip()))
+    unknown = [n for n in names if n not in OBJECT_TYPES]
+    if unknown:
+        raise ValueError(f"unknown object(s) {', '.join(unknown)}; choose from {', '.join(OBJECT_TYPES)}")
+    return names or None
+
+
+def objects_option(_: click.Context, __: click.Parameter, value: str) -> tuple[str, ...] | None:
+    """Click callback of `--objects`: the parsed list, or a usage error (exit 2) naming the valid objects."""
+    try:
+        return parse_objects(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
