@@ -169,7 +169,7 @@ def change_one_percent(engine: Engine, rng: random.Random, now: int, round_no: i
             [{"engagement_type": "call", "engagement_id": base + i, "contact_id": c.id} for i, c in enumerate(changed)],
         )
         marks.mark_dirty_contacts(conn, [c.id for c in changed], now)
-        marks.mark_added_touches(conn, [("call", c["id"]) for c in calls], now)
+        marks.mark_added_touches(conn, [("call", base + i) for i in range(len(calls))], now)
     return len(changed)
 
 

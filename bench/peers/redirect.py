@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, SupportsIndex
 from urllib.parse import urlsplit
 
 import requests.adapters
@@ -75,8 +75,8 @@ def scale_sleep(factor: float | None = None) -> float:
     if scale != 1.0:
         original = time.sleep
 
-        def sleep(seconds: float) -> None:
-            original(max(0.0, seconds) * scale)
+        def sleep(seconds: float | SupportsIndex) -> None:
+            original(max(0.0, float(seconds)) * scale)
 
         time.sleep = sleep
     return scale

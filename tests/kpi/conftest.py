@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from kpi_factories import BASE, DAY
 
 from kpi.config import KpiConfig
+from tests.kpi.kpi_factories import BASE, DAY
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from kpi_factories import BASE, HOUR, MIN, make_call, make_contact, make_email, make_lead
 
 from kpi.config import KpiConfig
 from kpi.contact import compute_contact, lead_start, responded_within_1h
 from kpi.rows import Contact
+from tests.kpi.kpi_factories import BASE, HOUR, MIN, make_call, make_contact, make_email, make_lead
 
 
 @pytest.mark.parametrize(

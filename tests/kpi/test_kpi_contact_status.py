@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from kpi_factories import BASE, CONNECTED, DAY, HOUR, make_call, make_contact, make_email, make_lead, make_meeting
 
 from kpi.config import KpiConfig
 from kpi.contact import FollowupStatus, compute_contact, days_sql_to_customer, is_decision_maker, next_change_at
 from kpi.properties import properties_of
 from kpi.rows import Contact, Engagement
+from tests.kpi.kpi_factories import (
+    BASE,
+    CONNECTED,
+    DAY,
+    HOUR,
+    make_call,
+    make_contact,
+    make_email,
+    make_lead,
+    make_meeting,
+)
 
 S = FollowupStatus
 STALE = 14 * DAY

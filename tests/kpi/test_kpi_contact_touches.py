@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from kpi_factories import (
+
+from kpi.config import KpiConfig
+from kpi.contact import compute_contact
+from kpi.rows import Contact, Engagement
+from tests.kpi.kpi_factories import (
     BASE,
     CONNECTED,
     HOUR,
@@ -14,10 +18,6 @@ from kpi_factories import (
     make_meeting,
     make_other,
 )
-
-from kpi.config import KpiConfig
-from kpi.contact import compute_contact
-from kpi.rows import Contact, Engagement
 
 
 def _label(e: Engagement) -> str:

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kpi_factories import BASE, CONNECTED, DAY, HOUR, OCT_2026, make_contact, make_deal, make_owner
 
 from kpi.config import KpiConfig
 from kpi.contact import ContactKpis, FollowupStatus, compute_contact
@@ -28,6 +27,7 @@ from kpi.periods import ALL_TIME
 from kpi.properties import PROPERTY_NAMES, properties_of
 from kpi.rows import ENGAGEMENT_TYPES, MAX_MS, MIN_MS, Contact, Deal, Engagement, Owner, Stage, stage_map
 from kpi.scopes import PORTAL, PORTAL_ID, TEAM, AggregateKey, Values
+from tests.kpi.kpi_factories import BASE, CONNECTED, DAY, HOUR, OCT_2026, make_contact, make_deal, make_owner
 
 # -- worlds --------------------------------------------------------------------------------------------------------
 

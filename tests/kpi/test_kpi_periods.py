@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from kpi_factories import HOUR, OCT_2026
 
 from kpi.periods import Calendar, parse_period
+from tests.kpi.kpi_factories import HOUR, OCT_2026
 
 OCT_2026_AMS = OCT_2026 - 2 * HOUR  # 2026-10-01T00:00+02:00
 NOV_2026_AMS = 1_793_487_600_000  # 2026-11-01T00:00+01:00 (after the end of DST on Oct 25)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from kpi_factories import BASE, CONNECTED, HOUR, make_call, make_contact, make_email, make_lead
-
 from kpi.config import KpiConfig
 from kpi.contact import compute_contact
 from kpi.properties import PROPERTY_NAMES, properties_of
+from tests.kpi.kpi_factories import BASE, CONNECTED, HOUR, make_call, make_contact, make_email, make_lead
 
 
 def test_property_names_in_spec_order() -> None:

@@ -7,11 +7,11 @@ import io
 import json
 
 import pytest
-from kpi_factories import make_owner
 
 from kpi.chart import render_chart
 from kpi.report import render
 from kpi.scopes import AggregateKey, Values
+from tests.kpi.kpi_factories import make_owner
 
 OWNERS = [make_owner("o1", "Anna", ("t1",)), make_owner("o2", "Bob", ("t1",))]
 K1: Values = {

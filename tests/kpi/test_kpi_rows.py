@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from kpi_factories import make_deal, make_owner
 
 from kpi.rows import Stage, deal_outcome, parse_timestamp, stage_map
+from tests.kpi.kpi_factories import make_deal, make_owner
 
 STAGES = stage_map(
     [

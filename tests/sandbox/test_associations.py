@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import (
@@ -14,11 +16,11 @@ from sandbox.harness import RunningSandbox
 from tests.sandbox.conftest import assert_lossless, make_client
 
 
-def _mass_email(shared: RunningSandbox) -> dict[str, object]:
+def _mass_email(shared: RunningSandbox) -> dict[str, Any]:
     return max(shared.export("emails"), key=lambda e: len(e["associations"]["contacts"]))
 
 
-def _read(client: HubSpot, inputs: list[PublicFetchAssociationsBatchRequest], to: str = "contacts") -> object:
+def _read(client: HubSpot, inputs: list[PublicFetchAssociationsBatchRequest], to: str = "contacts") -> Any:
     body = BatchInputPublicFetchAssociationsBatchRequest(inputs=inputs)
     return client.crm.associations.v4.batch_api.get_page("emails", to, body)
 

@@ -92,10 +92,11 @@ def test_group_and_property_create_then_409(fresh: Start) -> None:
         group = PropertyGroupCreate(name="sales_kpis", label="Sales KPIs", display_order=-1)
         assert client.crm.properties.groups_api.create("contacts", group).name == "sales_kpis"
         assert _create_property(client).name == "kpi_sales_touches"
-        for create in (
+        creates: tuple[Callable[[], object], ...] = (
             lambda: client.crm.properties.groups_api.create("contacts", group),
             lambda: _create_property(client),
-        ):
+        )
+        for create in creates:
             with pytest.raises(PropertiesApiException) as err:
                 create()
             assert err.value.status == 409

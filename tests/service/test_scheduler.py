@@ -18,6 +18,7 @@ from service.lock import lock_file
 from service.settings import Settings
 from service.worker import Worker, merge
 from sync import runs
+from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary
 from tests.helpers import TOKEN, sandbox_settings, wait_for
 
@@ -120,7 +121,7 @@ class ScriptedCycle:
         self.calls: list[tuple[float, CycleOptions]] = []
 
     def __call__(
-        self, engine: Engine, settings: Settings, options: CycleOptions, *, stop: threading.Event | None = None
+        self, engine: Engine, config: CycleConfig, options: CycleOptions, *, stop: threading.Event | None = None
     ) -> RunSummary:
         self.calls.append((time.monotonic(), options))
         outcome, resume_in_ms = self.outcomes.pop(0) if self.outcomes else ("ok", None)

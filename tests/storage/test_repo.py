@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, Executable, func, inspect, select
+from sqlalchemy import ClauseElement, Engine, func, inspect, select
 
 from kpi.config import KpiConfig
 from storage import repo
@@ -55,7 +55,8 @@ def test_upsert_changed_reports_new_and_changed_rows_only(store: Engine) -> None
         again = repo.upsert_changed(
             conn, t.Contact, [_contact(1, modified_at=9_999), _contact(2, owner_id="7")], repo.CONTACT_FIELDS
         )
-        stored = conn.execute(select(t.Contact.__table__.c.modified_at).where(t.Contact.__table__.c.id == 1)).scalar()
+        contacts = repo.table(t.Contact).c
+        stored = conn.execute(select(contacts.modified_at).where(contacts.id == 1)).scalar()
     assert [new["id"] for old, new in first] == [1, 2]
     assert [(old["owner_id"], new["owner_id"]) for old, new in again if old] == [("1", "7")]
     assert stored == 9_999
@@ -115,7 +116,7 @@ def test_composite_key_lookup_finds_exactly_the_given_keys(store: Engine) -> Non
     assert found == {10, 40}
 
 
-def _sqlite_plan(engine: Engine, stmt: Executable) -> str:
+def _sqlite_plan(engine: Engine, stmt: ClauseElement) -> str:
     """SQLite's query plan for a statement, its steps joined in one line."""
     with engine.connect() as conn:
         sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))

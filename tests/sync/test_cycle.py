@@ -119,7 +119,8 @@ def test_written_values_equal_the_kpi_rows(sandbox: RunningSandbox, store: Engin
     cycle(store, settings_for(sandbox, store_url))
     hubspot = {int(r["id"]): r["properties"] for r in sandbox.export("contacts") if not r.get("archived")}
     with store.connect() as conn:
-        rows = conn.execute(select(t.ContactKpi.__table__.c.contact_id, t.ContactKpi.__table__.c.properties))
+        kpis = repo.table(t.ContactKpi).c
+        rows = conn.execute(select(kpis.contact_id, kpis.properties))
         computed = dict(rows.all())
     assert computed
     for cid, props in computed.items():
@@ -164,7 +165,7 @@ def test_partial_batch_failures_are_retried_next_cycle(
     cycle(sqlite_store, settings)
     with sqlite_store.connect() as conn:
         pending = conn.execute(
-            select(t.ContactKpi.__table__.c.contact_id).where(t.ContactKpi.__table__.c.push_pending.is_(True))
+            select(repo.table(t.ContactKpi).c.contact_id).where(repo.table(t.ContactKpi).c.push_pending.is_(True))
         ).all()
     assert pending == []
 
@@ -233,8 +234,8 @@ def test_incremental_recompute_equals_full_recompute(sandbox: RunningSandbox, st
         with store.connect() as conn:
             k = repo.table(t.ContactKpi).c
             a = repo.table(t.KpiAggregate).c
-            contacts = {r[0]: r[1] for r in conn.execute(select(k.contact_id, k.properties))}
-            aggs = {
+            contacts: dict[int, dict[str, str]] = {r[0]: r[1] for r in conn.execute(select(k.contact_id, k.properties))}
+            aggs: dict[tuple[str, ...], dict[str, object]] = {
                 (r[0], r[1], r[2], r[3]): r[4]
                 for r in conn.execute(select(a.kpi, a.scope, a.scope_id, a.period, a.metrics))
             }
