@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kpi.config import KpiConfig
 from storage import repo
-from sync import runs
+from sync import runs, state_keys
 from sync.config import CycleConfig
 from sync.errors import DailyLimitError, KpiSyncError
 from sync.hubspot.client import HubSpotClient
@@ -31,8 +31,6 @@ from sync.push import PushStats, write_back, write_snapshots
 from sync.refresh.contacts import refresh
 
 log = structlog.get_logger(__name__)
-
-RECOMPUTE_STATE = "kpi_recompute"  # service_state key: {"running": true} while a recompute may be half committed
 
 
 @dataclass(frozen=True)
@@ -173,13 +171,13 @@ def _recompute(engine: Engine, config: KpiConfig, *, full: bool) -> dict[str, An
     died between them leaves nothing dirty to say the aggregates are stale: a recompute is marked as running while
     it runs, and one found cut short is redone over every contact and aggregate."""
     with engine.begin() as conn:
-        cut_short = bool((repo.get_state(conn, RECOMPUTE_STATE) or {}).get("running"))
-        repo.set_state(conn, RECOMPUTE_STATE, {"running": True})
+        cut_short = bool((repo.get_state(conn, state_keys.KPI_RECOMPUTE) or {}).get("running"))
+        repo.set_state(conn, state_keys.KPI_RECOMPUTE, {"running": True})
     if cut_short and not full:
         log.warning("kpi_recompute_redone", reason="the last recompute was cut short; recomputing everything")
     stats = refresh(engine, config, runs.now_ms(), full=full or cut_short)
     with engine.begin() as conn:
-        repo.set_state(conn, RECOMPUTE_STATE, {"running": False})
+        repo.set_state(conn, state_keys.KPI_RECOMPUTE, {"running": False})
     return {**stats.as_dict(), "redone_in_full": cut_short}
 
 

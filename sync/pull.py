@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
+from sync import state_keys
 from sync.config import PullConfig
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import (
@@ -130,7 +131,7 @@ class Puller:
         """Pull everything asked for; a reconcile (or a first run) lists every record to catch deletions."""
         with self.engine.begin() as conn:
             cursors = {o: repo.get_cursor(conn, o) for o in objects}
-            refreshed = (repo.get_state(conn, "owners_refreshed") or {}).get("at", 0)
+            refreshed = (repo.get_state(conn, state_keys.OWNERS_REFRESHED) or {}).get("at", 0)
         listing = reconcile or any(c["phase"] == "full" or c["list_after"] for c in cursors.values())
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.pull_owners_and_pipelines()
@@ -165,7 +166,7 @@ class Puller:
         with self.engine.begin() as conn:
             repo.upsert(conn, repo.table(t.Owner), [r for r in rows if r["id"]])
             repo.upsert(conn, repo.table(t.DealStage), [s for s in stages if s["stage_id"]])
-            repo.set_state(conn, "owners_refreshed", {"at": self.run_start_ms})
+            repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
         self.stats.fetched["owners"] += len(rows)
 
     # -- list pass ---------------------------------------------------------------------------------------------

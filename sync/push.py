@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
+from sync import state_keys
 from sync.errors import AuthError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import BATCH_WRITE_SIZE
@@ -77,7 +78,7 @@ def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> se
     """
     marker = definitions_hash()
     with engine.connect() as conn:
-        state = repo.get_state(conn, "contact_schema") or {}
+        state = repo.get_state(conn, state_keys.CONTACT_SCHEMA) or {}
     if state.get("hash") == marker and not state.get("conflicts"):
         return set()
     groups = {g.get("name") for g in client.property_groups("contacts")}
@@ -102,7 +103,7 @@ def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> se
             )
     stats.conflicts = sorted(conflicts)
     with engine.begin() as conn:
-        repo.set_state(conn, "contact_schema", {"hash": marker, "conflicts": sorted(conflicts)})
+        repo.set_state(conn, state_keys.CONTACT_SCHEMA, {"hash": marker, "conflicts": sorted(conflicts)})
     return conflicts
 
 
@@ -248,7 +249,7 @@ def write_snapshots(engine: Engine, client: HubSpotClient, now_ms: int, stats: P
 
 def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str | None:
     with engine.connect() as conn:
-        state = repo.get_state(conn, "snapshot_schema") or {}
+        state = repo.get_state(conn, state_keys.SNAPSHOT_SCHEMA) or {}
     if state.get("object_type"):
         return str(state["object_type"])
     if state.get("unavailable_until", 0) > now_ms:
@@ -258,7 +259,7 @@ def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str 
     except AuthError:
         log.info("snapshots_skipped", reason="the portal has no custom objects (schemas API answered 403)")
         with engine.begin() as conn:
-            repo.set_state(conn, "snapshot_schema", {"unavailable_until": now_ms + UNAVAILABLE_RECHECK_MS})
+            repo.set_state(conn, state_keys.SNAPSHOT_SCHEMA, {"unavailable_until": now_ms + UNAVAILABLE_RECHECK_MS})
         return None
     found = next((s for s in schemas if s.get("name") == SNAPSHOT_OBJECT), None) or client.create_schema(
         snapshot_schema()
@@ -269,7 +270,7 @@ def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str 
     if not object_type:
         return None
     with engine.begin() as conn:
-        repo.set_state(conn, "snapshot_schema", {"object_type": object_type})
+        repo.set_state(conn, state_keys.SNAPSHOT_SCHEMA, {"object_type": object_type})
     return object_type
 
 

@@ -24,6 +24,7 @@ from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
+from sync import state_keys
 from sync.refresh import cells as aggregates
 from sync.refresh import inputs as kpi_rows
 from sync.refresh.inputs import engagement_of
@@ -95,12 +96,12 @@ def refresh(
                 _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
         owners = _owner_signature(conn)
-        owners_changed = owners != (repo.get_state(conn, "aggregate_owners") or {}).get("signature")
+        owners_changed = owners != (repo.get_state(conn, state_keys.AGGREGATE_OWNERS) or {}).get("signature")
         if full or owners_changed or aggregates.needs_merge(conn):
             stats.aggregates = aggregates.refresh_aggregates(
                 conn, config, now_ms, full=full, every_key=owners_changed, touch=touch, contact_cells=counted
             )
-            repo.set_state(conn, "aggregate_owners", {"signature": owners})
+            repo.set_state(conn, state_keys.AGGREGATE_OWNERS, {"signature": owners})
     if full:  # the first full pass follows the store's first fill: give PostgreSQL's planner the tables' sizes
         repo.refresh_planner_statistics(engine)
     return stats
