@@ -14,6 +14,7 @@ from service.health import api_calls_since, day_start_ms, readiness
 from service.settings import Settings
 from storage import repo
 from sync import runs
+from sync.cursor import Cursor
 
 TIME_FIELDS = ("started_at", "finished_at", "resume_at")
 CURSOR_TIME_FIELDS = ("high_water", "list_started_at", "last_reconciled_at", "updated_at")
@@ -42,11 +43,11 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def cursor_view(cursor: dict[str, Any]) -> dict[str, Any]:
+def cursor_view(cursor: Cursor) -> dict[str, Any]:
     """A pull cursor with ISO times."""
-    view = dict(cursor)
+    view = cursor.to_row()
     for name in CURSOR_TIME_FIELDS:
-        view[f"{name}_iso"] = iso(cursor.get(name))
+        view[f"{name}_iso"] = iso(view[name])
     return view
 
 
@@ -59,7 +60,7 @@ def status_document(engine: Engine, settings: Settings, worker: dict[str, Any] |
     """Everything `GET /status` answers. `worker` is the running worker's state (None outside the worker)."""
     latest = runs.recent_runs(engine, 1)
     with engine.connect() as conn:
-        cursors = [cursor_view(c) for c in repo.all_cursors(conn)]
+        cursors = [cursor_view(Cursor.from_row(row)) for row in repo.all_cursors(conn)]
     since = day_start_ms(settings.kpi_timezone)
     ready = readiness(engine)
     return {
