@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +36,7 @@ from sync.hubspot.constants import (
     SINGULAR,
 )
 from sync.hubspot.records import ParseStats, owner_row, parse_page, stage_row, valid_id
+from sync.json_fields import counter, whole
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +64,8 @@ class PullStats:
     dirty_deals: int = 0
     parse: ParseStats = field(default_factory=ParseStats)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain form for run history and the summary log line."""
+    def to_json(self) -> dict[str, Any]:
+        """The `pull` section of a run's stored counts."""
         return {
             "pages": dict(self.pages),
             "fetched": dict(self.fetched),
@@ -76,6 +77,20 @@ class PullStats:
             "skipped_records": self.parse.skipped_records,
             "invalid_values": dict(self.parse.invalid_values),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PullStats:
+        """Read back `to_json` (missing or odd entries read as zero)."""
+        return cls(
+            pages=counter(data.get("pages")),
+            fetched=counter(data.get("fetched")),
+            changed=counter(data.get("changed")),
+            archived=counter(data.get("archived")),
+            relinked=counter(data.get("relinked")),
+            dirty_contacts=whole(data.get("dirty_contacts")),
+            dirty_deals=whole(data.get("dirty_deals")),
+            parse=ParseStats(whole(data.get("skipped_records")), counter(data.get("invalid_values"))),
+        )
 
 
 @dataclass(frozen=True)

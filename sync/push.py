@@ -9,6 +9,7 @@ the portal has custom objects.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from sync import state_keys
 from sync.errors import AuthError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import BATCH_WRITE_SIZE
+from sync.json_fields import counter, texts, whole
 from sync.properties import (
     CONTACT_PROPERTIES,
     PROPERTY_GROUP_DEF,
@@ -52,10 +54,11 @@ class PushStats:
     snapshots_written: int = 0
     snapshot_calls: int = 0
     deleted_meanwhile: int = 0
-    preview: list[dict[str, Any]] = field(default_factory=list)
+    would_write_contacts: int = 0  # a dry run: contacts it would have written
+    preview: list[dict[str, Any]] = field(default_factory=list, compare=False)  # a dry run's inputs, not stored
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain form for the run summary (no preview)."""
+    def to_json(self) -> dict[str, Any]:
+        """The `push` section of a run's stored counts (no preview)."""
         return {
             "write_calls": self.write_calls,
             "contacts_written": self.contacts_written,
@@ -67,7 +70,25 @@ class PushStats:
             "snapshots_written": self.snapshots_written,
             "snapshot_calls": self.snapshot_calls,
             "deleted_meanwhile": self.deleted_meanwhile,
+            "would_write_contacts": self.would_write_contacts,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PushStats:
+        """Read back `to_json` (missing or odd entries read as zero)."""
+        return cls(
+            write_calls=whole(data.get("write_calls")),
+            contacts_written=whole(data.get("contacts_written")),
+            values_written=whole(data.get("values_written")),
+            failed=counter(data.get("failed")),
+            unchanged=whole(data.get("unchanged")),
+            created=texts(data.get("schema_created")),
+            conflicts=texts(data.get("schema_conflicts")),
+            snapshots_written=whole(data.get("snapshots_written")),
+            snapshot_calls=whole(data.get("snapshot_calls")),
+            deleted_meanwhile=whole(data.get("deleted_meanwhile")),
+            would_write_contacts=whole(data.get("would_write_contacts")),
+        )
 
 
 # -- schema ----------------------------------------------------------------------------------------------------
@@ -128,6 +149,7 @@ def write_back(
         stats.unchanged += len(unchanged)
         if dry_run:
             stats.preview.extend(inputs)
+            stats.would_write_contacts += len(inputs)
             continue
         with engine.begin() as conn:
             _mark_done(conn, unchanged)

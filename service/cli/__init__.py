@@ -19,8 +19,10 @@ from service.settings import Settings, load_settings
 from storage.engine import open_store
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.errors import ConfigError
+from sync.runs import RunOutcome
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 1, 2, 3
+EXIT_CODES = {RunOutcome.OK: 0, RunOutcome.STOPPED: EXIT_STOPPED}  # any other outcome: EXIT_FAILED
 
 
 def settings_or_exit(**overrides: object) -> Settings:
@@ -51,7 +53,7 @@ def open_store_or_exit(settings: Settings) -> Engine:
 
 def exit_code(summary: RunSummary) -> int:
     """0 ok, 3 stopped (daily limit or signal), 1 failed."""
-    return {"ok": 0, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+    return EXIT_CODES.get(summary.outcome, EXIT_FAILED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,7 +89,7 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: str) -> None:
             ).decode()
         )
     if summary.error:
-        click.echo(f"{summary.outcome}: {summary.error}", err=True)
+        click.echo(f"{summary.outcome.value}: {summary.error}", err=True)
     sys.exit(exit_code(summary))
 
 
@@ -110,7 +112,7 @@ def kpis(period: str | None, all_time: bool, fmt: str, recompute: bool, chart: P
     engine = open_store_or_exit(settings)
     if recompute:
         stats = refresh(engine, settings.kpi_config(), now_ms(), full=True)
-        structlog.get_logger().info("kpis_recomputed", **stats.as_dict())
+        structlog.get_logger().info("kpis_recomputed", **stats.to_json())
     chosen = None if all_time else period
     click.echo(kpi_report(engine, chosen, fmt))
     if chart is not None:

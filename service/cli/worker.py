@@ -30,6 +30,7 @@ from storage.engine import make_engine, open_store
 from sync.cycle import CycleOptions, run_cycle
 from sync.errors import ConfigError
 from sync.hubspot.constants import OBJECT_TYPES
+from sync.runs import RunOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 0, 1, 2, 3
 REQUEST_TIMEOUT_SECONDS = 15
@@ -142,10 +143,10 @@ def _resync_local(settings: Settings, options: CycleOptions) -> int:
             click.echo("busy: another cycle is running; retry later, or resync through the worker", err=True)
             return EXIT_FAILED
         summary = run_cycle(engine, settings.cycle_config(), options)
-    click.echo(f"run {summary.run_id}: {summary.outcome} ({summary.api_calls} API calls)")
+    click.echo(f"run {summary.run_id}: {summary.outcome.value} ({summary.api_calls} API calls)")
     if summary.error:
-        click.echo(f"{summary.outcome}: {summary.error}", err=True)
-    return {"ok": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+        click.echo(f"{summary.outcome.value}: {summary.error}", err=True)
+    return {RunOutcome.OK: EXIT_OK, RunOutcome.STOPPED: EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
 
 
 def admin_base_url(settings: Settings) -> str:

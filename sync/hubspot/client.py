@@ -32,6 +32,7 @@ from sync.errors import (
 )
 from sync.hubspot.constants import LIST_PAGE_SIZE
 from sync.hubspot.ratelimit import RateLimiter, next_midnight
+from sync.json_fields import counter, whole
 
 log = structlog.get_logger(__name__)
 
@@ -62,8 +63,8 @@ class ApiStats:
         """All requests sent, retries included."""
         return sum(self.calls.values())
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain form for run history and logs."""
+    def to_json(self) -> dict[str, Any]:
+        """The `api` section of a run's stored counts (`total` is derived: read back from `calls`)."""
         return {
             "total": self.total,
             "calls": dict(self.calls),
@@ -71,6 +72,16 @@ class ApiStats:
             "faults": dict(self.faults),
             "retries": self.retries,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ApiStats:
+        """Read back `to_json` (missing or odd entries read as zero)."""
+        return cls(
+            calls=counter(data.get("calls")),
+            statuses=counter(data.get("statuses")),
+            faults=counter(data.get("faults")),
+            retries=whole(data.get("retries")),
+        )
 
 
 @dataclass(frozen=True)

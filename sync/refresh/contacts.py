@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import structlog
@@ -25,6 +25,7 @@ from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
 from sync import state_keys
+from sync.json_fields import whole
 from sync.refresh import cells as aggregates
 from sync.refresh import inputs as kpi_rows
 from sync.refresh.inputs import engagement_of
@@ -52,9 +53,14 @@ class RecomputeStats:
     skipped_engagements: int = 0
     aggregates: int = 0  # aggregate rows merged again
 
-    def as_dict(self) -> dict[str, int]:
-        """Plain form for the run summary."""
+    def to_json(self) -> dict[str, int]:
+        """The `kpis` section of a run's stored counts, and the fields of the `kpis_recomputed` log line."""
         return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RecomputeStats:
+        """Read back `to_json` (missing or odd entries read as zero, unknown ones are ignored)."""
+        return cls(**{f.name: whole(data.get(f.name)) for f in fields(cls)})
 
 
 def refresh(
