@@ -2,7 +2,8 @@
 
 Errors end the cycle by what to do next: fatal ones (token, scope, config) fail it with a message a person can act
 on; a DAILY limit stops it cleanly with the time it can resume; a graceful stop returns after the page in flight.
-Whatever happens, every committed page stays committed and the next cycle resumes from the cursors.
+Anything else (a bug, Ctrl-C) is recorded as failed or stopped and propagates. Whatever happens, every committed
+page stays committed and the next cycle resumes from the cursors.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def run_cycle(
     stop: threading.Event | None = None,
     client: HubSpotClient | None = None,
 ) -> RunSummary:
-    """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says)."""
+    """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says). Any other
+    exception (a bug, Ctrl-C) is recorded as a failed or stopped run and logged, then propagates."""
     started = runs.now_ms()
     try:
         runs.record_unrecorded(engine)
@@ -86,11 +88,12 @@ def run_cycle(
     except SQLAlchemyError as err:
         return _not_started(err)
     structlog.contextvars.bind_contextvars(run_id=run_id)
-    summary = RunSummary(run_id, RunOutcome.OK)
+    summary = RunSummary(run_id, RunOutcome.RUNNING)
     clock = time.monotonic()
     try:
         client = client or HubSpotClient(config.hubspot)
         _cycle(engine, config, options, client, started=started, stop=stop, summary=summary)
+        summary.outcome = RunOutcome.OK
     except Interrupted:
         summary.outcome = RunOutcome.STOPPED
         summary.error = "stopped on request after the last committed page"
@@ -101,6 +104,9 @@ def run_cycle(
         summary.outcome, summary.error = RunOutcome.FAILED, str(err)
     except SQLAlchemyError as err:
         summary.outcome, summary.error = RunOutcome.FAILED, database_error(err)
+    except BaseException as exc:
+        summary.outcome, summary.error = unhandled(exc)
+        raise
     finally:
         if client is not None:
             summary.counts.api = copy.deepcopy(client.stats)  # a client given by the caller may live on
@@ -109,6 +115,14 @@ def run_cycle(
         _close(engine, summary)
         structlog.contextvars.unbind_contextvars("run_id")
     return summary
+
+
+def unhandled(exc: BaseException) -> tuple[RunOutcome, str]:
+    """How a cycle ended by an exception it does not handle is recorded: an interrupt (Ctrl-C, SystemExit) as
+    stopped, anything else as failed, named by the exception's type only (its message may carry record data)."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return RunOutcome.STOPPED, "interrupted"
+    return RunOutcome.FAILED, f"crashed: {type(exc).__name__}"
 
 
 def database_error(err: SQLAlchemyError) -> str:
