@@ -69,8 +69,8 @@ def main() -> None:
         stats = sb.stats()
         pull_calls = _calls(stats, "GET /crm/objects/") + _calls(stats, "owners") + _calls(stats, "pipelines")
         assoc_calls = _calls(stats, "/crm/associations/")
-        write_calls = first.counts["push"]["write_calls"]
-        written = first.counts["push"]["contacts_written"]
+        write_calls = first.counts.push.write_calls
+        written = first.counts.push.contacts_written
         time.sleep(2.5)
         run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="bench"))  # reads our own writes back
         time.sleep(2.5)
@@ -94,18 +94,18 @@ def main() -> None:
                 "records_per_second": round(sum(live.values()) / full_s),
                 "rate_limit_floor_seconds": round(stats["total"] / 25, 1),
                 "peak_rss_mb": full_rss,
-                "phases": first.counts.get("phases", {}),
+                "phases": first.counts.to_json()["phases"],
                 "write_calls": write_calls,
                 "write_minimum": math.ceil(written / 100),
             },
-            "quiet_incremental": {"api_calls": quiet_calls, "write_calls": quiet.counts["push"]["write_calls"]},
+            "quiet_incremental": {"api_calls": quiet_calls, "write_calls": quiet.counts.push.write_calls},
             "incremental_after_60_min": {
                 "records_changed_in_portal": changed,
                 "api_calls": inc_stats["total"],
                 "search_calls": _calls(inc_stats, "/search"),
                 "association_reads": _calls(inc_stats, "/crm/associations/"),
-                "write_calls": inc.counts["push"]["write_calls"],
-                "write_minimum": math.ceil(inc.counts["push"]["contacts_written"] / 100),
+                "write_calls": inc.counts.push.write_calls,
+                "write_minimum": math.ceil(inc.counts.push.contacts_written / 100),
             },
             "peak_rss_mb": _rss_mb(),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

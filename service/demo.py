@@ -14,18 +14,19 @@ from service.cli import exit_code, settings_or_exit
 from service.report import kpi_chart, kpi_report
 from storage.engine import open_store
 from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.runs import RunOutcome
 
 DEMO_DB = Path("data/demo.db")
 LAG_MS = 500  # the sandbox's search-index lag; the demo waits it out so the incremental cycle sees the activity
 
 
 def _line(title: str, summary: RunSummary) -> str:
-    pull, push = summary.counts.get("pull", {}), summary.counts.get("push", {})
+    counts = summary.counts
     return (
-        f"{title}: {summary.outcome}, {sum(pull.get('fetched', {}).values())} records pulled, "
-        f"{summary.counts.get('kpis', {}).get('contacts', 0)} contacts recomputed, "
-        f"{push.get('contacts_written', 0)} contacts written in {push.get('write_calls', 0)} batch calls, "
-        f"{summary.api_calls} API calls in {summary.counts.get('duration_s')} s"
+        f"{title}: {summary.outcome.value}, {counts.records_pulled} records pulled, "
+        f"{counts.kpis.contacts} contacts recomputed, "
+        f"{counts.push.contacts_written} contacts written in {counts.push.write_calls} batch calls, "
+        f"{summary.api_calls} API calls in {counts.duration_s} s"
     )
 
 
@@ -46,7 +47,7 @@ def run_demo(seed: int = 42, keep: bool = False) -> int:
         engine = open_store(settings.database_url)
         first = run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="demo"))
         click.echo(_line("first cycle (full load)", first))
-        if first.outcome != "ok":
+        if first.outcome is not RunOutcome.OK:
             click.echo(f"error: {first.error}", err=True)
             return exit_code(first)
         changes = sandbox.simulate(minutes=60)

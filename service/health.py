@@ -8,12 +8,12 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, desc, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync import runs
+from sync.runs import RunOutcome, RunRecord
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,13 @@ class Readiness:
     detail: str | None = None  # the failed run's error: for the CLI and the authenticated status, not for probes
 
 
-def last_finished_run(engine: Engine) -> dict[str, Any] | None:
+def last_finished_run(engine: Engine) -> RunRecord | None:
     """The newest run that has ended (whatever its outcome)."""
     tbl = runs.RUNS
+    ended = tbl.c.outcome != RunOutcome.RUNNING.value
     with engine.connect() as conn:
-        row = (
-            conn.execute(select(tbl).where(tbl.c.outcome != "running").order_by(desc(tbl.c.id)).limit(1))
-            .mappings()
-            .first()
-        )
-    return dict(row) if row else None
+        row = conn.execute(select(tbl).where(ended).order_by(desc(tbl.c.id)).limit(1)).mappings().first()
+    return RunRecord.from_row(row) if row else None
 
 
 def readiness(engine: Engine) -> Readiness:
@@ -43,8 +40,8 @@ def readiness(engine: Engine) -> Readiness:
         last = last_finished_run(engine)
     except SQLAlchemyError as err:
         return Readiness(False, f"database unreachable ({type(err).__name__})")
-    if last is not None and last["outcome"] == "failed":
-        return Readiness(False, f"last cycle failed (run {last['id']})", detail=last.get("error"))
+    if last is not None and last.outcome is RunOutcome.FAILED:
+        return Readiness(False, f"last cycle failed (run {last.id})", detail=last.error)
     return Readiness(True, "ok")
 
 

@@ -1,16 +1,17 @@
-"""Prometheus metrics of the worker, in a registry of their own, fed from each cycle's RunSummary counts.
-
-The counts come from `run_cycle` (pull, push, api sections); every key is read defensively, so a cycle that
-failed early (or a future change in the counts) records what there is and nothing breaks.
+"""Prometheus metrics of the worker, in a registry of their own, fed from each cycle's RunSummary and its typed counts
+(what a cycle that failed early did not do reads as zero).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from sync.cycle import RunSummary
+from sync.hubspot.client import ApiStats
+from sync.pull import PullStats
+from sync.push import PushStats
+from sync.runs import RunKind, RunOutcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600, float("inf"))
@@ -39,16 +40,16 @@ class Metrics:
             "kpi_sync_paused_until_timestamp_seconds", "Daily API limit reached: no cycle before this", registry=reg
         )
 
-    def observe_cycle(self, kind: str, outcome: str, seconds: float, counts: Mapping[str, Any], api_calls: int) -> None:
+    def observe_cycle(self, kind: RunKind, summary: RunSummary, seconds: float) -> None:
         """Record one finished cycle."""
-        self.cycles.labels(kind=kind, outcome=outcome).inc()
-        self.duration.labels(kind=kind).observe(max(seconds, 0.0))
-        self.api_calls.inc(max(api_calls, 0))
-        if outcome == "failed":
+        self.cycles.labels(kind=kind.value, outcome=summary.outcome.value).inc()
+        self.duration.labels(kind=kind.value).observe(max(seconds, 0.0))
+        self.api_calls.inc(summary.api_calls)
+        if summary.outcome is RunOutcome.FAILED:
             self.errors.labels(kind="cycle_failed").inc()
-        self._pull(_section(counts, "pull"))
-        self._push(_section(counts, "push"))
-        self._api(_section(counts, "api"))
+        self._pull(summary.counts.pull)
+        self._push(summary.counts.push)
+        self._api(summary.counts.api)
 
     def observe_crash(self) -> None:
         """A cycle raised instead of returning a summary (a bug): counted so an alert can fire."""
@@ -58,29 +59,17 @@ class Metrics:
         """The Prometheus text exposition."""
         return bytes(generate_latest(self.registry))
 
-    def _pull(self, pull: Mapping[str, Any]) -> None:
-        for obj, n in _section(pull, "fetched").items():
-            self.pulled.labels(object=str(obj)).inc(_num(n))
-        self.errors.labels(kind="skipped_records").inc(_num(pull.get("skipped_records")))
+    def _pull(self, pull: PullStats) -> None:
+        for obj, n in pull.fetched.items():
+            self.pulled.labels(object=obj).inc(n)
+        self.errors.labels(kind="skipped_records").inc(pull.parse.skipped_records)
 
-    def _push(self, push: Mapping[str, Any]) -> None:
-        self.writes.labels(what="contacts").inc(_num(push.get("contacts_written")))
-        self.writes.labels(what="values").inc(_num(push.get("values_written")))
-        self.writes.labels(what="snapshots").inc(_num(push.get("snapshots_written")))
-        self.errors.labels(kind="write_failed").inc(sum(_num(n) for n in _section(push, "failed").values()))
+    def _push(self, push: PushStats) -> None:
+        self.writes.labels(what="contacts").inc(push.contacts_written)
+        self.writes.labels(what="values").inc(push.values_written)
+        self.writes.labels(what="snapshots").inc(push.snapshots_written)
+        self.errors.labels(kind="write_failed").inc(push.failed.total())
 
-    def _api(self, api: Mapping[str, Any]) -> None:
-        self.rate_limited.inc(_num(_section(api, "statuses").get("429")))
-        faults = _section(api, "faults")
-        self.errors.labels(kind="api_fault").inc(sum(_num(n) for k, n in faults.items() if k != "429"))
-
-
-def _section(counts: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = counts.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _num(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
-    return max(float(value), 0.0)
+    def _api(self, api: ApiStats) -> None:
+        self.rate_limited.inc(api.statuses["429"])
+        self.errors.labels(kind="api_fault").inc(sum(n for k, n in api.faults.items() if k != "429"))

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 from kpi.report import render
 from storage import repo
 from storage import tables as t
+from sync import state_keys
 from sync.refresh.inputs import load_owners
 
 
@@ -24,7 +25,7 @@ def kpi_report(engine: Engine, period: str | None, fmt: str = "table") -> str:
     """The report of one period (`YYYY-MM`) or all time (`all`, the default when period is None)."""
     with engine.connect() as conn:
         owners = load_owners(conn)
-        top = (repo.get_state(conn, "top_assets") or {}).get("assets", [])
+        top = (repo.get_state(conn, state_keys.TOP_ASSETS) or {}).get("assets", [])
     return render(load_aggregates(engine), owners, period or "all", fmt, top_assets=[(str(a), int(n)) for a, n in top])
 
 

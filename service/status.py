@@ -14,6 +14,8 @@ from service.health import api_calls_since, day_start_ms, readiness
 from service.settings import Settings
 from storage import repo
 from sync import runs
+from sync.cursor import Cursor
+from sync.runs import RunRecord
 
 TIME_FIELDS = ("started_at", "finished_at", "resume_at")
 CURSOR_TIME_FIELDS = ("high_water", "list_started_at", "last_reconciled_at", "updated_at")
@@ -26,27 +28,24 @@ def iso(epoch_ms: int | None) -> str | None:
     return datetime.fromtimestamp(int(epoch_ms) / 1000, UTC).isoformat(timespec="seconds")
 
 
-def run_view(run: dict[str, Any]) -> dict[str, Any]:
-    """A run row for people and JSON clients: ISO times beside the raw ones, duration, records pulled."""
-    view = dict(run)
+def run_view(run: RunRecord) -> dict[str, Any]:
+    """A run for people and JSON clients: its row, ISO times beside the raw ones, duration, records pulled and
+    contacts written."""
+    view = run.to_json()
     for name in TIME_FIELDS:
-        view[f"{name}_iso"] = iso(run.get(name))
-    started, finished = run.get("started_at"), run.get("finished_at")
+        view[f"{name}_iso"] = iso(view[name])
+    started, finished = run.started_at, run.finished_at
     view["duration_s"] = round((finished - started) / 1000, 3) if started and finished else None
-    counts = run.get("counts") or {}
-    pull = counts.get("pull") if isinstance(counts, dict) else None
-    fetched = pull.get("fetched") if isinstance(pull, dict) else None
-    view["pulled"] = sum(v for v in fetched.values() if isinstance(v, int)) if isinstance(fetched, dict) else 0
-    push = counts.get("push") if isinstance(counts, dict) else None
-    view["written"] = push.get("contacts_written", 0) if isinstance(push, dict) else 0
+    view["pulled"] = run.counts.records_pulled
+    view["written"] = run.counts.push.contacts_written
     return view
 
 
-def cursor_view(cursor: dict[str, Any]) -> dict[str, Any]:
+def cursor_view(cursor: Cursor) -> dict[str, Any]:
     """A pull cursor with ISO times."""
-    view = dict(cursor)
+    view = cursor.to_row()
     for name in CURSOR_TIME_FIELDS:
-        view[f"{name}_iso"] = iso(cursor.get(name))
+        view[f"{name}_iso"] = iso(view[name])
     return view
 
 
@@ -59,7 +58,7 @@ def status_document(engine: Engine, settings: Settings, worker: dict[str, Any] |
     """Everything `GET /status` answers. `worker` is the running worker's state (None outside the worker)."""
     latest = runs.recent_runs(engine, 1)
     with engine.connect() as conn:
-        cursors = [cursor_view(c) for c in repo.all_cursors(conn)]
+        cursors = [cursor_view(Cursor.from_row(row)) for row in repo.all_cursors(conn)]
     since = day_start_ms(settings.kpi_timezone)
     ready = readiness(engine)
     return {

@@ -30,6 +30,7 @@ from service.settings import Settings
 from sync import runs
 from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.runs import RunOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -59,17 +60,12 @@ def merge(first: CycleOptions | None, second: CycleOptions | None) -> CycleOptio
     )
 
 
-def kind_of(options: CycleOptions) -> str:
-    """The run kind a cycle records (as `run_cycle` names it)."""
-    return "reconcile" if options.reconcile else ("resync" if options.full else "sync")
-
-
 def describe(options: CycleOptions | None) -> dict[str, Any] | None:
     """A request as JSON."""
     if options is None:
         return None
     return {
-        "kind": kind_of(options),
+        "kind": options.kind.value,
         "trigger": options.trigger,
         "full": options.full,
         "objects": list(options.objects) if options.objects is not None else None,
@@ -190,7 +186,7 @@ class Worker:
             "pending": describe(snapshot.pending),
             "paused_until": _iso(snapshot.paused_until_ms) if snapshot.paused_until_ms > runs.now_ms() else None,
             "next_run_at": self.next_run_at(),
-            "last_outcome": last.outcome if last else None,
+            "last_outcome": last.outcome.value if last else None,
             "stopping": self._stop.is_set(),
         }
 
@@ -260,7 +256,6 @@ class Worker:
             return False
 
     def _run(self, options: CycleOptions) -> None:
-        kind = kind_of(options)
         started = time.monotonic()
         self.metrics.running.set(1)
         try:
@@ -272,8 +267,8 @@ class Worker:
         finally:
             self.metrics.running.set(0)
         seconds = time.monotonic() - started
-        self.metrics.observe_cycle(kind, summary.outcome, seconds, summary.counts, summary.api_calls)
-        if summary.outcome == "ok":
+        self.metrics.observe_cycle(options.kind, summary, seconds)
+        if summary.outcome is RunOutcome.OK:
             self.metrics.last_success.set(time.time())
         with self._mutex:
             self._state.last = summary
@@ -308,10 +303,10 @@ class Worker:
             latest = runs.recent_runs(self.engine, 1)
         except SQLAlchemyError:
             return None
-        resume = latest[0].get("resume_at") if latest else None
-        if resume and int(resume) > runs.now_ms():
+        resume = latest[0].resume_at if latest else None
+        if resume and resume > runs.now_ms():
             with self._mutex:
-                self._state.paused_until_ms = int(resume)
-            self.metrics.paused_until.set(int(resume) / 1000)
-            return int(resume)
+                self._state.paused_until_ms = resume
+            self.metrics.paused_until.set(resume / 1000)
+            return resume
         return None

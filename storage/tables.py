@@ -180,11 +180,11 @@ class SyncRun(SQLModel, table=True):
 
     __tablename__ = "sync_runs"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = "sync"  # sync | reconcile | resync | kpis
+    kind: str = "sync"  # sync | reconcile | resync (sync.runs.RunKind)
     trigger: str = "cli"  # cli | schedule | api | page
     started_at: int = Field(sa_type=BigInteger, index=True)
     finished_at: int | None = _ms()
-    outcome: str = "running"  # running | ok | failed | stopped
+    outcome: str = "running"  # running | ok | failed | stopped (sync.runs.RunOutcome)
     counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     api_calls: int = 0
     error: str | None = None

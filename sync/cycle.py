@@ -2,11 +2,13 @@
 
 Errors end the cycle by what to do next: fatal ones (token, scope, config) fail it with a message a person can act
 on; a DAILY limit stops it cleanly with the time it can resume; a graceful stop returns after the page in flight.
-Whatever happens, every committed page stays committed and the next cycle resumes from the cursors.
+Anything else (a bug, Ctrl-C) is recorded as failed or stopped and propagates. Whatever happens, every committed
+page stays committed and the next cycle resumes from the cursors.
 """
 
 from __future__ import annotations
 
+import copy
 import resource
 import threading
 import time
@@ -21,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kpi.config import KpiConfig
 from storage import repo
-from sync import runs
+from sync import runs, state_keys
 from sync.config import CycleConfig
 from sync.errors import KpiSyncError
 from sync.hubspot.client import HubSpotClient
@@ -29,11 +31,10 @@ from sync.hubspot.constants import OBJECT_TYPES
 from sync.hubspot.errors import DailyLimitError
 from sync.pull import Interrupted, Puller
 from sync.push import PushStats, write_back, write_snapshots
-from sync.refresh.contacts import refresh
+from sync.refresh.contacts import RecomputeStats, refresh
+from sync.runs import PhaseTiming, RunCounts, RunKind, RunOutcome
 
 log = structlog.get_logger(__name__)
-
-RECOMPUTE_STATE = "kpi_recompute"  # service_state key: {"running": true} while a recompute may be half committed
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,27 @@ class CycleOptions:
     dry_run: bool = False
     recompute_all: bool = False
 
+    @property
+    def kind(self) -> RunKind:
+        """The kind of run this cycle records."""
+        return RunKind.of(full=self.full, reconcile=self.reconcile)
+
 
 @dataclass
 class RunSummary:
     """How a cycle ended."""
 
     run_id: int
-    outcome: str  # ok | failed | stopped
-    counts: dict[str, Any] = field(default_factory=dict)
-    api_calls: int = 0
+    outcome: RunOutcome
+    counts: RunCounts = field(default_factory=RunCounts)
     error: str | None = None
     resume_at_ms: int | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def api_calls(self) -> int:
+        """HubSpot requests the cycle sent, retries included."""
+        return self.counts.api.total
 
 
 def run_cycle(
@@ -69,40 +79,51 @@ def run_cycle(
     stop: threading.Event | None = None,
     client: HubSpotClient | None = None,
 ) -> RunSummary:
-    """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says)."""
+    """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says). Any other
+    exception (a bug, Ctrl-C) is recorded as a failed or stopped run and logged, then propagates."""
     started = runs.now_ms()
-    kind = "reconcile" if options.reconcile else ("resync" if options.full else "sync")
     try:
         runs.record_unrecorded(engine)
         runs.fail_abandoned(engine)
-        run_id = runs.open_run(engine, kind, options.trigger, started)
+        run_id = runs.open_run(engine, options.kind, options.trigger, started)
     except SQLAlchemyError as err:
         return _not_started(err)
     structlog.contextvars.bind_contextvars(run_id=run_id)
-    summary = RunSummary(run_id, "ok")
+    summary = RunSummary(run_id, RunOutcome.RUNNING)
     clock = time.monotonic()
     try:
         client = client or HubSpotClient(config.hubspot)
         _cycle(engine, config, options, client, started=started, stop=stop, summary=summary)
+        summary.outcome = RunOutcome.OK
     except Interrupted:
-        summary.outcome = "stopped"
+        summary.outcome = RunOutcome.STOPPED
         summary.error = "stopped on request after the last committed page"
     except DailyLimitError as err:
-        summary.outcome, summary.error = "stopped", str(err)
+        summary.outcome, summary.error = RunOutcome.STOPPED, str(err)
         summary.resume_at_ms = int(err.resume_at * 1000)
     except KpiSyncError as err:
-        summary.outcome, summary.error = "failed", str(err)
+        summary.outcome, summary.error = RunOutcome.FAILED, str(err)
     except SQLAlchemyError as err:
-        summary.outcome, summary.error = "failed", database_error(err)
+        summary.outcome, summary.error = RunOutcome.FAILED, database_error(err)
+    except BaseException as exc:
+        summary.outcome, summary.error = unhandled(exc)
+        raise
     finally:
         if client is not None:
-            summary.api_calls = client.stats.total
-            summary.counts["api"] = client.stats.as_dict()
-            summary.counts["rate_limit_wait_s"] = round(client.limiter.waited_seconds, 2)
-        summary.counts["duration_s"] = round(time.monotonic() - clock, 3)
+            summary.counts.api = copy.deepcopy(client.stats)  # a client given by the caller may live on
+            summary.counts.rate_limit_wait_s = round(client.limiter.waited_seconds, 2)
+        summary.counts.duration_s = round(time.monotonic() - clock, 3)
         _close(engine, summary)
         structlog.contextvars.unbind_contextvars("run_id")
     return summary
+
+
+def unhandled(exc: BaseException) -> tuple[RunOutcome, str]:
+    """How a cycle ended by an exception it does not handle is recorded: an interrupt (Ctrl-C, SystemExit) as
+    stopped, anything else as failed, named by the exception's type only (its message may carry record data)."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return RunOutcome.STOPPED, "interrupted"
+    return RunOutcome.FAILED, f"crashed: {type(exc).__name__}"
 
 
 def database_error(err: SQLAlchemyError) -> str:
@@ -113,7 +134,7 @@ def database_error(err: SQLAlchemyError) -> str:
 
 def _not_started(err: SQLAlchemyError) -> RunSummary:
     """A cycle that could not even record its start: nothing ran; the summary (run id 0) says why."""
-    summary = RunSummary(0, "failed", error=database_error(err))
+    summary = RunSummary(0, RunOutcome.FAILED, error=database_error(err))
     log.warning("cycle_finished", outcome=summary.outcome, error=summary.error)
     return summary
 
@@ -137,9 +158,9 @@ def _cycle(
         with _phase(summary, "pull"):
             puller.run(objects, reconcile=options.reconcile)
     finally:
-        summary.counts["pull"] = puller.stats.as_dict()
+        summary.counts.pull = puller.stats
     with _phase(summary, "kpis"):
-        summary.counts["kpis"] = _recompute(engine, config.kpi, full=options.recompute_all)
+        summary.counts.kpis, summary.counts.redone_in_full = _recompute(engine, config.kpi, full=options.recompute_all)
     if not config.write.enabled:
         return
     push = PushStats()
@@ -150,9 +171,7 @@ def _cycle(
         if config.write.snapshots and not options.dry_run:
             write_snapshots(engine, client, runs.now_ms(), push)
     finally:
-        summary.counts["push"] = push.as_dict()
-        if options.dry_run:
-            summary.counts["push"]["would_write_contacts"] = len(push.preview)
+        summary.counts.push = push
 
 
 @contextmanager
@@ -163,54 +182,49 @@ def _phase(summary: RunSummary, name: str) -> Iterator[None]:
         yield
     finally:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        summary.counts.setdefault("phases", {})[name] = {
-            "seconds": round(time.perf_counter() - begin, 3),
-            "peak_rss_mb": round(peak_mb, 1),
-        }
+        summary.counts.phases[name] = PhaseTiming(round(time.perf_counter() - begin, 3), round(peak_mb, 1))
 
 
-def _recompute(engine: Engine, config: KpiConfig, *, full: bool) -> dict[str, Any]:
+def _recompute(engine: Engine, config: KpiConfig, *, full: bool) -> tuple[RecomputeStats, bool]:
     """Recompute the KPIs. The contacts' values and the aggregates commit in separate transactions, and a run that
     died between them leaves nothing dirty to say the aggregates are stale: a recompute is marked as running while
-    it runs, and one found cut short is redone over every contact and aggregate."""
+    it runs, and one found cut short is redone over every contact and aggregate. Returns what it did and whether it
+    was such a redo."""
     with engine.begin() as conn:
-        cut_short = bool((repo.get_state(conn, RECOMPUTE_STATE) or {}).get("running"))
-        repo.set_state(conn, RECOMPUTE_STATE, {"running": True})
+        cut_short = bool((repo.get_state(conn, state_keys.KPI_RECOMPUTE) or {}).get("running"))
+        repo.set_state(conn, state_keys.KPI_RECOMPUTE, {"running": True})
     if cut_short and not full:
         log.warning("kpi_recompute_redone", reason="the last recompute was cut short; recomputing everything")
     stats = refresh(engine, config, runs.now_ms(), full=full or cut_short)
     with engine.begin() as conn:
-        repo.set_state(conn, RECOMPUTE_STATE, {"running": False})
-    return {**stats.as_dict(), "redone_in_full": cut_short}
+        repo.set_state(conn, state_keys.KPI_RECOMPUTE, {"running": False})
+    return stats, cut_short
 
 
 def _close(engine: Engine, summary: RunSummary) -> None:
-    pull = summary.counts.get("pull", {})
-    push = summary.counts.get("push", {})
-    kpis = summary.counts.get("kpis", {})
-    event = log.info if summary.outcome == "ok" else log.warning
+    counts = summary.counts
+    event = log.info if summary.outcome is RunOutcome.OK else log.warning
     event(
         "cycle_finished",
-        outcome=summary.outcome,
-        fetched=sum(pull.get("fetched", {}).values()),
-        changed=sum(pull.get("changed", {}).values()),
-        archived=sum(pull.get("archived", {}).values()),
-        skipped=pull.get("skipped_records", 0),
-        invalid_values=sum(pull.get("invalid_values", {}).values()),
-        recomputed=kpis.get("contacts", 0),
-        written=push.get("contacts_written", 0),
-        write_calls=push.get("write_calls", 0),
+        outcome=summary.outcome.value,
+        fetched=counts.records_pulled,
+        changed=sum(counts.pull.changed.values()),
+        archived=sum(counts.pull.archived.values()),
+        skipped=counts.pull.parse.skipped_records,
+        invalid_values=counts.pull.parse.total_invalid(),
+        recomputed=counts.kpis.contacts,
+        written=counts.push.contacts_written,
+        write_calls=counts.push.write_calls,
         api_calls=summary.api_calls,
-        faults=summary.counts.get("api", {}).get("faults", {}),
-        duration_s=summary.counts.get("duration_s"),
+        faults=dict(counts.api.faults),
+        duration_s=counts.duration_s,
         error=summary.error,
     )
     recorded = runs.close_run(
         engine,
         summary.run_id,
         summary.outcome,
-        counts=summary.counts,
-        api_calls=summary.api_calls,
+        counts=counts,
         error=summary.error,
         resume_at=summary.resume_at_ms,
     )

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -22,7 +22,9 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
+from sync import state_keys
 from sync.config import PullConfig
+from sync.cursor import Cursor, Phase
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
@@ -34,6 +36,7 @@ from sync.hubspot.constants import (
     SINGULAR,
 )
 from sync.hubspot.records import ParseStats, owner_row, parse_page, stage_row, valid_id
+from sync.json_fields import counter, whole
 from sync.refresh import marks
 
 log = structlog.get_logger(__name__)
@@ -62,8 +65,8 @@ class PullStats:
     dirty_deals: int = 0
     parse: ParseStats = field(default_factory=ParseStats)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain form for run history and the summary log line."""
+    def to_json(self) -> dict[str, Any]:
+        """The `pull` section of a run's stored counts."""
         return {
             "pages": dict(self.pages),
             "fetched": dict(self.fetched),
@@ -75,6 +78,20 @@ class PullStats:
             "skipped_records": self.parse.skipped_records,
             "invalid_values": dict(self.parse.invalid_values),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PullStats:
+        """Read back `to_json` (missing or odd entries read as zero)."""
+        return cls(
+            pages=counter(data.get("pages")),
+            fetched=counter(data.get("fetched")),
+            changed=counter(data.get("changed")),
+            archived=counter(data.get("archived")),
+            relinked=counter(data.get("relinked")),
+            dirty_contacts=whole(data.get("dirty_contacts")),
+            dirty_deals=whole(data.get("dirty_deals")),
+            parse=ParseStats(whole(data.get("skipped_records")), counter(data.get("invalid_values"))),
+        )
 
 
 @dataclass(frozen=True)
@@ -130,16 +147,16 @@ class Puller:
     def run(self, objects: Sequence[str] = OBJECT_TYPES, reconcile: bool = False) -> PullStats:
         """Pull everything asked for; a reconcile (or a first run) lists every record to catch deletions."""
         with self.engine.begin() as conn:
-            cursors = {o: repo.get_cursor(conn, o) for o in objects}
-            refreshed = (repo.get_state(conn, "owners_refreshed") or {}).get("at", 0)
-        listing = reconcile or any(c["phase"] == "full" or c["list_after"] for c in cursors.values())
+            cursors = {o: Cursor.from_row(repo.get_cursor(conn, o)) for o in objects}
+            refreshed = (repo.get_state(conn, state_keys.OWNERS_REFRESHED) or {}).get("at", 0)
+        listing = reconcile or any(c.phase is Phase.FULL or c.list_after for c in cursors.values())
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.pull_owners_and_pipelines()
         for object_type in objects:
             cursor = cursors[object_type]
-            if reconcile and cursor["list_started_at"] is None:
-                cursor["list_started_at"] = self.run_start_ms
-            if cursor["phase"] == "full" or cursor["list_after"] or cursor["list_started_at"]:
+            if reconcile:
+                cursor = cursor.start_listing(self.run_start_ms)
+            if cursor.listing:
                 # A list pass reads everything as of its start; what changed during it is searched next run
                 # (the window starts at the pass's start minus the overlap), so no search is spent now.
                 self.list_pass(spec_for(object_type), cursor)
@@ -166,19 +183,20 @@ class Puller:
         with self.engine.begin() as conn:
             repo.upsert(conn, repo.table(t.Owner), [r for r in rows if r["id"]])
             repo.upsert(conn, repo.table(t.DealStage), [s for s in stages if s["stage_id"]])
-            repo.set_state(conn, "owners_refreshed", {"at": self.run_start_ms})
+            repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
         self.stats.fetched["owners"] += len(rows)
 
     # -- list pass ---------------------------------------------------------------------------------------------
-    def list_pass(self, spec: Spec, cursor: dict[str, Any]) -> None:
+    def list_pass(self, spec: Spec, cursor: Cursor) -> None:
         """Read every record through the list endpoint, then flag what was not seen as archived."""
-        started = cursor["list_started_at"] or self.run_start_ms
-        cursor["list_started_at"] = started
+        cursor = cursor.start_listing(self.run_start_ms)
+        started = cursor.list_started_at
+        assert started is not None
         properties = self._properties(spec.object_type)
         associations = ["contacts"] if spec.link_model else []
         while True:
             self._check_stop()
-            page = self.client.list_page(spec.object_type, properties, associations, after=cursor["list_after"])
+            page = self.client.list_page(spec.object_type, properties, associations, after=cursor.list_after)
             parsed = parse_page(
                 spec.object_type,
                 page.results,
@@ -192,17 +210,14 @@ class Puller:
                 row["seen_at"] = started
             with self.engine.begin() as conn:
                 self._apply(conn, spec, parsed.rows, links if associations else None, listing=True)
-                cursor["list_after"] = page.after
+                cursor = cursor.listed_to(page.after)
                 self._save(conn, cursor)
             self.stats.pages[f"list:{spec.object_type}"] += 1
             if page.after is None:
                 break
         with self.engine.begin() as conn:
             self._archive_unseen(conn, spec, started)
-            if cursor["phase"] == "full":
-                cursor["high_water"] = started
-            cursor.update(phase="incremental", list_after=None, list_started_at=None, last_reconciled_at=started)
-            self._save(conn, cursor)
+            self._save(conn, cursor.finish_listing())
 
     def _archive_unseen(self, conn: Connection, spec: Spec, started: int) -> None:
         tbl = repo.table(spec.model)
@@ -233,32 +248,32 @@ class Puller:
                 marks.mark_dirty_touch_days(conn, marks.touch_marks_of(conn, flipped), self.run_start_ms)
 
     # -- incremental -------------------------------------------------------------------------------------------
-    def incremental(self, spec: Spec, cursor: dict[str, Any]) -> None:
+    def incremental(self, spec: Spec, cursor: Cursor) -> None:
         """Search every window between the high-water mark (minus the overlap) and the run's start."""
         overlap_ms = self.config.overlap_seconds * 1000
         span_ms = self.config.window_hours * 3_600_000
         while True:
-            if cursor["window_lo"] is None:
-                lo = max(0, int(cursor["high_water"] or 0) - overlap_ms)
-                if lo >= self.run_start_ms:
+            if not cursor.searching:
+                opened = cursor.next_window(overlap_ms=overlap_ms, span_ms=span_ms, until_ms=self.run_start_ms)
+                if opened is None:
                     return
-                cursor.update(window_lo=lo, window_hi=min(self.run_start_ms, lo + span_ms), key_id=0)
-            done = self._search_window(spec, cursor)
+                cursor = opened
+            cursor, done = self._search_window(spec, cursor)
             if not done:
                 continue
-            hi = cursor["window_hi"]
+            cursor = cursor.close_window()
             with self.engine.begin() as conn:
-                cursor.update(high_water=hi, window_lo=None, window_hi=None, key_id=None)
                 self._save(conn, cursor)
-            if hi >= self.run_start_ms:
+            if (cursor.high_water or 0) >= self.run_start_ms:
                 return
-            cursor["high_water"] = hi + overlap_ms  # consecutive windows of one run join without overlap
+            overlap_ms = 0  # consecutive windows of one run join without overlap
 
-    def _search_window(self, spec: Spec, cursor: dict[str, Any]) -> bool:
+    def _search_window(self, spec: Spec, cursor: Cursor) -> tuple[Cursor, bool]:
         """Up to SEARCH_PAGES_PER_BATCH search pages of the current window, their contact links read in one batch
-        and committed with the cursor in one transaction; True when the window is exhausted."""
+        and committed with the cursor in one transaction; the cursor after them, and True when the window is
+        exhausted."""
         rows: list[dict[str, Any]] = []
-        key_id, pages, done = int(cursor["key_id"] or 0), 0, False
+        key_id, pages, done = cursor.key_id or 0, 0, False
         while not done and pages < SEARCH_PAGES_PER_BATCH:
             self._check_stop()
             page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id))
@@ -273,20 +288,20 @@ class Puller:
         links = self._read_links(spec, [r["id"] for r in rows]) if spec.link_model else None
         with self.engine.begin() as conn:
             self._apply(conn, spec, rows, links)
-            cursor["key_id"] = key_id
+            cursor = cursor.searched_to(key_id)
             self._save(conn, cursor)
         self.stats.pages[f"search:{spec.object_type}"] += pages
-        return done
+        return cursor, done
 
-    def _search_body(self, spec: Spec, cursor: dict[str, Any], key_id: int) -> dict[str, Any]:
+    def _search_body(self, spec: Spec, cursor: Cursor, key_id: int) -> dict[str, Any]:
         """The next keyset page of the current window: ids above `key_id`, ascending."""
         modified = MODIFIED_PROPERTY[spec.object_type]
         return {
             "filterGroups": [
                 {
                     "filters": [
-                        {"propertyName": modified, "operator": "GTE", "value": str(cursor["window_lo"])},
-                        {"propertyName": modified, "operator": "LT", "value": str(cursor["window_hi"])},
+                        {"propertyName": modified, "operator": "GTE", "value": str(cursor.window_lo)},
+                        {"propertyName": modified, "operator": "LT", "value": str(cursor.window_hi)},
                         {"propertyName": "hs_object_id", "operator": "GT", "value": str(key_id)},
                     ]
                 }
@@ -375,6 +390,5 @@ class Puller:
         marks.mark_dirty_touch_days(conn, touched, self.run_start_ms)
         marks.mark_added_touches(conn, [(kind, i) for i in added], self.run_start_ms)
 
-    def _save(self, conn: Connection, cursor: dict[str, Any]) -> None:
-        cursor["updated_at"] = self.run_start_ms
-        repo.save_cursor(conn, cursor)
+    def _save(self, conn: Connection, cursor: Cursor) -> None:
+        repo.save_cursor(conn, replace(cursor, updated_at=self.run_start_ms).to_row())

@@ -9,6 +9,7 @@ the portal has custom objects.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,11 @@ from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
+from sync import state_keys
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import BATCH_WRITE_SIZE
 from sync.hubspot.errors import AuthError
+from sync.json_fields import counter, texts, whole
 from sync.properties import (
     CONTACT_PROPERTIES,
     PROPERTY_GROUP_DEF,
@@ -52,10 +55,11 @@ class PushStats:
     snapshots_written: int = 0
     snapshot_calls: int = 0
     deleted_meanwhile: int = 0
-    preview: list[dict[str, Any]] = field(default_factory=list)
+    would_write_contacts: int = 0  # a dry run: contacts it would have written
+    preview: list[dict[str, Any]] = field(default_factory=list, compare=False)  # a dry run's inputs, not stored
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain form for the run summary (no preview)."""
+    def to_json(self) -> dict[str, Any]:
+        """The `push` section of a run's stored counts (no preview)."""
         return {
             "write_calls": self.write_calls,
             "contacts_written": self.contacts_written,
@@ -67,7 +71,25 @@ class PushStats:
             "snapshots_written": self.snapshots_written,
             "snapshot_calls": self.snapshot_calls,
             "deleted_meanwhile": self.deleted_meanwhile,
+            "would_write_contacts": self.would_write_contacts,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PushStats:
+        """Read back `to_json` (missing or odd entries read as zero)."""
+        return cls(
+            write_calls=whole(data.get("write_calls")),
+            contacts_written=whole(data.get("contacts_written")),
+            values_written=whole(data.get("values_written")),
+            failed=counter(data.get("failed")),
+            unchanged=whole(data.get("unchanged")),
+            created=texts(data.get("schema_created")),
+            conflicts=texts(data.get("schema_conflicts")),
+            snapshots_written=whole(data.get("snapshots_written")),
+            snapshot_calls=whole(data.get("snapshot_calls")),
+            deleted_meanwhile=whole(data.get("deleted_meanwhile")),
+            would_write_contacts=whole(data.get("would_write_contacts")),
+        )
 
 
 # -- schema ----------------------------------------------------------------------------------------------------
@@ -78,7 +100,7 @@ def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> se
     """
     marker = definitions_hash()
     with engine.connect() as conn:
-        state = repo.get_state(conn, "contact_schema") or {}
+        state = repo.get_state(conn, state_keys.CONTACT_SCHEMA) or {}
     if state.get("hash") == marker and not state.get("conflicts"):
         return set()
     groups = {g.get("name") for g in client.property_groups("contacts")}
@@ -103,7 +125,7 @@ def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> se
             )
     stats.conflicts = sorted(conflicts)
     with engine.begin() as conn:
-        repo.set_state(conn, "contact_schema", {"hash": marker, "conflicts": sorted(conflicts)})
+        repo.set_state(conn, state_keys.CONTACT_SCHEMA, {"hash": marker, "conflicts": sorted(conflicts)})
     return conflicts
 
 
@@ -128,6 +150,7 @@ def write_back(
         stats.unchanged += len(unchanged)
         if dry_run:
             stats.preview.extend(inputs)
+            stats.would_write_contacts += len(inputs)
             continue
         with engine.begin() as conn:
             _mark_done(conn, unchanged)
@@ -255,7 +278,7 @@ def write_snapshots(engine: Engine, client: HubSpotClient, now_ms: int, stats: P
 
 def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str | None:
     with engine.connect() as conn:
-        state = repo.get_state(conn, "snapshot_schema") or {}
+        state = repo.get_state(conn, state_keys.SNAPSHOT_SCHEMA) or {}
     if state.get("object_type"):
         return str(state["object_type"])
     if state.get("unavailable_until", 0) > now_ms:
@@ -265,7 +288,7 @@ def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str 
     except AuthError:
         log.info("snapshots_skipped", reason="the portal has no custom objects (schemas API answered 403)")
         with engine.begin() as conn:
-            repo.set_state(conn, "snapshot_schema", {"unavailable_until": now_ms + UNAVAILABLE_RECHECK_MS})
+            repo.set_state(conn, state_keys.SNAPSHOT_SCHEMA, {"unavailable_until": now_ms + UNAVAILABLE_RECHECK_MS})
         return None
     found = next((s for s in schemas if s.get("name") == SNAPSHOT_OBJECT), None) or client.create_schema(
         snapshot_schema()
@@ -276,7 +299,7 @@ def _snapshot_object(engine: Engine, client: HubSpotClient, now_ms: int) -> str 
     if not object_type:
         return None
     with engine.begin() as conn:
-        repo.set_state(conn, "snapshot_schema", {"object_type": object_type})
+        repo.set_state(conn, state_keys.SNAPSHOT_SCHEMA, {"object_type": object_type})
     return object_type
 
 

@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from service.worker import describe
 from storage import repo
 from storage import tables as t
 from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.hubspot.client import ApiStats
 from sync.hubspot.constants import OBJECT_TYPES, SINGULAR
+from sync.pull import PullStats
+from sync.runs import RunCounts, RunOutcome
 
 PG_ADMIN = os.environ.get("KPI_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -74,8 +78,15 @@ def settings_for(sb: RunningSandbox, store_url: str, **overrides: Any) -> Settin
 def cycle(engine: Engine, settings: Settings, **options: Any) -> RunSummary:
     """Run one cycle and insist it ended well."""
     summary = run_cycle(engine, settings.cycle_config(), CycleOptions(**options))
-    assert summary.outcome == "ok", summary.error
+    assert summary.outcome is RunOutcome.OK, summary.error
     return summary
+
+
+def make_counts(*, fetched: dict[str, int] | None = None, api_calls: int = 0) -> RunCounts:
+    """A run's counts: `fetched` records by object type, `api_calls` requests sent (all of them searches)."""
+    return RunCounts(
+        pull=PullStats(fetched=Counter(fetched or {})), api=ApiStats(calls=Counter({"search:contacts": api_calls}))
+    )
 
 
 def truth(sb: RunningSandbox) -> dict[str, str]:

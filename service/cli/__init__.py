@@ -54,7 +54,7 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | 
             ).decode()
         )
     if summary.error:
-        click.echo(f"{summary.outcome}: {summary.error}", err=True)
+        click.echo(f"{summary.outcome.value}: {summary.error}", err=True)
     sys.exit(exit_code(summary))
 
 
@@ -77,7 +77,7 @@ def kpis(period: str | None, all_time: bool, fmt: str, recompute: bool, chart: P
     engine = open_store_or_exit(settings)
     if recompute:
         stats = refresh(engine, settings.kpi_config(), now_ms(), full=True)
-        structlog.get_logger().info("kpis_recomputed", **stats.as_dict())
+        structlog.get_logger().info("kpis_recomputed", **stats.to_json())
     chosen = None if all_time else period
     click.echo(kpi_report(engine, chosen, fmt))
     if chart is not None:

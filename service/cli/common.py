@@ -21,6 +21,7 @@ from storage.engine import open_store
 from sync.cycle import RunSummary
 from sync.errors import ConfigError
 from sync.hubspot.constants import OBJECT_TYPES
+from sync.runs import RunOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STOPPED = 0, 1, 2, 3
 
@@ -75,7 +76,7 @@ def open_store_or_exit(settings: Settings) -> Engine:
 
 def exit_code(summary: RunSummary) -> int:
     """0 ok, 3 stopped (daily limit or signal), 1 failed."""
-    return {"ok": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
+    return {RunOutcome.OK: EXIT_OK, RunOutcome.STOPPED: EXIT_STOPPED}.get(summary.outcome, EXIT_FAILED)
 
 
 def parse_objects(value: str | Iterable[str]) -> tuple[str, ...] | None:

@@ -113,9 +113,9 @@ def _resync_local(settings: Settings, options: CycleOptions) -> int:
             click.echo("busy: another cycle is running; retry later, or resync through the worker", err=True)
             return EXIT_FAILED
         summary = run_cycle(engine, settings.cycle_config(), options)
-    click.echo(f"run {summary.run_id}: {summary.outcome} ({summary.api_calls} API calls)")
+    click.echo(f"run {summary.run_id}: {summary.outcome.value} ({summary.api_calls} API calls)")
     if summary.error:
-        click.echo(f"{summary.outcome}: {summary.error}", err=True)
+        click.echo(f"{summary.outcome.value}: {summary.error}", err=True)
     return exit_code(summary)
 
 

@@ -36,6 +36,7 @@ from sync.hubspot.errors import (
 )
 from sync.hubspot.paths import Paths, version_of
 from sync.hubspot.ratelimit import RateLimiter, next_midnight
+from sync.json_fields import counter, whole
 
 log = structlog.get_logger(__name__)
 
@@ -74,8 +75,8 @@ class ApiStats:
         """All requests sent, retries included."""
         return sum(self.calls.values())
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain form for run history and logs."""
+    def to_json(self) -> dict[str, Any]:
+        """The `api` section of a run's stored counts (`total` is derived: read back from `calls`)."""
         return {
             "total": self.total,
             "calls": dict(self.calls),
@@ -84,6 +85,17 @@ class ApiStats:
             "faults": dict(self.faults),
             "retries": self.retries,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ApiStats:
+        """Read back `to_json` (missing or odd entries read as zero)."""
+        return cls(
+            calls=counter(data.get("calls")),
+            versions=counter(data.get("versions")),
+            statuses=counter(data.get("statuses")),
+            faults=counter(data.get("faults")),
+            retries=whole(data.get("retries")),
+        )
 
 
 @dataclass(frozen=True)

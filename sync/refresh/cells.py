@@ -49,6 +49,7 @@ from kpi.scopes import AggregateKey, CellKey, Scopes, Values, cell_from_json, ce
 from kpi.winrate import DealSide, WinCell, add_deal, add_sql, deal_side
 from storage import repo
 from storage import tables as t
+from sync import state_keys
 from sync.refresh import inputs as kpi_rows
 from sync.refresh import marks
 
@@ -77,8 +78,6 @@ DEALS = "deals"  # the deal side of K5 (WinCell won/lost by deal owner and close
 KPI_OF = {kind: kpi for kind, (kpi, _) in KINDS.items()} | {DEALS: "K5"}
 CONTACT_KINDS = ("response", "followup", "sqls")
 TOUCH_CELL_KINDS = ("calls", "emails")
-STATE_KEY = "kpi_cells"  # service_state: {"config": signature of the rules the cells were counted with, "stale"}
-STAGES_KEY = "deal_stages"  # service_state: {"signature": the pipeline stages the deal side was counted with}
 
 Cells = dict[str, dict[CellKey, Any]]  # kind -> {(owner key, month or None): cell}
 ContactChange = tuple[ContactKpis | None, ContactKpis | None]
@@ -100,18 +99,18 @@ def config_signature(config: KpiConfig) -> str:
 
 def cells_usable(conn: Connection, config: KpiConfig) -> bool:
     """Whether the stored cells were counted with this configuration (else a full rebuild is due)."""
-    return (repo.get_state(conn, STATE_KEY) or {}).get("config") == config_signature(config)
+    return (repo.get_state(conn, state_keys.KPI_CELLS) or {}).get("config") == config_signature(config)
 
 
 def needs_merge(conn: Connection) -> bool:
     """Whether anything the aggregate rows are merged from changed since the last merge."""
-    if (repo.get_state(conn, STATE_KEY) or {}).get("stale") or _stages_changed(conn):
+    if (repo.get_state(conn, state_keys.KPI_CELLS) or {}).get("stale") or _stages_changed(conn):
         return True
     return any(conn.execute(select(tbl).limit(1)).first() is not None for tbl in (DAYS, ADDED, DIRTY_DEALS, CHANGED))
 
 
 def _mark_stale(conn: Connection, config: KpiConfig) -> None:
-    repo.set_state(conn, STATE_KEY, {"config": config_signature(config), "stale": True})
+    repo.set_state(conn, state_keys.KPI_CELLS, {"config": config_signature(config), "stale": True})
 
 
 # -- contact pass: deltas -----------------------------------------------------------------------------------------
@@ -149,7 +148,7 @@ def new_contact_cells() -> Cells:
 
 def invalidate(conn: Connection) -> None:
     """Forget that the cells are usable: until a full rebuild finishes, every refresh rebuilds them."""
-    repo.set_state(conn, STATE_KEY, {"config": None, "stale": True})
+    repo.set_state(conn, state_keys.KPI_CELLS, {"config": None, "stale": True})
 
 
 def _contact_id(old: ContactKpis | None, new: ContactKpis | None) -> int:
@@ -197,7 +196,7 @@ def refresh_aggregates(
         conn.execute(delete(tbl))
     merged = _merge(conn, scopes, affected)
     _store_rows(conn, merged, affected, now_ms)
-    repo.set_state(conn, STATE_KEY, {"config": config_signature(config), "stale": False})
+    repo.set_state(conn, state_keys.KPI_CELLS, {"config": config_signature(config), "stale": False})
     return len(merged)
 
 
@@ -228,7 +227,7 @@ def _merge(conn: Connection, scopes: Scopes, affected: set[AggregateKey] | None)
             assets: Counter[str] = Counter()
             for cell in cells.values():
                 assets.update(cell.assets)
-            repo.set_state(conn, "top_assets", {"assets": most_shared(assets)})
+            repo.set_state(conn, state_keys.TOP_ASSETS, {"assets": most_shared(assets)})
         out.update(roll_up(kpi, cells, scopes, cls.total, affected))
     return out
 
@@ -499,13 +498,13 @@ def _recount_deal_side(conn: Connection, config: KpiConfig, *, every: bool = Fal
         for part in repo.chunks(ids):
             conn.execute(delete(OUTCOMES).where(OUTCOMES.c.deal_id.in_(part)))
     _save_outcomes(conn, fresh)
-    repo.set_state(conn, STAGES_KEY, {"signature": signature})
+    repo.set_state(conn, state_keys.DEAL_STAGES, {"signature": signature})
 
 
 def _stages_changed(conn: Connection, signature: str | None = None) -> bool:
     """Whether the pipeline stages differ from those the deal side was counted with (`signature`: read now)."""
     current = kpi_rows.stage_signature(conn) if signature is None else signature
-    return (repo.get_state(conn, STAGES_KEY) or {}).get("signature") != current
+    return (repo.get_state(conn, state_keys.DEAL_STAGES) or {}).get("signature") != current
 
 
 def _load_outcomes(conn: Connection, deal_ids: Sequence[int] | None) -> Iterator[tuple[int, DealSide]]:

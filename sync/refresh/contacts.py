@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import structlog
@@ -25,6 +25,8 @@ from kpi.rows import Contact, Engagement
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
+from sync import state_keys
+from sync.json_fields import whole
 from sync.refresh import cells as aggregates
 from sync.refresh import inputs as kpi_rows
 from sync.refresh import marks
@@ -53,9 +55,14 @@ class RecomputeStats:
     skipped_engagements: int = 0
     aggregates: int = 0  # aggregate rows merged again
 
-    def as_dict(self) -> dict[str, int]:
-        """Plain form for the run summary."""
+    def to_json(self) -> dict[str, int]:
+        """The `kpis` section of a run's stored counts, and the fields of the `kpis_recomputed` log line."""
         return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RecomputeStats:
+        """Read back `to_json` (missing or odd entries read as zero, unknown ones are ignored)."""
+        return cls(**{f.name: whole(data.get(f.name)) for f in fields(cls)})
 
 
 def refresh(
@@ -97,12 +104,12 @@ def refresh(
                 _recompute_chunk(conn, chunk, config, now_ms, stats, full=False)
     with engine.begin() as conn:
         owners = _owner_signature(conn)
-        owners_changed = owners != (repo.get_state(conn, "aggregate_owners") or {}).get("signature")
+        owners_changed = owners != (repo.get_state(conn, state_keys.AGGREGATE_OWNERS) or {}).get("signature")
         if full or owners_changed or aggregates.needs_merge(conn):
             stats.aggregates = aggregates.refresh_aggregates(
                 conn, config, now_ms, full=full, every_key=owners_changed, touch=touch, contact_cells=counted
             )
-            repo.set_state(conn, "aggregate_owners", {"signature": owners})
+            repo.set_state(conn, state_keys.AGGREGATE_OWNERS, {"signature": owners})
     if full:  # the first full pass follows the store's first fill: give PostgreSQL's planner the tables' sizes
         repo.refresh_planner_statistics(engine)
     return stats

@@ -16,8 +16,9 @@ from service.admin.server import AdminServer, local_url
 from service.settings import load_settings
 from storage.engine import make_engine
 from sync import runs
-from sync.cycle import CycleOptions
-from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store
+from sync.cycle import CycleOptions, RunSummary
+from sync.runs import RunCounts, RunKind, RunOutcome
+from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store, make_counts
 
 PROTECTED = [
     ("POST", "/resync"),
@@ -166,9 +167,9 @@ def test_run_ids_beyond_the_database_range_are_refused_not_a_server_error(
 
 def test_runs_and_one_run(client: httpx.Client, sqlite_store: Engine) -> None:
     """GET /runs lists runs newest first with ISO times; GET /runs/{id} returns one or 404."""
-    first = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
-    runs.close_run(sqlite_store, first, "ok", counts={"pull": {"fetched": {"contacts": 3}}}, api_calls=4)
-    second = runs.open_run(sqlite_store, "resync", "api", runs.now_ms())
+    first = runs.open_run(sqlite_store, runs.RunKind.SYNC, "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, first, RunOutcome.OK, counts=make_counts(fetched={"contacts": 3}, api_calls=4))
+    second = runs.open_run(sqlite_store, runs.RunKind.RESYNC, "api", runs.now_ms())
     listed = client.get("/runs", headers=GOOD).json()
     assert [r["id"] for r in listed] == [second, first]
     one = client.get(f"/runs/{first}", headers=GOOD).json()
@@ -179,8 +180,8 @@ def test_runs_and_one_run(client: httpx.Client, sqlite_store: Engine) -> None:
 
 def test_status_reports_budget_cursors_and_worker(client: httpx.Client, sqlite_store: Engine) -> None:
     """GET /status: last run, cursors, API calls used today against the budget, the worker's state."""
-    run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
-    runs.close_run(sqlite_store, run_id, "ok", counts={}, api_calls=17)
+    run_id = runs.open_run(sqlite_store, runs.RunKind.SYNC, "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, RunOutcome.OK, counts=make_counts(api_calls=17))
     document = client.get("/status", headers=GOOD).json()
     assert document["last_run"]["id"] == run_id
     assert document["api_budget"]["used_today"] == 17
@@ -202,8 +203,8 @@ def test_kpis_is_the_json_report(client: httpx.Client) -> None:
 def test_readyz_follows_the_last_finished_cycle(client: httpx.Client, sqlite_store: Engine) -> None:
     """Ready with no runs or a good last run; 503 once the last finished cycle failed (without its error text)."""
     assert client.get("/readyz").json() == {"ready": True, "reason": "ok"}
-    run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
-    runs.close_run(sqlite_store, run_id, "failed", counts={}, api_calls=0, error="HubSpot refused the token")
+    run_id = runs.open_run(sqlite_store, runs.RunKind.SYNC, "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, RunOutcome.FAILED, counts=RunCounts(), error="HubSpot refused the token")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["ready"] is False
@@ -212,7 +213,8 @@ def test_readyz_follows_the_last_finished_cycle(client: httpx.Client, sqlite_sto
 
 def test_metrics_are_prometheus_text(client: httpx.Client, worker: FakeWorker) -> None:
     """GET /metrics serves the worker's registry in the Prometheus text format."""
-    worker.metrics.observe_cycle("sync", "ok", 2.0, {}, 5)
+    summary = RunSummary(1, RunOutcome.OK, make_counts(api_calls=5))
+    worker.metrics.observe_cycle(RunKind.SYNC, summary, 2.0)
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     assert 'kpi_sync_cycles_total{kind="sync",outcome="ok"} 1.0' in response.text

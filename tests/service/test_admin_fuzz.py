@@ -25,7 +25,8 @@ from service.admin.api import create_app
 from service.settings import Settings, load_settings
 from storage.engine import make_engine
 from sync import runs
-from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store
+from sync.runs import RunOutcome
+from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store, make_counts
 
 CHECKS = [
     not_a_server_error,
@@ -62,8 +63,8 @@ def apps(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Ite
     """The app per caller, over one store that holds a finished run (so `/runs/{run_id}` can find one)."""
     url = copy_store(migrated_sqlite, tmp_path_factory.mktemp("fuzz"))
     engine = make_engine(url)
-    run_id = runs.open_run(engine, "sync", "schedule", runs.now_ms())
-    runs.close_run(engine, run_id, "ok", counts={"pull": {"fetched": {"contacts": 3}}}, api_calls=4)
+    run_id = runs.open_run(engine, runs.RunKind.SYNC, "schedule", runs.now_ms())
+    runs.close_run(engine, run_id, RunOutcome.OK, counts=make_counts(fetched={"contacts": 3}, api_calls=4))
     with_token = create_app(engine, load_settings(database_url=url, kpi_sync_admin_token=ADMIN_TOKEN), FakeWorker())
     without_token = create_app(engine, load_settings(database_url=url), FakeWorker())
     yield {"admin": with_token, "no-token": with_token, "disabled": without_token}

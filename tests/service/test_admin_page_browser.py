@@ -86,7 +86,7 @@ def test_resync_now_asks_for_the_token_and_the_new_run_appears(served_worker: tu
         finally:
             browser.close()
     assert prompts == ["Admin token (KPI_SYNC_ADMIN_TOKEN)"]
-    assert any(r["trigger"] == "page" for r in runs.recent_runs(engine, 10))
+    assert any(r.trigger == "page" for r in runs.recent_runs(engine, 10))
 
 
 def test_a_wrong_token_shows_the_refusal_and_no_data(served_worker: tuple[str, Engine]) -> None:

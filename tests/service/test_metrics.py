@@ -1,18 +1,18 @@
-"""Prometheus metrics fed from a cycle's counts: what is counted, and that missing counts break nothing."""
+"""Prometheus metrics fed from a cycle's RunSummary: every family equals the summary's typed counts."""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Engine
 
-import pytest
-
+from sandbox.harness import RunningSandbox
 from service.metrics import Metrics
+from sync.cycle import RunSummary
+from sync.runs import RunKind, RunOutcome
+from tests.helpers import cycle, make_counts, settings_for
 
-COUNTS: dict[str, Any] = {
-    "pull": {"fetched": {"contacts": 10, "calls": 5}, "skipped_records": 1},
-    "push": {"contacts_written": 4, "values_written": 12, "snapshots_written": 2, "failed": {"VALIDATION_ERROR": 1}},
-    "api": {"total": 30, "statuses": {"200": 27, "429": 3}, "faults": {"429": 3, "5xx": 2}},
-}
+# Faults the counts keep apart: rate limits (with a 1 s Retry-After: without one a 429 holds the limiter's whole
+# 10 s window), server errors and partially failed batch writes.
+FAULTS = {"rate_429": 0.08, "rate_5xx": 0.08, "rate_partial": 0.1, "retry_after": True, "seed": 5}
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
@@ -20,30 +20,39 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
-def test_a_cycle_feeds_every_family() -> None:
-    """Cycles by outcome, duration, records pulled, API calls, 429s, writes and errors."""
+def test_a_cycle_feeds_every_family_its_counts(sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str) -> None:
+    """Cycles by kind and outcome, duration, records pulled per object, API calls, 429s, writes and errors are the
+    counts of a real cycle's summary."""
+    sandbox.set_faults(**FAULTS)
+    faulty_cycle = cycle(sqlite_store, settings_for(sandbox, sqlite_url))
+    counts = faulty_cycle.counts
+    # Not all zero, so the comparisons below can fail.
+    assert counts.records_pulled > 0
+    assert counts.push.contacts_written > 0
+    assert counts.api.statuses["429"] > 0
+    assert counts.api.faults["5xx"] > 0
+    assert counts.push.failed.total() > 0
     metrics = Metrics()
-    metrics.observe_cycle("sync", "ok", 12.0, COUNTS, 30)
+    metrics.observe_cycle(RunKind.SYNC, faulty_cycle, 12.0)
     assert sample(metrics, "kpi_sync_cycles_total", kind="sync", outcome="ok") == 1
     assert sample(metrics, "kpi_sync_cycle_duration_seconds_sum", kind="sync") == 12.0
-    assert sample(metrics, "kpi_sync_records_pulled_total", object="contacts") == 10
-    assert sample(metrics, "kpi_sync_api_calls_total") == 30
-    assert sample(metrics, "kpi_sync_rate_limited_total") == 3
-    assert sample(metrics, "kpi_sync_writes_total", what="contacts") == 4
-    assert sample(metrics, "kpi_sync_writes_total", what="values") == 12
-    assert sample(metrics, "kpi_sync_errors_total", kind="write_failed") == 1
-    assert sample(metrics, "kpi_sync_errors_total", kind="skipped_records") == 1
-    assert sample(metrics, "kpi_sync_errors_total", kind="api_fault") == 2
+    pulled = {obj: sample(metrics, "kpi_sync_records_pulled_total", object=obj) for obj in counts.pull.fetched}
+    assert pulled == dict(counts.pull.fetched)
+    assert sample(metrics, "kpi_sync_api_calls_total") == faulty_cycle.api_calls
+    assert sample(metrics, "kpi_sync_rate_limited_total") == counts.api.statuses["429"]
+    assert sample(metrics, "kpi_sync_writes_total", what="contacts") == counts.push.contacts_written
+    assert sample(metrics, "kpi_sync_writes_total", what="values") == counts.push.values_written
+    assert sample(metrics, "kpi_sync_writes_total", what="snapshots") == counts.push.snapshots_written
+    assert sample(metrics, "kpi_sync_errors_total", kind="write_failed") == counts.push.failed.total()
+    assert sample(metrics, "kpi_sync_errors_total", kind="skipped_records") == counts.pull.parse.skipped_records
+    faults = sum(n for kind, n in counts.api.faults.items() if kind != "429")
+    assert sample(metrics, "kpi_sync_errors_total", kind="api_fault") == faults
 
 
-@pytest.mark.parametrize(
-    "counts",
-    [{}, {"pull": None}, {"pull": {"fetched": "x"}}, {"push": {"failed": {"a": "b"}}}, {"api": {"statuses": []}}],
-)
-def test_missing_or_odd_counts_are_ignored(counts: dict[str, Any]) -> None:
-    """A cycle that failed early (or changed its counts) still records its outcome."""
+def test_a_failed_cycle_counts_as_an_error() -> None:
+    """A failed cycle (one that did nothing: all counts zero) records its outcome and a cycle_failed error."""
     metrics = Metrics()
-    metrics.observe_cycle("resync", "failed", 1.0, counts, 0)
+    metrics.observe_cycle(RunKind.RESYNC, RunSummary(1, RunOutcome.FAILED), 1.0)
     assert sample(metrics, "kpi_sync_cycles_total", kind="resync", outcome="failed") == 1
     assert sample(metrics, "kpi_sync_errors_total", kind="cycle_failed") == 1
 
@@ -51,6 +60,6 @@ def test_missing_or_odd_counts_are_ignored(counts: dict[str, Any]) -> None:
 def test_registries_are_independent() -> None:
     """Each Metrics has its own registry: two workers in one test process do not share counters."""
     first, second = Metrics(), Metrics()
-    first.observe_cycle("sync", "ok", 1.0, {}, 1)
+    first.observe_cycle(RunKind.SYNC, RunSummary(1, RunOutcome.OK, make_counts(api_calls=1)), 1.0)
     assert sample(second, "kpi_sync_api_calls_total") == 0
     assert b"kpi_sync_cycles_total" in first.render()

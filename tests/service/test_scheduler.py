@@ -20,7 +20,8 @@ from service.worker import Worker, merge
 from sync import runs
 from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary
-from tests.helpers import TOKEN, sandbox_settings, wait_for
+from sync.runs import RunCounts, RunOutcome
+from tests.helpers import TOKEN, make_counts, sandbox_settings, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 ONE_SECOND = 1 / 60  # sync_interval_minutes
@@ -35,17 +36,13 @@ def running(worker: Worker) -> Iterator[Worker]:
         worker.shutdown()
 
 
-def finished(engine: Engine) -> list[dict[str, object]]:
-    return [r for r in runs.recent_runs(engine, 100) if r["outcome"] != "running"]
+def finished(engine: Engine) -> list[runs.RunRecord]:
+    return [r for r in runs.recent_runs(engine, 100) if r.outcome is not RunOutcome.RUNNING]
 
 
-def overlaps(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
-    ordered = sorted(rows, key=lambda r: int(str(r["started_at"])))
-    return [
-        (a["id"], b["id"])
-        for a, b in itertools.pairwise(ordered)
-        if int(str(b["started_at"])) < int(str(a["finished_at"]))
-    ]
+def overlaps(rows: list[runs.RunRecord]) -> list[tuple[int, int]]:
+    ordered = sorted(rows, key=lambda r: r.started_at)
+    return [(a.id, b.id) for a, b in itertools.pairwise(ordered) if b.started_at < (a.finished_at or 0)]
 
 
 def test_scheduler_runs_cycles_on_the_interval(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
@@ -55,8 +52,8 @@ def test_scheduler_runs_cycles_on_the_interval(sandbox: RunningSandbox, sqlite_s
         wait_for(lambda: len(finished(sqlite_store)) >= 2, what="two cycles")
         assert worker.next_run_at() is not None
     done = finished(sqlite_store)
-    assert {r["trigger"] for r in done} == {"schedule"}
-    assert done[-1]["outcome"] == "ok", done[-1]["error"]
+    assert {r.trigger for r in done} == {"schedule"}
+    assert done[-1].outcome == "ok", done[-1].error
     assert overlaps(done) == []
     assert worker.metrics.registry.get_sample_value("kpi_sync_cycles_total", {"kind": "sync", "outcome": "ok"})
 
@@ -79,8 +76,8 @@ def test_resync_while_busy_is_queued_once_and_runs_right_after(sandbox: RunningS
         }
         wait_for(lambda: len(finished(sqlite_store)) >= 2, timeout=30, what="the queued resync")
         sandbox.set_faults()
-    done = sorted(finished(sqlite_store), key=lambda r: int(str(r["id"])))
-    assert [(r["kind"], r["trigger"]) for r in done] == [("sync", "schedule"), ("resync", "api")]
+    done = sorted(finished(sqlite_store), key=lambda r: r.id)
+    assert [(r.kind, r.trigger) for r in done] == [("sync", "schedule"), ("resync", "api")]
     assert overlaps(done) == []
 
 
@@ -92,7 +89,7 @@ def test_resync_when_idle_starts_at_once(sandbox: RunningSandbox, sqlite_store: 
         answer = worker.request_resync(CycleOptions(trigger="api", objects=("contacts",)))
         assert answer["state"] == "started"
         wait_for(lambda: len(finished(sqlite_store)) == 2, what="the resync")
-    assert finished(sqlite_store)[0]["trigger"] == "api"
+    assert finished(sqlite_store)[0].trigger == "api"
 
 
 def test_stop_mid_cycle_commits_and_closes_the_run(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
@@ -108,7 +105,7 @@ def test_stop_mid_cycle_commits_and_closes_the_run(sandbox: RunningSandbox, sqli
     worker.shutdown()
     assert time.monotonic() - started < 10
     rows = runs.recent_runs(sqlite_store, 10)
-    assert [r["outcome"] for r in rows] == ["stopped"]
+    assert [r.outcome for r in rows] == ["stopped"]
     assert worker.request_resync(CycleOptions(trigger="api"))["state"] == "stopping"
 
 
@@ -124,11 +121,13 @@ class ScriptedCycle:
         self, engine: Engine, config: CycleConfig, options: CycleOptions, *, stop: threading.Event | None = None
     ) -> RunSummary:
         self.calls.append((time.monotonic(), options))
-        outcome, resume_in_ms = self.outcomes.pop(0) if self.outcomes else ("ok", None)
-        run_id = runs.open_run(engine, "sync", options.trigger, runs.now_ms())
+        scripted, resume_in_ms = self.outcomes.pop(0) if self.outcomes else ("ok", None)
+        outcome = RunOutcome(scripted)
+        run_id = runs.open_run(engine, runs.RunKind.SYNC, options.trigger, runs.now_ms())
         resume_at = runs.now_ms() + resume_in_ms if resume_in_ms is not None else None
-        runs.close_run(engine, run_id, outcome, counts={}, api_calls=1, resume_at=resume_at)
-        return RunSummary(run_id, outcome, api_calls=1, resume_at_ms=resume_at)
+        counts = make_counts(api_calls=1)
+        runs.close_run(engine, run_id, outcome, counts=counts, resume_at=resume_at)
+        return RunSummary(run_id, outcome, counts, resume_at_ms=resume_at)
 
 
 def test_daily_limit_pauses_cycles_until_the_resume_time(sqlite_store: Engine) -> None:
@@ -151,8 +150,8 @@ def test_daily_limit_pauses_cycles_until_the_resume_time(sqlite_store: Engine) -
 
 def test_a_pause_recorded_before_a_restart_is_kept(sqlite_store: Engine) -> None:
     """A worker started while the last run's resume time is ahead waits for it."""
-    run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
-    runs.close_run(sqlite_store, run_id, "stopped", counts={}, api_calls=0, resume_at=runs.now_ms() + 60_000)
+    run_id = runs.open_run(sqlite_store, runs.RunKind.SYNC, "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, RunOutcome.STOPPED, counts=RunCounts(), resume_at=runs.now_ms() + 60_000)
     cycle = ScriptedCycle([])
     settings = Settings(
         database_url=str(sqlite_store.url), sync_interval_minutes=ONE_SECOND, hubspot_access_token=TOKEN

@@ -11,7 +11,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +24,7 @@ from storage import tables as t
 from storage.engine import make_engine, open_store
 from sync import runs
 from sync.cycle import CycleOptions, run_cycle
+from sync.runs import RunCounts, RunOutcome
 from tests.helpers import (
     ADMIN_TOKEN,
     PG_OK,
@@ -33,6 +33,7 @@ from tests.helpers import (
     create_pg_database,
     drop_pg_database,
     free_port,
+    make_counts,
     sandbox_settings,
     wait_for,
     worker_env,
@@ -60,7 +61,7 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> str:
     return stderr.decode()
 
 
-def all_runs(engine: Engine) -> list[dict[str, Any]]:
+def all_runs(engine: Engine) -> list[runs.RunRecord]:
     return runs.recent_runs(engine, 500)
 
 
@@ -77,12 +78,12 @@ def test_sigterm_mid_cycle_leaves_a_consistent_store(sandbox: RunningSandbox, sq
     engine = open_store(sqlite_url)
     try:
         with worker_process(worker_env(sandbox, sqlite_url, free_port(), SYNC_INTERVAL_MINUTES="60")) as process:
-            wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="a running cycle")
+            wait_for(lambda: any(r.outcome == "running" for r in all_runs(engine)), what="a running cycle")
             time.sleep(0.3)
             log = stop(process)
         assert process.returncode == 0, log[-2000:]
         assert "worker_stopping" in log
-        assert [r["outcome"] for r in all_runs(engine)] == ["stopped"]
+        assert [r.outcome for r in all_runs(engine)] == ["stopped"]
         sandbox.set_faults()
         resumed = run_cycle(engine, sandbox_settings(sandbox, sqlite_url).cycle_config(), CycleOptions(trigger="cli"))
         assert resumed.outcome == "ok", resumed.error
@@ -100,7 +101,7 @@ def test_a_sync_killed_with_sigkill_does_not_block_the_next_one(sandbox: Running
     engine = open_store(sqlite_url)
     try:
         killed = subprocess.Popen(SYNC_CMD, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="a running cycle")
+        wait_for(lambda: any(r.outcome == "running" for r in all_runs(engine)), what="a running cycle")
         with cycle_lock(engine) as while_running:
             assert not while_running, "the running sync holds the cycle lock"
         killed.kill()
@@ -108,7 +109,7 @@ def test_a_sync_killed_with_sigkill_does_not_block_the_next_one(sandbox: Running
         sandbox.set_faults()
         after = subprocess.run(SYNC_CMD, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert after.returncode == 0, after.stderr[-2000:]
-        outcomes = [(r["outcome"], r["error"]) for r in sorted(all_runs(engine), key=lambda r: int(r["id"]))]
+        outcomes = [(r.outcome, r.error) for r in sorted(all_runs(engine), key=lambda r: r.id)]
         assert outcomes == [("failed", "process ended before the run finished"), ("ok", None)]
     finally:
         engine.dispose()
@@ -127,12 +128,12 @@ def test_two_workers_on_one_postgres_never_overlap(sandbox: RunningSandbox) -> N
     try:
         envs = [worker_env(sandbox, url, free_port()) for _ in range(2)]
         with worker_process(envs[0]) as first, worker_process(envs[1]) as second:
-            wait_for(lambda: sum(r["outcome"] != "running" for r in all_runs(engine)) >= 3, timeout=45, what="cycles")
+            wait_for(lambda: sum(r.outcome != "running" for r in all_runs(engine)) >= 3, timeout=45, what="cycles")
             first.send_signal(signal.SIGTERM)
             logs = stop(second) + first.communicate(timeout=30)[1].decode()
-        done = sorted(all_runs(engine), key=lambda r: r["started_at"])
-        assert [(r["outcome"], r["error"]) for r in done if r["outcome"] not in ("ok", "stopped")] == []
-        clashes = [(a["id"], b["id"]) for a, b in itertools.pairwise(done) if b["started_at"] < a["finished_at"]]
+        done = sorted(all_runs(engine), key=lambda r: r.started_at)
+        assert [(r.outcome, r.error) for r in done if r.outcome not in ("ok", "stopped")] == []
+        clashes = [(a.id, b.id) for a, b in itertools.pairwise(done) if b.started_at < (a.finished_at or 0)]
         assert clashes == []
         assert "another worker holds the cycle lock" in logs
     finally:
@@ -151,14 +152,14 @@ def test_cli_resync_reaches_the_worker_and_is_queued_when_busy(
     for name in ("DATABASE_URL", "KPI_SYNC_ADMIN_TOKEN", "ADMIN_PORT"):
         monkeypatch.setenv(name, env[name])
     with worker_process(env) as process:
-        wait_for(lambda: any(r["outcome"] == "running" for r in all_runs(engine)), what="the first cycle")
+        wait_for(lambda: any(r.outcome == "running" for r in all_runs(engine)), what="the first cycle")
         result = CliRunner().invoke(resync, ["--objects", "contacts"])
         assert result.exit_code == 0, result.output
         assert result.output.strip() == "resync queued behind the running cycle"
         sandbox.set_faults()
-        wait_for(lambda: any(r["trigger"] == "cli" and r["outcome"] == "ok" for r in all_runs(engine)), what="resync")
+        wait_for(lambda: any(r.trigger == "cli" and r.outcome == "ok" for r in all_runs(engine)), what="resync")
         stop(process)
-    triggers = [(r["trigger"], r["kind"]) for r in sorted(all_runs(engine), key=lambda r: r["id"])]
+    triggers = [(r.trigger, r.kind) for r in sorted(all_runs(engine), key=lambda r: r.id)]
     assert triggers == [("schedule", "sync"), ("cli", "sync")]
     engine.dispose()
 
@@ -216,7 +217,7 @@ def test_local_resync_runs_in_process_under_the_lock(
     result = CliRunner().invoke(resync, ["--local", "--objects", "contacts,deals", "--full"])
     assert result.exit_code == 0, result.output
     (only,) = all_runs(engine)
-    assert (only["trigger"], only["kind"], only["outcome"]) == ("cli", "resync", "ok")
+    assert (only.trigger, only.kind, only.outcome) == ("cli", "resync", "ok")
     engine.dispose()
 
 
@@ -224,8 +225,8 @@ def test_check_follows_database_and_last_cycle(sqlite_store: Engine, monkeypatch
     """`check`: 0 on a reachable store, 1 after a failed cycle or with a bad setting (never Docker's reserved 2)."""
     monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
     assert CliRunner().invoke(check, []).exit_code == 0
-    run_id = runs.open_run(sqlite_store, "sync", "schedule", runs.now_ms())
-    runs.close_run(sqlite_store, run_id, "failed", counts={}, api_calls=0, error="HubSpot refused the token (401)")
+    run_id = runs.open_run(sqlite_store, runs.RunKind.SYNC, "schedule", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, RunOutcome.FAILED, counts=RunCounts(), error="HubSpot refused the token (401)")
     failed = CliRunner().invoke(check, [])
     assert failed.exit_code == 1
     assert failed.output.strip() == f"unhealthy: last cycle failed (run {run_id}): HubSpot refused the token (401)"
@@ -248,8 +249,8 @@ def test_status_prints_runs_cursors_and_budget(sqlite_store: Engine, monkeypatch
     from service.cli.worker import status
 
     monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
-    run_id = runs.open_run(sqlite_store, "resync", "api", runs.now_ms())
-    runs.close_run(sqlite_store, run_id, "ok", counts={"pull": {"fetched": {"contacts": 9}}}, api_calls=12)
+    run_id = runs.open_run(sqlite_store, runs.RunKind.RESYNC, "api", runs.now_ms())
+    runs.close_run(sqlite_store, run_id, RunOutcome.OK, counts=make_counts(fetched={"contacts": 9}, api_calls=12))
     with sqlite_store.begin() as conn:
         repo.save_cursor(conn, {"object_type": "contacts", "phase": "incremental", "high_water": 1_700_000_000_000})
     text = CliRunner().invoke(status, [])

@@ -30,9 +30,9 @@ def test_every_kind_of_cycle_sends_only_date_versioned_calls(
     settings = settings_for(sandbox, sqlite_url, writeback_snapshots=True, hubspot_api_version=version)
     first = cycle(sqlite_store, settings)
     _assert_only(sandbox, version)
-    assert first.counts["push"]["schema_created"]
-    assert first.counts["push"]["contacts_written"] > 0
-    assert first.counts["push"]["snapshots_written"] > 0
+    assert first.counts.push.created
+    assert first.counts.push.contacts_written > 0
+    assert first.counts.push.snapshots_written > 0
 
     sandbox.simulate(minutes=60, seed=3)
     incremental = cycle(sqlite_store, settings)
@@ -40,7 +40,7 @@ def test_every_kind_of_cycle_sends_only_date_versioned_calls(
 
     _assert_only(sandbox, version)
     for summary in (first, incremental, reconcile):
-        assert summary.counts["api"]["versions"] == {version: summary.api_calls}
+        assert summary.counts.api.versions == {version: summary.api_calls}
 
 
 def test_the_run_counts_calls_by_api_version_and_a_numbered_call_is_logged_by_name(

@@ -66,7 +66,7 @@ def test_quiet_second_run_costs_a_handful_of_calls_and_writes_nothing(
     summary = cycle(store, settings)
     by_route = sandbox.stats()["by_route"]
     assert api_calls(sandbox) <= 8
-    assert summary.counts["push"]["write_calls"] == 0
+    assert summary.counts.push.write_calls == 0
     assert not [r for r in by_route if "batch/update" in r]
 
 
@@ -79,7 +79,7 @@ def test_records_sharing_one_millisecond_sync_completely(
     sandbox.bulk_import("contacts", 25_000)
     summary = cycle(sqlite_store, settings)
     assert stored(sqlite_store)["contacts"] == truth(sandbox)["contacts"]
-    assert summary.counts["pull"]["pages"]["search:contacts"] <= 25_000 // 200 + 3
+    assert summary.counts.pull.pages["search:contacts"] <= 25_000 // 200 + 3
 
 
 def test_search_index_lag_loses_nothing(sqlite_store: Engine, sqlite_url: str) -> None:
@@ -108,10 +108,8 @@ def test_property_group_and_properties_are_created_once(
     settings = settings_for(sandbox, sqlite_url)
     first = cycle(sqlite_store, settings)
     second = cycle(sqlite_store, settings)
-    assert sorted(first.counts["push"]["schema_created"]) == sorted(
-        ["group:sales_kpis", *[p["name"] for p in CONTACT_PROPERTIES]]
-    )
-    assert second.counts["push"]["schema_created"] == []
+    assert sorted(first.counts.push.created) == sorted(["group:sales_kpis", *[p["name"] for p in CONTACT_PROPERTIES]])
+    assert second.counts.push.created == []
 
 
 def test_written_values_equal_the_kpi_rows(sandbox: RunningSandbox, store: Engine, store_url: str) -> None:
@@ -148,7 +146,7 @@ def test_conflicting_property_is_reported_and_not_written(
         {"name": "kpi_sales_touches", "label": "Touches", "type": "string", "fieldType": "text", "groupName": "legacy"},
     )
     summary = cycle(sqlite_store, settings_for(sandbox, sqlite_url))
-    assert summary.counts["push"]["schema_conflicts"] == ["kpi_sales_touches"]
+    assert summary.counts.push.conflicts == ["kpi_sales_touches"]
     values = {r["properties"].get("kpi_sales_touches") for r in sandbox.export("contacts")}
     assert values <= {None, ""}
 
@@ -160,7 +158,7 @@ def test_partial_batch_failures_are_retried_next_cycle(
     settings = settings_for(sandbox, sqlite_url)
     sandbox.set_faults(rate_partial=0.3, seed=5)
     first = cycle(sqlite_store, settings)
-    assert first.counts["push"]["failed"]
+    assert first.counts.push.failed
     sandbox.set_faults()
     cycle(sqlite_store, settings)
     with sqlite_store.connect() as conn:
@@ -191,14 +189,14 @@ def test_a_contact_deleted_before_its_write_is_archived_not_retried_every_cycle(
 
     summary = cycle(sqlite_store, settings)
 
-    assert summary.counts["push"]["failed"] == {"OBJECT_NOT_FOUND": 1}
-    assert summary.counts["push"]["deleted_meanwhile"] == 1
+    assert summary.counts.push.failed == {"OBJECT_NOT_FOUND": 1}
+    assert summary.counts.push.deleted_meanwhile == 1
     with sqlite_store.connect() as conn:
         contacts = repo.table(t.Contact)
         rows = conn.execute(select(contacts.c.id, contacts.c.archived).where(contacts.c.id.in_([gone, kept])))
         archived = {row.id: row.archived for row in rows}
     assert archived == {gone: True, kept: False}
-    assert cycle(sqlite_store, settings).counts["push"]["write_calls"] == 0
+    assert cycle(sqlite_store, settings).counts.push.write_calls == 0
 
 
 def test_dry_run_writes_nothing(sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str) -> None:
@@ -256,7 +254,7 @@ def test_full_resync_of_some_objects_reloads_only_those(
     settings = settings_for(sandbox, sqlite_url, writeback_enabled=False)
     cycle(sqlite_store, settings)
     summary = cycle(sqlite_store, settings, full=True, objects=objects)
-    assert {k.split(":", 1)[1] for k in summary.counts["pull"]["pages"] if k.startswith("list:")} == set(objects)
+    assert {k.split(":", 1)[1] for k in summary.counts.pull.pages if k.startswith("list:")} == set(objects)
 
 
 def test_daily_limit_stops_cleanly_and_the_next_run_catches_up(

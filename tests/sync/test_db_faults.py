@@ -212,9 +212,9 @@ def assert_failed_cleanly(summary: RunSummary, logs: list[MutableMapping[str, An
 
 def assert_recorded_as_failed(engine: Engine, summary: RunSummary) -> None:
     """The run history shows the lost run as failed with its database error, nothing still running."""
-    history = {r["id"]: r for r in runs.recent_runs(engine, 10)}
-    assert (history[summary.run_id]["outcome"], history[summary.run_id]["error"]) == ("failed", summary.error)
-    assert [r["id"] for r in history.values() if r["outcome"] == "running"] == []
+    history = {r.id: r for r in runs.recent_runs(engine, 10)}
+    assert (history[summary.run_id].outcome, history[summary.run_id].error) == ("failed", summary.error)
+    assert [r.id for r in history.values() if r.outcome == "running"] == []
 
 
 @dataclass

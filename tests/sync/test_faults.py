@@ -46,7 +46,7 @@ FAULTS: dict[str, Any] = {
     "rate_malformed": 0.02,
     "rate_partial": 0.05,  # per batch-write input
 }
-# What the sandbox calls each fault, and what the client calls it in `counts["api"]["faults"]`.
+# What the sandbox calls each fault, and what the client calls it in `counts.api.faults`.
 FAULT_NAMES = {
     "429": "429",
     "5xx": "5xx",
@@ -157,7 +157,7 @@ def counted_faults(summaries: list[RunSummary]) -> Counter[str]:
     """Faults by kind, summed over the run summaries."""
     total: Counter[str] = Counter()
     for summary in summaries:
-        total.update(summary.counts["api"]["faults"])
+        total.update(summary.counts.api.faults)
     return total
 
 
@@ -208,7 +208,7 @@ def test_a_daily_429_pauses_the_worker_until_hubspot_resets_its_count(
         spent = api_calls(sandbox)
         time.sleep(2.5)  # two and a half intervals
         assert api_calls(sandbox) == spent
-        assert [(r["outcome"], r["resume_at"]) for r in runs.recent_runs(sqlite_store)] == [
+        assert [(r.outcome, r.resume_at) for r in runs.recent_runs(sqlite_store)] == [
             ("stopped", int(reset.timestamp() * 1000))
         ]
     finally:

@@ -206,7 +206,7 @@ def test_dropping_one_contact_of_a_call_refreshes_to_the_full_recompute(
     before = aggregates(store)
     sandbox.portal.dissociate(STANDARD["calls"], call, STANDARD["contacts"], two[0])
     summary = cycle_matches_full_recompute(store, settings, before)
-    assert summary.counts["pull"]["relinked"]["calls"] == 1
+    assert summary.counts.pull.relinked["calls"] == 1
 
 
 def test_a_changed_pipeline_stage_moves_the_deals_that_take_their_outcome_from_it(
@@ -312,8 +312,8 @@ def test_one_searched_change_refreshes_to_the_full_recompute_without_a_reconcile
     change(sandbox)
     summary = cycle(store, settings)
     incremental = aggregates(store), contact_values(store)
-    assert [k for k in summary.counts["pull"]["pages"] if not k.startswith("search:")] == []
-    assert summary.counts["kpis"]["redone_in_full"] is False
+    assert [k for k in summary.counts.pull.pages if not k.startswith("search:")] == []
+    assert summary.counts.redone_in_full is False
     refresh(store, settings.kpi_config(), now_ms(), full=True)
     assert (aggregates(store), contact_values(store)) == incremental
     assert incremental != before

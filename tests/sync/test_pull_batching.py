@@ -101,7 +101,7 @@ def test_a_run_stopped_inside_a_batch_keeps_the_committed_batches_and_the_next_r
     sandbox.reset_stats()
     summary = cycle(sqlite_store, settings)
     # calls: the two uncommitted pages (300 calls), then the empty window from the stopped run's start.
-    assert summary.counts["pull"]["pages"]["search:calls"] == 3
+    assert summary.counts.pull.pages["search:calls"] == 3
     assert calls_to(sandbox, SEARCH) == 3 + QUIET_TYPES
     assert calls_to(sandbox, ASSOC_READ) == 1
     assert stored(sqlite_store) == truth(sandbox)

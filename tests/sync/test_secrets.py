@@ -123,7 +123,7 @@ def test_a_faulty_run_never_shows_the_token(
         summary = run_cycle(sqlite_store, settings.cycle_config(), CycleOptions())
     injected = sandbox.stats()["faults"]
     assert all(injected[kind] for kind in kinds), injected
-    assert summary.counts["api"]["faults"], summary.counts["api"]
+    assert summary.counts.api.faults, summary.counts.api
     events = json_lines(stream)
     assert "cycle_finished" in [e["event"] for e in events]
     assert all(e["request"]["headers"]["Authorization"] == "Bearer ***" for e in events)

@@ -41,15 +41,15 @@ def test_one_snapshot_per_owner_and_month_is_upserted_and_kept_current(
     records = sandbox.export(SNAPSHOT_OBJECT)
     assert expected
     assert {r["properties"]["snapshot_key"] for r in records} == expected
-    assert first.counts["push"]["snapshots_written"] == len(expected)
-    assert first.counts["push"]["snapshot_calls"] == -(-len(expected) // 100)
+    assert first.counts.push.snapshots_written == len(expected)
+    assert first.counts.push.snapshot_calls == -(-len(expected) // 100)
 
     time.sleep(2.5)  # our own writes fall out of the overlap window
     cycle(sqlite_store, settings)
-    assert cycle(sqlite_store, settings).counts["push"]["snapshot_calls"] == 0
+    assert cycle(sqlite_store, settings).counts.push.snapshot_calls == 0
 
     sandbox.simulate(minutes=240, seed=4)
-    moved = cycle(sqlite_store, settings).counts["push"]["snapshots_written"]
+    moved = cycle(sqlite_store, settings).counts.push.snapshots_written
     assert 0 < moved < len(expected)
     assert len(sandbox.export(SNAPSHOT_OBJECT)) == len(_owner_months(sqlite_store))
 
@@ -62,9 +62,9 @@ def test_a_portal_without_custom_objects_skips_snapshots_with_one_log_line(
         settings = settings_for(sb, sqlite_url)
         summary = cycle(sqlite_store, settings)
         again = cycle(sqlite_store, settings)
-    assert summary.counts["push"]["contacts_written"] > 0
-    assert summary.counts["push"]["snapshots_written"] == 0
-    assert again.counts["push"]["snapshot_calls"] == 0
+    assert summary.counts.push.contacts_written > 0
+    assert summary.counts.push.snapshots_written == 0
+    assert again.counts.push.snapshot_calls == 0
     assert capsys.readouterr().out.count("snapshots_skipped") == 1
 
 
@@ -82,8 +82,8 @@ def test_after_activity_only_the_contacts_whose_values_changed_are_written(
     after = _kpi_properties(store)
     moved = {c for c, props in after.items() if props != before.get(c) and any(props.values())}
     assert moved
-    assert summary.counts["push"]["contacts_written"] == len(moved)
-    assert summary.counts["push"]["write_calls"] == -(-len(moved) // 100)
+    assert summary.counts.push.contacts_written == len(moved)
+    assert summary.counts.push.write_calls == -(-len(moved) // 100)
 
 
 def test_a_portal_where_some_properties_exist_gets_only_the_missing_ones(
@@ -101,5 +101,5 @@ def test_a_portal_where_some_properties_exist_gets_only_the_missing_ones(
 
     summary = cycle(sqlite_store, settings)
 
-    assert sorted(summary.counts["push"]["schema_created"]) == sorted(p["name"] for p in CONTACT_PROPERTIES[5:])
-    assert summary.counts["push"]["schema_conflicts"] == []
+    assert sorted(summary.counts.push.created) == sorted(p["name"] for p in CONTACT_PROPERTIES[5:])
+    assert summary.counts.push.conflicts == []

@@ -471,9 +471,9 @@ def _pull_and_check(sb: RunningSandbox, engine: Engine, url: str, injected: dict
         stored = _stored_rows(engine, object_type, ids)
         assert set(stored) == set(ids)
         assert stored == {rid: {k: parsed[rid][k] for k in row} for rid, row in stored.items()}
-    assert summary.counts["pull"]["invalid_values"] == dict(stats.invalid_values)
-    assert summary.counts["pull"]["skipped_records"] == 0
-    assert summary.counts["kpis"]["contacts"] >= len(injected["contacts"])
+    assert summary.counts.pull.parse.invalid_values == dict(stats.invalid_values)
+    assert summary.counts.pull.parse.skipped_records == 0
+    assert summary.counts.kpis.contacts >= len(injected["contacts"])
 
 
 @settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])

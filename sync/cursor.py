@@ -1,0 +1,96 @@
+"""Where the pull of one object type stands, typed: a list pass in progress, or the incremental search's high-water
+mark and the window [window_lo, window_hi) it is searching, with its keyset position.
+
+Storage keeps the row (`repo.get_cursor` / `save_cursor`); `Cursor.from_row` and `to_row` convert. A cursor is
+immutable: each transition the pull makes is a method returning the next cursor, saved with the page it belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
+from typing import Any
+
+
+class Phase(StrEnum):
+    """A cursor's phase: the first full load by list pass, then incremental search."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """One object type's pull cursor (a `sync_cursors` row)."""
+
+    object_type: str
+    phase: Phase = Phase.FULL
+    list_after: str | None = None  # the list pass's paging cursor: where the next page starts
+    list_started_at: int | None = None  # a list pass in progress started at (epoch ms); records not seen are archived
+    high_water: int | None = None  # every change modified before this (epoch ms) has been read
+    window_lo: int | None = None  # the search window in progress, [lo, hi) of the modification property
+    window_hi: int | None = None
+    key_ts: int | None = None  # kept for the column; the keyset is on ids alone
+    key_id: int | None = None  # the last id read in the current window
+    last_reconciled_at: int | None = None  # start of the last list pass that finished
+    updated_at: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Cursor:
+        """A `sync_cursors` row (or `repo.get_cursor`'s fresh one)."""
+        known = {f.name: row[f.name] for f in fields(cls) if f.name in row}
+        return cls(**known | {"phase": Phase(row.get("phase") or Phase.FULL)})
+
+    def to_row(self) -> dict[str, Any]:
+        """The row to store: plain values only (the driver would store an enum member by its name)."""
+        return asdict(self) | {"phase": self.phase.value}
+
+    # -- list pass ---------------------------------------------------------------------------------------------------
+    @property
+    def listing(self) -> bool:
+        """Whether the next pull of this type is (or continues) a list pass rather than a search."""
+        return self.phase is Phase.FULL or bool(self.list_after) or self.list_started_at is not None
+
+    def start_listing(self, now_ms: int) -> Cursor:
+        """A list pass starting now, or the one in progress (which keeps its start)."""
+        return self if self.list_started_at is not None else replace(self, list_started_at=now_ms)
+
+    def listed_to(self, after: str | None) -> Cursor:
+        """A list page read: the next one starts at `after` (None after the last)."""
+        return replace(self, list_after=after)
+
+    def finish_listing(self) -> Cursor:
+        """The list pass done: incremental from now on; a first load also sets the high-water mark to its start,
+        while a reconcile leaves it (what changed meanwhile is searched from where the search stood)."""
+        started = self.list_started_at
+        return replace(
+            self,
+            phase=Phase.INCREMENTAL,
+            high_water=started if self.phase is Phase.FULL else self.high_water,
+            list_after=None,
+            list_started_at=None,
+            last_reconciled_at=started,
+        )
+
+    # -- incremental search ------------------------------------------------------------------------------------------
+    @property
+    def searching(self) -> bool:
+        """Whether a search window is in progress."""
+        return self.window_lo is not None
+
+    def next_window(self, *, overlap_ms: int, span_ms: int, until_ms: int) -> Cursor | None:
+        """The next search window: from the high-water mark less `overlap_ms`, at most `span_ms` long, ending by
+        `until_ms` (the run's start); None when there is nothing left to search."""
+        lo = max(0, (self.high_water or 0) - overlap_ms)
+        if lo >= until_ms:
+            return None
+        return replace(self, window_lo=lo, window_hi=min(until_ms, lo + span_ms), key_id=0)
+
+    def searched_to(self, key_id: int) -> Cursor:
+        """Search pages of the window read up to id `key_id`."""
+        return replace(self, key_id=key_id)
+
+    def close_window(self) -> Cursor:
+        """The window exhausted: everything modified before its end has been read."""
+        return replace(self, high_water=self.window_hi, window_lo=None, window_hi=None, key_id=None)
