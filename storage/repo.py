@@ -168,6 +168,31 @@ def replace_links(
     return diffs
 
 
+def linked_keys(
+    conn: Connection, model: type[Any], owner_cols: Sequence[str], contact_ids: Iterable[int]
+) -> list[tuple[Any, ...]]:
+    """Keys of the engagements or deals linked to any of these contacts."""
+    tbl = table(model)
+    cols = [tbl.c[c] for c in owner_cols]
+    found: set[tuple[Any, ...]] = set()
+    for part in chunks(sorted(set(contact_ids))):
+        found.update(tuple(r) for r in conn.execute(select(*cols).where(tbl.c.contact_id.in_(part))))
+    return sorted(found)
+
+
+def links_of(
+    conn: Connection, model: type[Any], owner_cols: Sequence[str], keys: Sequence[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], set[int]]:
+    """The contacts linked to each of these engagement or deal keys."""
+    tbl = table(model)
+    cols = [tbl.c[c] for c in owner_cols]
+    found: dict[tuple[Any, ...], set[int]] = {key: set() for key in keys}
+    for part in chunks(keys):
+        for row in conn.execute(select(*cols, tbl.c.contact_id).where(keys_in(cols, part))):
+            found[tuple(row[: len(cols)])].add(row[-1])
+    return found
+
+
 def linked_contacts(
     conn: Connection, model: type[Any], owner_cols: Sequence[str], keys: Sequence[tuple[Any, ...]]
 ) -> set[int]:

@@ -61,6 +61,7 @@ class PullStats:
     changed: Counter[str] = field(default_factory=Counter)
     archived: Counter[str] = field(default_factory=Counter)
     relinked: Counter[str] = field(default_factory=Counter)
+    merged: Counter[str] = field(default_factory=Counter)  # records archived because HubSpot merged them away
     dirty_contacts: int = 0
     dirty_deals: int = 0
     parse: ParseStats = field(default_factory=ParseStats)
@@ -73,6 +74,7 @@ class PullStats:
             "changed": dict(self.changed),
             "archived": dict(self.archived),
             "relinked": dict(self.relinked),
+            "merged": dict(self.merged),
             "dirty_contacts": self.dirty_contacts,
             "dirty_deals": self.dirty_deals,
             "skipped_records": self.parse.skipped_records,
@@ -88,6 +90,7 @@ class PullStats:
             changed=counter(data.get("changed")),
             archived=counter(data.get("archived")),
             relinked=counter(data.get("relinked")),
+            merged=counter(data.get("merged")),
             dirty_contacts=whole(data.get("dirty_contacts")),
             dirty_deals=whole(data.get("dirty_deals")),
             parse=ParseStats(whole(data.get("skipped_records")), counter(data.get("invalid_values"))),
@@ -210,6 +213,7 @@ class Puller:
                 row["seen_at"] = started
             with self.engine.begin() as conn:
                 self._apply(conn, spec, parsed.rows, links if associations else None, listing=True)
+                self._merge_away(conn, spec, parsed.merged, parsed.rows)
                 cursor = cursor.listed_to(page.after)
                 self._save(conn, cursor)
             self.stats.pages[f"list:{spec.object_type}"] += 1
@@ -231,10 +235,51 @@ class Puller:
         gone = [tuple(r) for r in conn.execute(stmt)]
         self._archive(conn, spec, gone)
 
-    def _archive(self, conn: Connection, spec: Spec, keys: list[tuple[Any, ...]]) -> None:
+    def _merge_away(
+        self, conn: Connection, spec: Spec, merged: dict[int, set[int]], rows: list[dict[str, Any]]
+    ) -> None:
+        """Records HubSpot merged into a survivor are archived in the same transaction as the survivor, and a merged
+        contact's calls, emails, meetings and deals move to the survivor (HubSpot moves them without touching their
+        modification dates, so no search would bring them back)."""
+        served = {int(r["id"]) for r in rows}  # an id HubSpot still serves was not merged away, whatever it says
+        merged = {survivor: away - served for survivor, away in merged.items() if away - served}
+        if not merged:
+            return
+        gone = [(i,) for i in sorted(set().union(*merged.values()))]
+        if spec.object_type == "contacts":
+            for survivor, away in merged.items():
+                self._relink(conn, away, survivor)
+        if flipped := self._archive(conn, spec, gone):
+            self.stats.merged[spec.object_type] += flipped
+
+    def _relink(self, conn: Connection, away: set[int], survivor: int) -> None:
+        """Give the survivor every engagement and deal link of the merged-away contacts."""
+        for link_spec in (spec_for("deals"), *(spec_for(o) for o in ENGAGEMENT_TYPES)):
+            assert link_spec.link_model is not None
+            owners = repo.linked_keys(conn, link_spec.link_model, link_spec.link_cols, away)
+            if link_spec.kind:
+                owners = [k for k in owners if k[0] == link_spec.kind]
+            if not owners:
+                continue
+            current = repo.links_of(conn, link_spec.link_model, link_spec.link_cols, owners)
+            diffs = repo.replace_links(
+                conn,
+                link_spec.link_model,
+                link_spec.link_cols,
+                {key: (ids - away) | {survivor} for key, ids in current.items()},
+            )
+            self.stats.relinked[link_spec.object_type] += len(diffs)
+            self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, {survivor, *away}, self.run_start_ms)
+            if link_spec.object_type == "deals":
+                self.stats.dirty_deals += marks.mark_dirty_deals(conn, [k[0] for k in diffs], self.run_start_ms)
+            elif link_spec.kind in TOUCH_TYPES:
+                marks.mark_dirty_touch_days(conn, marks.touch_marks_of(conn, list(diffs)), self.run_start_ms)
+
+    def _archive(self, conn: Connection, spec: Spec, keys: list[tuple[Any, ...]]) -> int:
+        """Archive these records (those not archived yet) and queue what they fed; returns how many flipped."""
         flipped = repo.set_archived(conn, spec.model, ["type", "id"] if spec.kind else ["id"], keys, True)
         if not flipped:
-            return
+            return 0
         self.stats.archived[spec.object_type] += len(flipped)
         if spec.object_type == "contacts":
             self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, [k[0] for k in flipped], self.run_start_ms)
@@ -246,6 +291,7 @@ class Puller:
             self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, linked, self.run_start_ms)
             if spec.kind in TOUCH_TYPES:
                 marks.mark_dirty_touch_days(conn, marks.touch_marks_of(conn, flipped), self.run_start_ms)
+        return len(flipped)
 
     # -- incremental -------------------------------------------------------------------------------------------
     def incremental(self, spec: Spec, cursor: Cursor) -> None:
@@ -273,13 +319,16 @@ class Puller:
         and committed with the cursor in one transaction; the cursor after them, and True when the window is
         exhausted."""
         rows: list[dict[str, Any]] = []
+        merged: dict[int, set[int]] = {}
         key_id, pages, done = cursor.key_id or 0, 0, False
         while not done and pages < SEARCH_PAGES_PER_BATCH:
             self._check_stop()
             page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id))
-            rows += parse_page(
+            parsed = parse_page(
                 spec.object_type, page.results, self.stats.parse, self.config.extra_for(spec.object_type)
-            ).rows
+            )
+            rows += parsed.rows
+            merged.update(parsed.merged)
             # The keyset advances over every record of the page, also those the parser skipped.
             ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
             key_id = max(ids, default=key_id)
@@ -288,6 +337,7 @@ class Puller:
         links = self._read_links(spec, [r["id"] for r in rows]) if spec.link_model else None
         with self.engine.begin() as conn:
             self._apply(conn, spec, rows, links)
+            self._merge_away(conn, spec, merged, rows)
             cursor = cursor.searched_to(key_id)
             self._save(conn, cursor)
         self.stats.pages[f"search:{spec.object_type}"] += pages

@@ -24,6 +24,7 @@ PROPERTIES: Final[dict[str, tuple[str, ...]]] = {
         "hs_lifecyclestage_opportunity_date",
         "hs_lifecyclestage_customer_date",
         "hs_buying_role",
+        "hs_merged_object_ids",
     ),
     "deals": (
         "hubspot_owner_id",
@@ -34,6 +35,7 @@ PROPERTIES: Final[dict[str, tuple[str, ...]]] = {
         "hs_is_closed_won",
         "hs_is_closed",
         "hs_lastmodifieddate",
+        "hs_merged_object_ids",
     ),
     "calls": ("hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_disposition", "hs_lastmodifieddate"),
     "emails": (
@@ -48,6 +50,10 @@ PROPERTIES: Final[dict[str, tuple[str, ...]]] = {
     "notes": ("hs_timestamp", "hubspot_owner_id", "hs_lastmodifieddate"),
     "tasks": ("hs_timestamp", "hubspot_owner_id", "hs_lastmodifieddate"),
 }
+
+# Contacts and deals that HubSpot merged name the merged-away ids here (the survivor's modification date moves).
+MERGED_IDS_PROPERTY: Final = "hs_merged_object_ids"
+MERGEABLE: Final = ("contacts", "deals")
 
 # Which association each object brings along (to contacts); deals also carry deal->contact.
 ASSOCIATED_TO: Final = "contacts"

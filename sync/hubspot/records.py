@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpi.rows import extract_urls, parse_timestamp
-from sync.hubspot.constants import MODIFIED_PROPERTY, SINGULAR
+from sync.hubspot.constants import MERGEABLE, MERGED_IDS_PROPERTY, MODIFIED_PROPERTY, SINGULAR
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Parsed:
     rows: list[dict[str, Any]]
     links: dict[int, set[int]]  # record id -> contact ids (only for records whose links are complete)
     incomplete_links: list[int]  # record ids whose inline associations were cut off (more than one page)
+    merged: dict[int, set[int]] = field(default_factory=dict)  # survivor id -> ids HubSpot merged into it
 
 
 BIGINT_MAX = 2**63 - 1  # ids are BIGINT columns: a larger id could never be stored
@@ -196,6 +197,7 @@ def parse_page(
     rows: list[dict[str, Any]] = []
     links: dict[int, set[int]] = {}
     incomplete: list[int] = []
+    merged: dict[int, set[int]] = {}
     for record in records:
         if not isinstance(record, Mapping):
             stats.skipped_records += 1
@@ -213,13 +215,21 @@ def parse_page(
         else:
             row = engagement_row(record, p, object_type, extra)
         rows.append({"id": record_id, **row})
+        if object_type in MERGEABLE and (merged_away := merged_ids(p, record_id)):
+            merged[record_id] = merged_away
         if with_links:
             ids, complete = inline_links(record)
             if complete:
                 links[record_id] = ids
             else:
                 incomplete.append(record_id)
-    return Parsed(rows, links, incomplete)
+    return Parsed(rows, links, incomplete, merged)
+
+
+def merged_ids(p: _Props, record_id: int) -> set[int]:
+    """The ids HubSpot merged into this record (`hs_merged_object_ids`, semicolon-separated)."""
+    text = p.text(MERGED_IDS_PROPERTY) or ""
+    return {i for part in text.split(";") if (i := valid_id(part.strip())) is not None and i != record_id}
 
 
 def owner_row(owner: dict[str, Any], archived: bool) -> dict[str, Any]:
