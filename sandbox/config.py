@@ -25,6 +25,9 @@ class Settings:
     custom_objects: bool = True
     retry_after: bool = False
     latency_ms: int = 0  # mean added delay per API answer (log-normal, p99 about 4x); 0 is off
+    # The scopes the token's app was granted; None grants every scope. A call needing one that is not granted answers
+    # 403 MISSING_SCOPES naming it (sandbox.app.scopes_for says which scopes a call needs).
+    granted_scopes: list[str] | None = None
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply known keys; ValueError naming the first unknown key or bad value."""
@@ -56,6 +59,10 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"{key} must be true or false")
         return value
+    if key == "granted_scopes":
+        if value is not None and (not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value)):
+            raise ValueError("granted_scopes must be a list of scope names, or null for every scope")
+        return None if value is None else list(value)
     if key == "tier":
         return str(value)
     if key == "time_scale":

@@ -122,3 +122,15 @@ DATED_PREFIXES: Final = (
 # One record's associations by GET (`/crm/objects/{version}/{type}/{id}/associations/{toType}`) is gone in 2026-09:
 # page a record's links with the associations batch read's `after` instead.
 RECORD_LIST_VERSIONS: Final = ("2025-09", "2026-03")
+
+# The read scopes the sandbox's routes ask for (SandboxApp.scopes_for): granting all of them (setting
+# `granted_scopes`) grants every read kpi-sync makes. Engagements need the contacts scope, emails
+# `sales-email-read` as well.
+READ_SCOPES: Final = (
+    "crm.objects.contacts.read",
+    "sales-email-read",
+    "crm.objects.deals.read",
+    "crm.objects.owners.read",
+    "crm.schemas.contacts.read",
+    "crm.schemas.custom.read",
+)

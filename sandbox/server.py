@@ -37,7 +37,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if outcome.delay_s:
             time.sleep(outcome.delay_s)
-        self._write(outcome)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+            self._write(outcome)
 
     def _write(self, outcome: Outcome) -> None:
         lines = [f"HTTP/1.1 {outcome.status} {_reason(outcome.status)}"]

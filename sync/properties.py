@@ -33,6 +33,22 @@ CONTACT_PROPERTIES: Final[tuple[dict[str, Any], ...]] = tuple(_definition(p) for
 
 PROPERTY_GROUP_DEF: Final = {"name": PROPERTY_GROUP, "label": PROPERTY_GROUP_LABEL, "displayOrder": -1}
 
+
+def differences(found: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """How a property HubSpot holds differs from kpi-sync's definition of it (type, field type, group, the
+    enumeration's option values), in words; empty when it is the property kpi-sync would create. Labels,
+    descriptions and display order may differ: values are written all the same."""
+    out = []
+    for key, what in (("type", "type"), ("fieldType", "field type"), ("groupName", "group")):
+        if found.get(key) != wanted.get(key):
+            out.append(f"{what} {found.get(key)!r}, kpi-sync needs {wanted.get(key)!r}")
+    have = sorted(str(o.get("value")) for o in found.get("options") or [] if isinstance(o, dict))
+    need = sorted(str(o["value"]) for o in wanted.get("options") or [])
+    if have != need:
+        out.append(f"options {have}, kpi-sync needs {need}")
+    return out
+
+
 SNAPSHOT_OBJECT: Final = "sales_kpi_snapshot"
 SNAPSHOT_METRICS: Final = (
     ("K1", "reach_ratio", "k1_reach_ratio", "Reach ratio (connected / outbound calls)"),

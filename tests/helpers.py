@@ -10,14 +10,18 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
+from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
 from sandbox.harness import RunningSandbox
+from service.admin.server import AdminServer
 from service.metrics import Metrics
 from service.settings import Settings, load_settings
 from service.worker import describe
@@ -254,3 +258,15 @@ class FakeWorker:
 
     def state(self) -> dict[str, Any]:
         return {"running": None, "pending": None, "paused_until": None, "next_run_at": None}
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[httpx.Client]:
+    """The app on a real uvicorn server on a free port, and a client for it."""
+    server = AdminServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            yield http
+    finally:
+        server.stop()

@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.admin.page import render_panel, shell
+from service.admin.page import render_doctor, render_panel, shell
 from service.cli.common import parse_objects
+from service.doctor import run_doctor
 from service.health import readiness
 from service.metrics import CONTENT_TYPE, Metrics
 from service.report import kpi_report
@@ -115,6 +116,7 @@ def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None =
     _resync_route(admin, worker)
     _history_routes(admin, engine)
     _status_routes(admin, engine, settings, worker)
+    _doctor_routes(admin, settings)
     app.include_router(admin)
 
     @app.exception_handler(SQLAlchemyError)
@@ -222,6 +224,16 @@ def _status_routes(router: APIRouter, engine: Engine, settings: Settings, worker
         document = status_document(engine, settings, worker.state() if worker else None)
         html = render_panel(document, recent_run_views(engine, 20), _report(engine, "all"))
         return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+def _doctor_routes(router: APIRouter, settings: Settings) -> None:
+    @router.get("/doctor", summary="Connection check: HubSpot URL, key, scopes, properties, rate limits, database")
+    def doctor() -> dict[str, Any]:
+        return run_doctor(settings).as_dict()
+
+    @router.get("/ui/doctor", response_class=Response, responses={200: HTML_ANSWER}, summary="Page checklist")
+    def doctor_panel() -> HTMLResponse:
+        return HTMLResponse(render_doctor(run_doctor(settings).as_dict()), headers=PAGE_HEADERS)
 
 
 def _report(engine: Engine, period: str) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from kpi.report import TABLE_COLUMNS, is_ratio
 
+DOCTOR_CLASSES = {"ok": "ok", "fail": "failed", "skipped": "muted", "info": ""}  # the page's status colours
 RUN_COLUMNS = ("id", "kind", "trigger", "outcome", "started", "duration", "API calls", "pulled", "written", "error")
 
 
@@ -134,3 +135,24 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]], *, numeric_f
 def _td(value: object, *, num: bool = False) -> str:
     text = "" if value is None else str(value)
     return f'<td class="num">{escape(text)}</td>' if num else f"<td>{escape(text)}</td>"
+
+
+def render_doctor(report: Mapping[str, Any]) -> str:
+    """The connection check's checklist (the JSON of `service.doctor.DoctorReport`): a row per check with its mark,
+    the finding and, for a failure, the fix."""
+    rows = []
+    for check in report.get("checks") or []:
+        status = str(check.get("status", ""))
+        mark = "FAIL" if status == "fail" else status
+        fix = f'<br><span class="muted">fix: {escape(str(check.get("fix")))}</span>' if check.get("fix") else ""
+        rows.append(
+            f'<tr data-check="{escape(str(check.get("name", "")))}"><td class="{DOCTOR_CLASSES.get(status, "")}">'
+            f"{escape(mark)}</td><th>{escape(str(check.get('name', '')))}</th>"
+            f"<td>{escape(str(check.get('detail', '')))}{fix}</td></tr>"
+        )
+    verdict = "ready for the first cycle" if report.get("ok") else "some checks failed"
+    calls = escape(str(report.get("hubspot_calls", 0)))
+    return (
+        f'<section id="doctor-checks"><h2>Connection check</h2><p>{escape(verdict)} ({calls} HubSpot calls)</p>'
+        f"<table>{''.join(rows)}</table></section>"
+    )

@@ -101,11 +101,12 @@ def demo(seed: int, keep: bool) -> None:
 
 
 def _attach() -> None:
-    """The service commands (run, resync, status, check) and the sandbox live in their own modules."""
+    """The service commands (run, resync, status, check), the doctor and the sandbox live in their own modules."""
     from sandbox.cli import sandbox_command
+    from service.cli.doctor import doctor
     from service.cli.worker import COMMANDS
 
-    for command in (*COMMANDS, sandbox_command):
+    for command in (*COMMANDS, doctor, sandbox_command):
         main.add_command(command, command.name)
 
 

@@ -44,16 +44,17 @@ def configure_service_logging(settings: Settings, stream: TextIO | None = None) 
     )
 
 
-def settings_or_exit(*, config_exit: int = EXIT_CONFIG, **overrides: object) -> Settings:
+def settings_or_exit(*, config_exit: int = EXIT_CONFIG, create_folder: bool = True, **overrides: object) -> Settings:
     """Build Settings once and configure logging; a bad value prints one line naming the variable and exits
-    `config_exit` (2; `check` asks for 1, since Docker reserves 2 in health checks)."""
+    `config_exit` (2; `check` asks for 1, since Docker reserves 2 in health checks). `create_folder` makes the
+    folder of a SQLite store (`doctor` asks not to: it changes nothing, and reports a folder it could not create)."""
     try:
         settings = load_settings(**overrides)
     except ConfigError as err:
         fail(f"configuration error: {err}", config_exit)
     configure_service_logging(settings)
     path = settings.sqlite_path()
-    if path is not None:
+    if path is not None and create_folder:
         path.parent.mkdir(parents=True, exist_ok=True)
     return settings
 

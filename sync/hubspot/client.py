@@ -10,6 +10,8 @@ error types. One retry layer (tenacity) sits on top; the SDK's urllib3 retry is 
 from __future__ import annotations
 
 import random
+import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,23 +31,33 @@ from sync.hubspot.errors import (
     AuthError,
     DailyLimitError,
     HubSpotConnectionError,
+    HubSpotDnsError,
+    HubSpotRefusedError,
     HubSpotTimeoutError,
+    HubSpotTlsError,
     MalformedResponseError,
     RateLimitedError,
     RequestError,
 )
 from sync.hubspot.paths import Paths, version_of
-from sync.hubspot.ratelimit import RateLimiter, next_midnight
+from sync.hubspot.ratelimit import ObservedLimits, RateLimiter, next_midnight
 from sync.json_fields import counter, whole
 
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "kpi-sync (hubspot-api-client-python)"
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 5.0  # at most: a shorter read timeout (the doctor's) shortens the connect timeout too
 SLOW_SHARE_OF_TIMEOUT = 0.25  # an answer that used a quarter of the read timeout is counted as slow
-# Transport failures by type, most specific first: urllib3's NewConnectionError (refused, unresolvable) subclasses
-# its ConnectTimeoutError, so it must be matched before the timeouts or a closed port would read as a timeout.
+# Transport failures by type, most specific first; the first entry that any exception of the failure's chain (the
+# MaxRetryError's reason, causes and contexts) matches wins. urllib3's NameResolutionError subclasses its
+# NewConnectionError, which subclasses ConnectTimeoutError, and a refused connection is a NewConnectionError caused
+# by ConnectionRefusedError: so DNS, refused and TLS come before the generic connection error, and that before the
+# timeouts, or a closed port would read as a timeout. (The SDK turns urllib3's SSLError into an ApiException without
+# a body, then fails on that body: the SSLError is found in the chain.)
 TRANSPORT_ERRORS: tuple[tuple[tuple[type[BaseException], ...], type[RetriableError], str], ...] = (
+    ((urllib3.exceptions.NameResolutionError, socket.gaierror), HubSpotDnsError, "HubSpot's host name did not resolve"),
+    ((ConnectionRefusedError,), HubSpotRefusedError, "HubSpot's host refused the connection"),
+    ((urllib3.exceptions.SSLError, ssl.SSLError), HubSpotTlsError, "the TLS handshake with HubSpot failed"),
     ((urllib3.exceptions.NewConnectionError,), HubSpotConnectionError, "connection to HubSpot failed"),
     ((urllib3.exceptions.TimeoutError, TimeoutError), HubSpotTimeoutError, "HubSpot did not answer in time"),
     ((urllib3.exceptions.ProtocolError, ConnectionError), HubSpotConnectionError, "connection to HubSpot failed"),
@@ -142,16 +154,29 @@ def translate(exc: BaseException, *, timezone: str = "UTC") -> KpiSyncError:
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status > 0:
         return _translate_status(status, _body_of(exc), _headers_of(exc), timezone=timezone)
+    chain = _chain(exc)
+    for types, error, message in TRANSPORT_ERRORS:
+        found = next((e for e in chain if isinstance(e, types)), None)
+        if found is not None:
+            return error(f"{message} ({type(found).__name__})")
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason  # what went wrong on the (only) attempt
-    for types, error, message in TRANSPORT_ERRORS:
-        if isinstance(exc, types):
-            return error(f"{message} ({type(exc).__name__})")
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
         return RetriableError(f"HTTP transport error ({type(exc).__name__})")
     if isinstance(exc, orjson.JSONDecodeError | ValueError | TypeError):
         return MalformedResponseError("HubSpot sent a body that is not the JSON we expect")
     return RetriableError(f"unexpected client failure ({type(exc).__name__})")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The failure and what lies under it: a MaxRetryError's reason, then causes and contexts (loops cut)."""
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out:
+        out.append(current)
+        reason = current.reason if isinstance(current, urllib3.exceptions.MaxRetryError) else None
+        current = reason or current.__cause__ or current.__context__
+    return out
 
 
 def _translate_status(
@@ -160,11 +185,20 @@ def _translate_status(
     category = str(body.get("category") or body.get("errorType") or "")
     message = str(body.get("message") or "")[:200]
     if status == 401:
-        return AuthError(f"HubSpot rejected HUBSPOT_ACCESS_TOKEN (401 {category}): check or rotate the token")
+        return AuthError(
+            f"HubSpot rejected HUBSPOT_ACCESS_TOKEN (401 {category}): check or rotate the token",
+            status=401,
+            category=category or None,
+        )
     if status == 403:
         scopes = _required_scopes(body)
         hint = f"; required scopes: {', '.join(scopes)}" if scopes else ""
-        return AuthError(f"HUBSPOT_ACCESS_TOKEN lacks a permission (403 {category}){hint}")
+        return AuthError(
+            f"HUBSPOT_ACCESS_TOKEN lacks a permission (403 {category}){hint}",
+            status=403,
+            category=category or None,
+            scopes=tuple(scopes),
+        )
     if status == 429:
         policy = str(body.get("policyName") or "")
         wait = _retry_after(headers)
@@ -201,7 +235,7 @@ class HubSpotClient:
         self._api = ApiClient(sdk_config)
         self._api.user_agent = USER_AGENT
         self.paths = Paths(config.api_version)
-        self._timeout = (CONNECT_TIMEOUT_S, config.timeout_seconds)
+        self._timeout = (min(CONNECT_TIMEOUT_S, config.timeout_seconds), config.timeout_seconds)
         self._slow_s = config.timeout_seconds * SLOW_SHARE_OF_TIMEOUT
         self.limiter = limiter or RateLimiter(
             config.rate_limit_per_10s,
@@ -387,6 +421,22 @@ class HubSpotClient:
         """All pipelines of an object type with their stages."""
         _, body = self._call("pipelines", "GET", self.paths.pipelines(object_type))
         return _list(body, "results")
+
+    def sample(self, object_type: str) -> list[dict[str, Any]]:
+        """At most one record of a type, no properties asked: the smallest call that needs the type's read scope."""
+        query = [("limit", 1), ("archived", "false")]
+        _, body = self._call(f"sample:{object_type}", "GET", self.paths.objects(object_type), query=query)
+        return _list(body, "results")
+
+    def sample_owners(self) -> list[dict[str, Any]]:
+        """At most one owner: the smallest call that needs the owners read scope."""
+        _, body = self._call("sample:owners", "GET", self.paths.owners(), query=[("limit", 1)])
+        return _list(body, "results")
+
+    @property
+    def observed_limits(self) -> ObservedLimits:
+        """The portal's rate limits as HubSpot's headers last told them (empty before any answer)."""
+        return self.limiter.observed()
 
     # -- writes and schema -------------------------------------------------------------------------------------
     def batch_update(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchResult:

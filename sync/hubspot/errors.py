@@ -6,7 +6,15 @@ from sync.errors import FatalError, RetriableError
 
 
 class AuthError(FatalError):
-    """HubSpot refused the token (401) or its scopes (403)."""
+    """HubSpot refused the token (401) or its scopes (403); `scopes` are those a 403 MISSING_SCOPES names."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, category: str | None = None, scopes: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.category = category
+        self.scopes = scopes
 
 
 class RateLimitedError(RetriableError):
@@ -40,3 +48,15 @@ class HubSpotTimeoutError(RetriableError):
 
 class HubSpotConnectionError(RetriableError):
     """The connection could not be made (refused, unresolvable) or broke mid-answer."""
+
+
+class HubSpotDnsError(HubSpotConnectionError):
+    """The host name of the base URL did not resolve."""
+
+
+class HubSpotRefusedError(HubSpotConnectionError):
+    """The host answered, but nothing listens on the port (connection refused)."""
+
+
+class HubSpotTlsError(HubSpotConnectionError):
+    """The TLS handshake failed: plain HTTP on an https URL, an untrusted certificate, a TLS-intercepting proxy."""

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,21 @@ def next_midnight(now: float, timezone: str = "UTC") -> float:
     zone = ZoneInfo(timezone)
     day = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
     return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+@dataclass(frozen=True)
+class ObservedLimits:
+    """The portal's limits as HubSpot's last rate-limit headers told them; None where no header said (search answers
+    and OAuth tokens carry fewer, hubspot-api.md §2.3)."""
+
+    max_per_window: int | None = None  # X-HubSpot-RateLimit-Max: the app's calls per window
+    window_ms: int | None = None  # X-HubSpot-RateLimit-Interval-Milliseconds
+    daily: int | None = None  # X-HubSpot-RateLimit-Daily: the account's calls per day
+    daily_remaining: int | None = None  # X-HubSpot-RateLimit-Daily-Remaining
+
+    def as_dict(self) -> dict[str, int | None]:
+        """Plain form for reports."""
+        return asdict(self)
 
 
 @dataclass
@@ -81,6 +96,7 @@ class RateLimiter:
         self._daily_day = datetime.fromtimestamp(wall(), ZoneInfo(timezone)).date()
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._lock = threading.Lock()
+        self._observed = ObservedLimits()
         self.waited_seconds = 0.0
 
     def acquire(self, search: bool = False) -> None:
@@ -127,6 +143,17 @@ class RateLimiter:
             )
             if daily is not None and daily_left is not None:
                 self._daily_used = max(self._daily_used, daily - daily_left)  # the portal's usage, all apps
+            self._remember(maximum, interval, daily, daily_left)
+
+    def _remember(self, maximum: int | None, interval: int | None, daily: int | None, left: int | None) -> None:
+        """Keep what the headers said, each value until a later answer says otherwise."""
+        seen = {"max_per_window": maximum, "window_ms": interval, "daily": daily, "daily_remaining": left}
+        self._observed = replace(self._observed, **{k: v for k, v in seen.items() if v is not None})
+
+    def observed(self) -> ObservedLimits:
+        """What HubSpot's rate-limit headers said so far (read-only; for the doctor and status pages)."""
+        with self._lock:
+            return self._observed
 
     def _count_others(self, used: int) -> None:
         """HubSpot counts more calls in the window than we sent: another process shares the token. We cannot know

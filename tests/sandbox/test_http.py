@@ -12,6 +12,7 @@ import urllib3
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 from hubspot.crm.objects.exceptions import ApiException
 
+from sandbox.constants import READ_SCOPES
 from sandbox.errors import AUTH_MESSAGE
 from sandbox.harness import RunningSandbox
 from tests.sandbox.conftest import make_client
@@ -57,6 +58,36 @@ def test_token_without_scopes_is_403(fresh: Start) -> None:
         body = orjson.loads(response.data)
         assert (response.status, body["category"]) == (403, "MISSING_SCOPES")
         assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.deals.read"]
+
+
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("/crm/objects/2026-09/contacts?limit=1", "crm.objects.contacts.read"),
+        ("/crm/objects/2026-09/calls?limit=1", "crm.objects.contacts.read"),  # engagements ride on contacts
+        ("/crm/objects/2026-09/emails?limit=1", "sales-email-read"),  # ...and emails need their own scope too
+        ("/crm/objects/2026-09/deals?limit=1", "crm.objects.deals.read"),
+        ("/crm/pipelines/2026-09/deals", "crm.objects.deals.read"),
+        ("/crm/owners/2026-09?limit=1", "crm.objects.owners.read"),
+        ("/crm/properties/2026-09/contacts/groups", "crm.schemas.contacts.read"),
+        ("/crm-object-schemas/2026-09/schemas", "crm.schemas.custom.read"),
+    ],
+)
+def test_a_scope_not_granted_answers_403_naming_it(fresh: Start, path: str, scope: str) -> None:
+    """With `granted_scopes` set, a call needing a scope not in it answers 403 MISSING_SCOPES naming that scope."""
+    with fresh(contacts=10, engagements=10, granted_scopes=[s for s in READ_SCOPES if s != scope]) as sb:
+        response = _get(sb, path)
+        body = orjson.loads(response.data)
+        assert (response.status, body["category"]) == (403, "MISSING_SCOPES")
+        assert body["errors"][0]["context"]["requiredGranularScopes"] == [scope]
+        sb.settings(granted_scopes=list(READ_SCOPES))
+        assert _get(sb, path).status == 200
+
+
+def test_granted_scopes_default_to_every_scope(shared: RunningSandbox) -> None:
+    """Without `granted_scopes` (null) the token may call everything, as before."""
+    assert shared.settings()["granted_scopes"] is None
+    assert _get(shared, "/crm/objects/2026-09/emails?limit=1").status == 200
 
 
 def test_rate_limit_headers_on_lists_not_on_search(shared: RunningSandbox) -> None:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from service.admin.api import create_app
-from service.admin.server import AdminServer, local_url
+from service.admin.server import local_url
 from service.settings import load_settings
 from storage.engine import make_engine
 from sync import runs
 from sync.cycle import CycleOptions, RunSummary
 from sync.runs import RunCounts, RunKind, RunOutcome
-from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store, make_counts
+from tests.helpers import ADMIN_TOKEN, FakeWorker, copy_store, make_counts, serving
 
 PROTECTED = [
     ("POST", "/resync"),
@@ -42,18 +40,6 @@ GOOD = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 @pytest.fixture
 def worker() -> FakeWorker:
     return FakeWorker()
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[httpx.Client]:
-    """The app on a real uvicorn server on a free port, and a client for it."""
-    server = AdminServer(app, "127.0.0.1", 0)
-    server.start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            yield http
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

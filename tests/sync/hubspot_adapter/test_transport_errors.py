@@ -8,7 +8,13 @@ import pytest
 from sandbox.harness import RunningSandbox
 from sync.errors import RetriableError
 from sync.hubspot.client import HubSpotClient
-from sync.hubspot.errors import HubSpotConnectionError, HubSpotTimeoutError
+from sync.hubspot.errors import (
+    HubSpotConnectionError,
+    HubSpotDnsError,
+    HubSpotRefusedError,
+    HubSpotTimeoutError,
+    HubSpotTlsError,
+)
 from tests.helpers import free_port, settings_for
 
 
@@ -33,4 +39,29 @@ def test_a_closed_port_is_a_connection_error(sandbox: RunningSandbox, sqlite_url
     with pytest.raises(HubSpotConnectionError) as caught:
         client.pipelines()
     assert isinstance(caught.value, RetriableError)
+    assert dict(client.stats.faults) == {"connection": 1}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "error"),
+    [
+        ("http://nonexistent.invalid", HubSpotDnsError),
+        ("closed-port", HubSpotRefusedError),
+        ("https-to-plain-http", HubSpotTlsError),
+    ],
+)
+def test_each_connection_failure_has_its_own_type(
+    sandbox: RunningSandbox, sqlite_url: str, base_url: str, error: type[HubSpotConnectionError]
+) -> None:
+    """An unresolvable host, a closed port and https to a plain-HTTP server are three subtypes of the connection
+    error (still retriable, counted as connection faults), so the doctor can name each."""
+    url = {
+        "closed-port": f"http://127.0.0.1:{free_port()}",
+        "https-to-plain-http": sandbox.base_url.replace("http://", "https://"),
+    }.get(base_url, base_url)
+    client = HubSpotClient(
+        settings_for(sandbox, sqlite_url, hubspot_base_url=url, hubspot_max_retries=0).hubspot_config()
+    )
+    with pytest.raises(error):
+        client.pipelines()
     assert dict(client.stats.faults) == {"connection": 1}
