@@ -35,14 +35,17 @@ def run_demo(seed: int = 42, keep: bool = False) -> int:
     if not keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-    token = f"demo-{secrets.token_hex(8)}"
-    with run_sandbox(seed=seed, size="small", token=token, index_lag_ms=LAG_MS) as sandbox:
-        click.echo(f"HubSpot sandbox at {sandbox.base_url}: {sandbox.summary()}")
+    service_key = f"demo-{secrets.token_hex(8)}"  # the sandbox's throwaway stand-in for a portal's Service Key
+    with run_sandbox(seed=seed, size="small", token=service_key, index_lag_ms=LAG_MS) as sandbox:
         settings = settings_or_exit(
-            hubspot_access_token=token,
+            hubspot_access_token=service_key,
             hubspot_base_url=sandbox.base_url,
             database_url=f"sqlite:///{DEMO_DB}",
             sync_overlap_seconds=5,
+        )
+        click.echo(
+            f"HubSpot sandbox at {sandbox.base_url} (a throwaway Service Key, API {settings.hubspot_api_version}): "
+            f"{sandbox.summary()}"
         )
         engine = open_store(settings.database_url)
         first = run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="demo"))

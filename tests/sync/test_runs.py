@@ -46,6 +46,7 @@ def every_count_set() -> RunCounts:
             changed=Counter({"contacts": 12}),
             archived=Counter({"deals": 1}),
             relinked=Counter({"calls": 2}),
+            merged=Counter({"contacts": 1}),
             dirty_contacts=14,
             dirty_deals=3,
             parse=ParseStats(skipped_records=1, invalid_values=Counter({"createdate": 2})),
@@ -66,6 +67,7 @@ def every_count_set() -> RunCounts:
             would_write_contacts=6,
         ),
         api=ApiStats(
+            versions=Counter({"2026-09": 7}),
             calls=Counter({"search:contacts": 7}),
             statuses=Counter({"200": 6, "429": 1}),
             faults=Counter({"429": 1}),
