@@ -3,7 +3,9 @@ a cycle its own narrow record (`sync.config`)."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kpi import config as kpi_defaults
 from kpi.config import KpiConfig
+from storage.probe import masked_url
 from sync.config import CycleConfig, HubSpotConfig, PullConfig, WriteConfig
 from sync.errors import ConfigError
 from sync.hubspot.constants import OBJECT_TYPES
@@ -164,8 +167,15 @@ class Settings(BaseSettings):
         return None
 
 
+SECRET_FILES = ("hubspot_access_token", "kpi_sync_admin_token")  # each may come from <NAME>_FILE (Docker, Kubernetes)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build Settings from the environment (and `.env`); a bad value becomes one ConfigError line naming it."""
+    """Build Settings from the environment (and `.env`); a bad value becomes one ConfigError line naming it.
+
+    A secret may be given as a file instead (`HUBSPOT_ACCESS_TOKEN_FILE`, `KPI_SYNC_ADMIN_TOKEN_FILE`: Docker and
+    Kubernetes secrets); setting both the variable and its file is an error."""
+    overrides = {**_secrets_from_files(overrides), **overrides}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -173,3 +183,36 @@ def load_settings(**overrides: object) -> Settings:
         if not first["loc"]:  # a whole-model check names its variable itself ("Value error, KPI_TIMEZONE: ...")
             raise ConfigError(str(first["msg"]).removeprefix("Value error, ")) from None
         raise ConfigError(f"{str(first['loc'][0]).upper()}: {first['msg']}") from None
+
+
+def _secrets_from_files(overrides: Mapping[str, object]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name in SECRET_FILES:
+        file_var = f"{name.upper()}_FILE"
+        path = os.environ.get(file_var)
+        if not path or name in overrides:
+            continue
+        if os.environ.get(name.upper()):
+            raise ConfigError(f"{file_var}: set either {name.upper()} or {file_var}, not both")
+        try:
+            found[name] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{file_var}: cannot read {path} ({exc.strerror or type(exc).__name__})") from None
+    return found
+
+
+def effective(settings: Settings) -> dict[str, object]:
+    """Every setting by its variable name as the process sees it; secrets and a database password masked."""
+    shown: dict[str, object] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = "****** (set)" if value.get_secret_value() else "(not set)"
+        elif value is None:
+            value = "(not set)" if name in SECRET_FILES else None
+        elif name == "database_url":
+            value = masked_url(str(value))
+        elif isinstance(value, tuple):
+            value = ",".join(value)
+        shown[name.upper()] = value
+    return shown

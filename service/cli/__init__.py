@@ -27,6 +27,7 @@ __all__ = ["exit_code", "main", "settings_or_exit"]  # service.demo runs cycles 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hubspot-kpi-sync", prog_name="kpi-sync", message="%(prog)s %(version)s")
 def main() -> None:
     """kpi-sync: HubSpot sales activity in, sales KPIs out, written back into HubSpot."""
 
@@ -101,12 +102,14 @@ def demo(seed: int, keep: bool) -> None:
 
 
 def _attach() -> None:
-    """The service commands (run, resync, status, check), the doctor and the sandbox live in their own modules."""
+    """The service commands (run, resync, status, check), the doctor, config and the sandbox live in their own
+    modules."""
     from sandbox.cli import sandbox_command
+    from service.cli.config import config_command
     from service.cli.doctor import doctor
     from service.cli.worker import COMMANDS
 
-    for command in (*COMMANDS, doctor, sandbox_command):
+    for command in (*COMMANDS, doctor, config_command, sandbox_command):
         main.add_command(command, command.name)
 
 
