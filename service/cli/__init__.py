@@ -14,7 +14,9 @@ import structlog
 from service.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
+    EXIT_STOPPED,
     exit_code,
+    graceful_stop,
     objects_option,
     open_store_or_exit,
     require_token,
@@ -47,7 +49,12 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | 
         if not acquired:
             click.echo("busy: a worker is running a cycle for this portal; try again later", err=True)
             sys.exit(EXIT_FAILED)
-        summary = run_cycle(engine, settings.cycle_config(), options)
+        try:
+            with graceful_stop() as stop:
+                summary = run_cycle(engine, settings.cycle_config(), options, stop=stop)
+        except KeyboardInterrupt:  # a second Ctrl-C: the cycle recorded itself as stopped on the way out
+            click.echo("stopped at once; the next run resumes from the last committed page", err=True)
+            sys.exit(EXIT_STOPPED)
     if dry_run:
         click.echo(
             orjson.dumps(

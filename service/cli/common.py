@@ -7,8 +7,12 @@ limit, signal).
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn, TextIO
 
 import click
@@ -97,3 +101,23 @@ def objects_option(_: click.Context, __: click.Parameter, value: str) -> tuple[s
         return parse_objects(value)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
+
+
+@contextmanager
+def graceful_stop() -> Iterator[threading.Event]:
+    """While inside: the first Ctrl-C or SIGTERM asks the cycle to stop after the page in flight (the event is set);
+    a second Ctrl-C stops at once (KeyboardInterrupt; the run is still recorded as stopped and the next resumes)."""
+    stop = threading.Event()
+
+    def handle(signum: int, _: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("stopping after the page in flight (Ctrl-C again to stop at once)", err=True)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
