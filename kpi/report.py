@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from kpi.catalog import BENCHMARKS, KPI_TITLES, KPIS
@@ -16,6 +17,8 @@ from kpi.rows import Owner
 from kpi.scopes import OWNER, PORTAL, TEAM, UNASSIGNED, AggregateKey, Values
 
 FORMATS = ("table", "json", "csv")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 # The metrics a text table shows per KPI (csv and json carry every metric).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "K1": (
@@ -162,8 +165,16 @@ def _csv(tables: Mapping[str, list[_Row]]) -> str:
     for kpi, rows in tables.items():
         for scope, scope_id, name, values in rows:
             cells = [_csv_cell(m, values[m]) if m in values else "" for m in metrics]
-            writer.writerow([kpi, scope, scope_id, name, *cells, BENCHMARKS[kpi]])
+            writer.writerow([_inert(c) for c in (kpi, scope, scope_id, name, *cells, BENCHMARKS[kpi])])
     return buffer.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run: text starting with =, +, -, @ (or a tab or carriage return) gets a leading
+    apostrophe (OWASP's CSV injection advice). A plain number such as -3 or -12.50 stays a number."""
+    if cell.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def _csv_cell(metric: str, value: float | int | None) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from sandbox import legacy, operator, routes_assoc, routes_meta, routes_objects, routes_schemas
+from sandbox import bounds, legacy, operator, routes_assoc, routes_meta, routes_objects, routes_schemas
 from sandbox.config import SandboxOptions, Settings
 from sandbox.context import Context
 from sandbox.errors import ApiError, correlation_id, missing_scopes, rate_limit_body, unauthorized
@@ -39,6 +39,7 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # the body sent one byte at a time, this long apart
 
 
 def json_outcome(status: int, body: Any, headers: dict[str, str] | None = None) -> Outcome:
@@ -168,21 +169,26 @@ class SandboxApp:
             if verdict.policy:
                 return self._rate_limited(verdict)
             response = route.handler(self.context, req)
-            outcome = json_outcome(response.status, response.body, {**verdict.headers, **response.headers})
+            body = bounds.distort(self.context.faults.config, route, req, response.body)
+            outcome = json_outcome(response.status, body, {**verdict.headers, **response.headers})
         except ApiError as err:
             outcome = json_outcome(err.status, err.body(), {**verdict.headers, **err.headers})
         if fault == "slow":
             outcome.delay_s = self.context.faults.config.slow_ms / 1000
         elif fault == "malformed" and outcome.body:
             outcome.body = outcome.body[: max(1, len(outcome.body) // 2)]
+        outcome.trickle_s = self.context.faults.config.trickle_ms / 1000
         return outcome
 
     def _inject(self, fault: str | None) -> Outcome | None:
         if fault == "drop":
             return Outcome(0, drop=True)
         if fault == "429":
-            headers = {"Retry-After": "1"} if self.context.faults.config.retry_after else {}
-            return json_outcome(429, rate_limit_body("TEN_SECONDLY_ROLLING"), headers)
+            config = self.context.faults.config
+            headers = {"Retry-After": "1"} if config.retry_after else {}
+            if config.retry_after_value is not None:
+                headers["Retry-After"] = config.retry_after_value
+            return json_outcome(429, rate_limit_body(config.policy_429), headers)
         if fault == "5xx":
             status = self.context.faults.server_error()
             category, message = SERVER_ERROR_BODIES[status]

@@ -1,5 +1,7 @@
 """Seeded fault injection for API routes: 429s, 5xx, slow answers, dropped connections, malformed bodies, and
-partial failures inside batch writes. Operator routes are never affected."""
+partial failures inside batch writes; and answers that test a client's bounds (a `Retry-After` of any value and
+policy, a paging cursor that repeats, pages over their limit, huge values, a body that trickles). Operator routes are
+never affected."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 SERVER_ERRORS = (500, 502, 503, 504)
+PAGED_FAMILIES = frozenset({"objects", "owners", "associations"})  # GET list, GET owners, POST v4 batch read
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,21 @@ class FaultConfig:
     rate_malformed: float = 0.0
     rate_partial: float = 0.0
     seed: int | None = None
+    # The `Retry-After` of injected 429s, sent as is ("1000000000", "inf", "soon"; overrides `retry_after`), and
+    # their `policyName` (DAILY, TEN_SECONDLY_ROLLING, SECONDLY, or anything).
+    retry_after_value: str | None = None
+    policy_429: str = "TEN_SECONDLY_ROLLING"
+    # Paged answers of these families whose `paging.next.after` is the cursor they were asked with ("0" for the
+    # first page), so a client that follows it never gets further.
+    repeat_cursor: tuple[str, ...] = ()
+    # Paged answers of these families with one result more than the `limit` asked for.
+    oversize_page: tuple[str, ...] = ()
+    # The first record of each answer with every free-text property padded to this many characters (0: off), and
+    # its email text body made of this many distinct URLs (0: off).
+    huge_values: int = 0
+    urls_per_email: int = 0
+    # Every API answer's body sent one byte every `trickle_ms` milliseconds (0: off).
+    trickle_ms: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
@@ -32,7 +50,13 @@ class FaultConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault setting(s): {sorted(unknown)}")
-        config = cls(**data)
+        lists: dict[str, tuple[str, ...]] = {k: tuple(data[k]) for k in ("repeat_cursor", "oversize_page") if k in data}
+        config = cls(**{**data, **lists})
+        odd = set(config.repeat_cursor + config.oversize_page) - PAGED_FAMILIES
+        if odd:
+            raise ValueError(f"unknown paged family(ies): {sorted(odd)}; known: {sorted(PAGED_FAMILIES)}")
+        if min(config.huge_values, config.urls_per_email, config.trickle_ms) < 0:
+            raise ValueError("huge_values, urls_per_email and trickle_ms must be >= 0")
         shares = [config.rate_429, config.rate_5xx, config.rate_drop, config.rate_slow, config.rate_malformed]
         if any(not 0 <= s <= 1 for s in [*shares, config.rate_partial]) or sum(shares) > 1:
             raise ValueError("fault shares must be between 0 and 1 and sum to at most 1")

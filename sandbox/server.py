@@ -37,7 +37,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if outcome.delay_s:
             time.sleep(outcome.delay_s)
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+        with contextlib.suppress(OSError):  # the client gave up waiting (a timeout), or the server stopped
             self._write(outcome)
 
     def _write(self, outcome: Outcome) -> None:
@@ -47,7 +47,14 @@ class _Handler(BaseHTTPRequestHandler):
         lines.append(f"Content-Length: {len(outcome.body)}")
         lines += [f"{k}: {v}" for k, v in outcome.headers.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + outcome.body)
+        if not outcome.trickle_s:
+            self.wfile.write(head + outcome.body)
+            return
+        self.wfile.write(head)
+        for i in range(len(outcome.body)):  # a slow body: each byte in time for a per-read timeout, never all
+            time.sleep(outcome.trickle_s)
+            self.wfile.write(outcome.body[i : i + 1])
+            self.wfile.flush()
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's naming
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -22,6 +23,8 @@ from sync.hubspot.constants import OBJECT_TYPES
 from sync.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+MIN_ADMIN_TOKEN_CHARS = 24
 
 
 class Settings(BaseSettings):
@@ -31,6 +34,7 @@ class Settings(BaseSettings):
 
     hubspot_access_token: SecretStr | None = Field(default=None, description="HubSpot Service Key (required to sync)")
     hubspot_base_url: str = Field(default="https://api.hubapi.com", description="HubSpot API base URL")
+    hubspot_allow_insecure_url: bool = Field(default=False, description="Allow http:// to a non-loopback host")
     hubspot_api_version: str = Field(default=DEFAULT_API_VERSION, description="HubSpot's date-versioned API")
     database_url: str = Field(default="sqlite:///./data/kpi-sync.db", description="SQLAlchemy URL of the store")
     hubspot_timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Per-request read timeout")
@@ -88,6 +92,29 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("kpi_sync_admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if secret and len(secret) < MIN_ADMIN_TOKEN_CHARS:  # empty: the admin API stays disabled, as when unset
+            raise ValueError(f"at least {MIN_ADMIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_base_url(self) -> Settings:
+        """HubSpot's token travels to HUBSPOT_BASE_URL: over TLS unless the host is this machine (the sandbox) or
+        HUBSPOT_ALLOW_INSECURE_URL says so, and never with credentials of its own in the URL."""
+        parts = urlsplit(self.hubspot_base_url)
+        if "@" in parts.netloc:
+            raise ValueError("HUBSPOT_BASE_URL: must not contain user info (user@host): the token is the credential")
+        loopback = parts.hostname in LOOPBACK_HOSTS
+        if parts.scheme != "https" and not loopback and not self.hubspot_allow_insecure_url:
+            raise ValueError(
+                "HUBSPOT_BASE_URL: must be https:// unless the host is loopback (127.0.0.1, ::1, localhost); "
+                "set HUBSPOT_ALLOW_INSECURE_URL=true to send the token in clear anyway"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -23,9 +23,8 @@ CURSOR_TIME_FIELDS = ("high_water", "list_started_at", "last_reconciled_at", "up
 
 def iso(epoch_ms: int | None) -> str | None:
     """Epoch milliseconds as ISO 8601 UTC (None stays None)."""
-    if epoch_ms is None:
-        return None
-    return datetime.fromtimestamp(int(epoch_ms) / 1000, UTC).isoformat(timespec="seconds")
+    clamped = runs.readable_ms(epoch_ms)  # a time out of datetime's range reads as its bound, never a crash
+    return None if clamped is None else datetime.fromtimestamp(clamped / 1000, UTC).isoformat(timespec="seconds")
 
 
 def run_view(run: RunRecord) -> dict[str, Any]:

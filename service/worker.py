@@ -30,6 +30,7 @@ from service.settings import Settings
 from sync import runs
 from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.hubspot.ratelimit import latest_daily_resume
 from sync.runs import RunOutcome
 
 log = structlog.get_logger(__name__)
@@ -79,7 +80,8 @@ def _plain_tick(options: CycleOptions | None) -> bool:
 
 
 def _iso(epoch_ms: int | None) -> str | None:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat() if epoch_ms else None
+    clamped = runs.readable_ms(epoch_ms)
+    return datetime.fromtimestamp(clamped / 1000, UTC).isoformat() if clamped else None
 
 
 @dataclass
@@ -279,7 +281,16 @@ class Worker:
     def _paused_locked(self) -> bool:
         return self._state.paused_until_ms > runs.now_ms()
 
+    def _bounded_resume(self, resume_at_ms: int | None) -> int | None:
+        """A DAILY pause ends by the portal's next midnight plus a margin, whatever a stored row says (a row from
+        before that bound, or edited by hand, could say year 33715)."""
+        if resume_at_ms is None:
+            return None
+        latest = latest_daily_resume(time.time(), self.settings.kpi_timezone)
+        return min(resume_at_ms, int(latest * 1000))
+
     def _pause(self, resume_at_ms: int) -> None:
+        resume_at_ms = self._bounded_resume(resume_at_ms) or resume_at_ms
         with self._mutex:
             self._state.paused_until_ms = resume_at_ms
         self.metrics.paused_until.set(resume_at_ms / 1000)
@@ -303,7 +314,7 @@ class Worker:
             latest = runs.recent_runs(self.engine, 1)
         except SQLAlchemyError:
             return None
-        resume = latest[0].resume_at if latest else None
+        resume = self._bounded_resume(latest[0].resume_at) if latest else None
         if resume and resume > runs.now_ms():
             with self._mutex:
                 self._state.paused_until_ms = resume

@@ -35,6 +35,8 @@ from sync.hubspot.constants import (
     SEARCH_PAGE_SIZE,
     SINGULAR,
 )
+from sync.hubspot.errors import HubSpotLoopError
+from sync.hubspot.paging import Paging
 from sync.hubspot.records import ParseStats, owner_row, parse_page, stage_row, valid_id
 from sync.json_fields import counter, whole
 from sync.refresh import marks
@@ -197,9 +199,11 @@ class Puller:
         assert started is not None
         properties = self._properties(spec.object_type)
         associations = ["contacts"] if spec.link_model else []
+        paging = Paging(f"list:{spec.object_type}")
         while True:
             self._check_stop()
             page = self.client.list_page(spec.object_type, properties, associations, after=cursor.list_after)
+            paging.advance(page.after, (i for r in page.results if (i := valid_id(r.get("id"))) is not None))
             parsed = parse_page(
                 spec.object_type,
                 page.results,
@@ -369,6 +373,7 @@ class Puller:
         """Complete contact links of records through v4 batch reads, following each record's paging."""
         links: dict[int, set[int]] = {i: set() for i in record_ids}
         pending: list[tuple[str, str | None]] = [(str(i), None) for i in record_ids]
+        asked: set[tuple[str, str]] = set()  # (record, cursor) pairs followed: one asked twice is HubSpot looping
         while pending:
             self._check_stop()
             batch, pending = pending[:ASSOC_BATCH_READ_SIZE], pending[ASSOC_BATCH_READ_SIZE:]
@@ -378,6 +383,9 @@ class Puller:
                     continue
                 links[source_id].update(i for x in linked if (i := valid_id(x)) is not None)
                 if after:
+                    if (source, after) in asked:
+                        raise HubSpotLoopError(f"assoc:{spec.object_type}: HubSpot repeated the cursor of {source}")
+                    asked.add((source, after))
                     pending.append((source, after))
         return links
 

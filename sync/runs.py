@@ -165,6 +165,18 @@ class RunRecord:
 _unrecorded: dict[tuple[str, int], dict[str, Any]] = {}
 
 
+# The latest time Python's datetime can show (the end of year 9999): a stored time beyond it (a resume time from a
+# bogus `Retry-After`, a hand-edited row) is read as this, and one before the epoch as the epoch, so no reader crashes.
+MAX_READABLE_MS = 253_402_300_799_000
+
+
+def readable_ms(epoch_ms: int | float | None) -> int | None:
+    """A stored epoch-milliseconds time clamped to what datetime can show (None stays None)."""
+    if epoch_ms is None:
+        return None
+    return int(min(max(epoch_ms, 0), MAX_READABLE_MS))
+
+
 def now_ms() -> int:
     """Wall-clock time in epoch milliseconds."""
     return int(time.time() * 1000)

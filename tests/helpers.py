@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import socket
@@ -195,6 +196,24 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class RecordingClock:
+    """Monotonic time that moves only when something sleeps on it; records every sleep and, like `time.sleep`,
+    refuses a sleep that is not a finite number of seconds >= 0."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"sleep length must be a finite number >= 0, not {seconds}")
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ error types. One retry layer (tenacity) sits on top; the SDK's urllib3 retry is 
 
 from __future__ import annotations
 
+import math
 import random
 import socket
 import ssl
@@ -26,7 +27,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from sync.config import HubSpotConfig
 from sync.errors import KpiSyncError, RetriableError
-from sync.hubspot.constants import LIST_PAGE_SIZE
+from sync.hubspot.constants import LIST_PAGE_SIZE, RETRY_AFTER_MAX_S
 from sync.hubspot.errors import (
     AuthError,
     DailyLimitError,
@@ -39,14 +40,19 @@ from sync.hubspot.errors import (
     RateLimitedError,
     RequestError,
 )
+from sync.hubspot.paging import Paging
 from sync.hubspot.paths import Paths, version_of
-from sync.hubspot.ratelimit import ObservedLimits, RateLimiter, next_midnight
+from sync.hubspot.ratelimit import ObservedLimits, RateLimiter, latest_daily_resume, next_midnight
 from sync.json_fields import counter, whole
 
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "kpi-sync (hubspot-api-client-python)"
 CONNECT_TIMEOUT_S = 5.0  # at most: a shorter read timeout (the doctor's) shortens the connect timeout too
+DEADLINE_FACTOR = 2.0  # a whole request (connect, answer, body) ends within twice the read timeout, however it trickles
+BODY_CHUNK = 65_536
+OWNERS_PAGE_SIZE = 500
+OWNERS_MAX_PAGES = 200  # 100,000 owners: far beyond any portal; a paging that goes on is HubSpot's loop, not owners
 SLOW_SHARE_OF_TIMEOUT = 0.25  # an answer that used a quarter of the read timeout is counted as slow
 # Transport failures by type, most specific first; the first entry that any exception of the failure's chain (the
 # MaxRetryError's reason, causes and contexts) matches wins. urllib3's NameResolutionError subclasses its
@@ -137,13 +143,40 @@ def _headers_of(exc: Any) -> Mapping[str, str]:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """HubSpot's `Retry-After` in seconds; None when absent, or not a finite non-negative number (logged: the caller
+    then falls back to its own wait)."""
     for key, value in headers.items():
         if key.lower() == "retry-after":
             try:
-                return max(0.0, float(value))
+                seconds = float(value)
             except ValueError:
-                return None
+                seconds = math.nan
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds
+            log.warning("hubspot_retry_after_ignored", value=str(value)[:40], reason="not a finite number >= 0")
+            return None
     return None
+
+
+def _bounded_wait(wait: float | None) -> float | None:
+    """A short wait as asked, at most `RETRY_AFTER_MAX_S` (a longer one is logged as capped)."""
+    if wait is not None and wait > RETRY_AFTER_MAX_S:
+        log.warning("hubspot_retry_after_capped", asked_s=wait, capped_s=RETRY_AFTER_MAX_S)
+        return RETRY_AFTER_MAX_S
+    return wait
+
+
+def _daily_resume(wait: float | None, timezone: str) -> float:
+    """When a DAILY stop ends: after HubSpot's `Retry-After`, else at the portal's next midnight; never later than
+    that midnight plus a margin."""
+    now = time.time()
+    latest = latest_daily_resume(now, timezone)
+    if not wait:
+        return next_midnight(now, timezone)
+    if now + wait > latest:
+        log.warning("hubspot_daily_resume_capped", asked_s=wait, resume_at=latest)
+        return latest
+    return now + wait
 
 
 def translate(exc: BaseException, *, timezone: str = "UTC") -> KpiSyncError:
@@ -203,11 +236,13 @@ def _translate_status(
         policy = str(body.get("policyName") or "")
         wait = _retry_after(headers)
         if policy == "DAILY":
-            resume = time.time() + wait if wait else next_midnight(time.time(), timezone)
+            resume = _daily_resume(wait, timezone)
             return DailyLimitError("HubSpot's daily API limit is reached", resume_at=resume)
+        wait = _bounded_wait(wait)
         return RateLimitedError(f"rate limited ({policy or 'unknown policy'})", status=429, wait_seconds=wait)
     if status >= 500 or status in (423, 477):
-        return RetriableError(f"HubSpot answered {status}", status=status, wait_seconds=_retry_after(headers))
+        wait = _bounded_wait(_retry_after(headers))
+        return RetriableError(f"HubSpot answered {status}", status=status, wait_seconds=wait)
     return RequestError(
         f"HubSpot refused the request ({status} {category}): {message}", status=status, category=category or None
     )
@@ -236,6 +271,7 @@ class HubSpotClient:
         self._api.user_agent = USER_AGENT
         self.paths = Paths(config.api_version)
         self._timeout = (min(CONNECT_TIMEOUT_S, config.timeout_seconds), config.timeout_seconds)
+        self._deadline_s = config.timeout_seconds * DEADLINE_FACTOR
         self._slow_s = config.timeout_seconds * SLOW_SHARE_OF_TIMEOUT
         self.limiter = limiter or RateLimiter(
             config.rate_limit_per_10s,
@@ -294,7 +330,7 @@ class HubSpotClient:
                 _preload_content=False,
                 _request_timeout=self._timeout,
             )
-            raw = resp.data
+            raw = _read_body(resp, started + self._deadline_s)
             headers = dict(resp.headers)
             status = int(resp.status)
             resp.release_conn()
@@ -373,13 +409,14 @@ class HubSpotClient:
         if after:
             query.append(("after", after))
         _, body = self._call(f"list:{object_type}", "GET", self.paths.objects(object_type), query=query)
-        return _page(body)
+        return _bounded_page(body, LIST_PAGE_SIZE, f"list:{object_type}")
 
     def search_page(self, object_type: str, body: Mapping[str, Any]) -> Page:
         """One page of a search request."""
         path = self.paths.search(object_type)
         _, parsed = self._call(f"search:{object_type}", "POST", path, body=dict(body), search=True)
-        return _page(parsed)
+        limit = body.get("limit")
+        return _bounded_page(parsed, limit, f"search:{object_type}") if isinstance(limit, int) else _page(parsed)
 
     def association_batch(
         self, from_type: str, to_type: str, inputs: Sequence[tuple[str, str | None]]
@@ -404,14 +441,17 @@ class HubSpotClient:
         return set(ids) - found
 
     def owners(self, archived: bool) -> Iterator[dict[str, Any]]:
-        """Every owner (active or archived), across pages."""
+        """Every owner (active or archived), across pages, one page at a time; HubSpotLoopError when the paging
+        repeats a cursor or does not end."""
         after: str | None = None
+        paging = Paging("owners", max_pages=OWNERS_MAX_PAGES)
         while True:
-            query: list[tuple[str, Any]] = [("limit", 500), ("archived", "true" if archived else "false")]
+            query: list[tuple[str, Any]] = [("limit", OWNERS_PAGE_SIZE), ("archived", "true" if archived else "false")]
             if after:
                 query.append(("after", after))
             _, body = self._call("owners", "GET", self.paths.owners(), query=query)
-            page = _page(body)
+            page = _bounded_page(body, OWNERS_PAGE_SIZE, "owners")
+            paging.advance(page.after)
             yield from page.results
             if not page.after:
                 return
@@ -498,6 +538,26 @@ class HubSpotClient:
                 return False
             raise
         return True
+
+
+def _read_body(resp: Any, deadline: float) -> bytes:
+    """The answer's body, read before `deadline` (monotonic): urllib3's timeouts bound each read, not the whole
+    body, so a body that trickles in a byte at a time would otherwise keep the request alive for ever."""
+    chunks: list[bytes] = []
+    while chunk := resp.read1(BODY_CHUNK):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            resp.close()  # the connection is mid-answer: never back to the pool
+            raise TimeoutError("HubSpot's answer did not arrive within the request's deadline")
+    return b"".join(chunks)
+
+
+def _bounded_page(body: Any, limit: int, what: str) -> Page:
+    """A page that has no more results than the `limit` asked for (more is a malformed answer)."""
+    page = _page(body)
+    if len(page.results) > limit:
+        raise MalformedResponseError(f"{what}: HubSpot sent {len(page.results)} results for a limit of {limit}")
+    return page
 
 
 def _dict(value: Any) -> dict[str, Any]:

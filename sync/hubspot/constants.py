@@ -66,5 +66,13 @@ ASSOC_BATCH_READ_SIZE: Final = 1_000  # v4 association batch read takes at most 
 INLINE_ASSOC_LIMIT: Final = 100  # list endpoints inline at most 100 associations per record; more needs v4 paging
 
 # Rolling windows of HubSpot's rate-limit policies (hubspot-api.md §2).
+MAX_TEXT_CHARS: Final = 65_536  # HubSpot's own maximum for a property value; a longer one is cut and counted
+MAX_URLS_PER_EMAIL: Final = 200  # the KPI needs a few; a body of thousands of links is cut and counted
 GENERAL_WINDOW_S: Final = 10.0
 SEARCH_WINDOW_S: Final = 1.0
+# A short-policy (or 5xx) `Retry-After` longer than two of the longest short window is not HubSpot's to ask: the
+# window rolls by then. Larger values (a proxy's, a bug's: 1e9 s is 31 years) are capped, and logged.
+RETRY_AFTER_MAX_S: Final = 2 * GENERAL_WINDOW_S
+# A DAILY stop resumes at the portal's next midnight; HubSpot's `Retry-After` may move it, but never later than
+# that midnight plus this margin (a resume time in year 33715 would otherwise be stored and crash every reader).
+DAILY_RESUME_MARGIN_S: Final = 3600.0

@@ -60,3 +60,8 @@ class HubSpotRefusedError(HubSpotConnectionError):
 
 class HubSpotTlsError(HubSpotConnectionError):
     """The TLS handshake failed: plain HTTP on an https URL, an untrusted certificate, a TLS-intercepting proxy."""
+
+
+class HubSpotLoopError(FatalError):
+    """HubSpot's paging does not advance: a cursor repeated within one paging sequence, or a page's ids no later than
+    the page before. Following it would loop forever; retrying would loop again."""

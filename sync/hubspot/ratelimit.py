@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sync.hubspot.constants import GENERAL_WINDOW_S, SEARCH_WINDOW_S
+from sync.hubspot.constants import DAILY_RESUME_MARGIN_S, GENERAL_WINDOW_S, SEARCH_WINDOW_S
 from sync.hubspot.errors import DailyLimitError
 
 GUARD_S = 0.05  # covers the send-to-arrival delay of one request (and its jitter) on a local or remote API
@@ -31,6 +31,11 @@ def next_midnight(now: float, timezone: str = "UTC") -> float:
     zone = ZoneInfo(timezone)
     day = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
     return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+def latest_daily_resume(now: float, timezone: str = "UTC") -> float:
+    """The latest a DAILY stop may last: the portal's next midnight plus a margin, whatever HubSpot said."""
+    return next_midnight(now, timezone) + DAILY_RESUME_MARGIN_S
 
 
 @dataclass(frozen=True)

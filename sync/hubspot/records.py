@@ -2,7 +2,8 @@
 
 A value that cannot be parsed (or stored: text with NUL, nested JSON) is stored as NULL and counted; a page entry
 that is not an object, has no usable id (a positive integer within BIGINT) or no `properties` object is skipped
-and counted. Nothing here logs personal data: callers log counts only.
+and counted. Text longer than HubSpot's own maximum is cut to it, and an email's URLs to `MAX_URLS_PER_EMAIL`, both
+counted as invalid values. Nothing here logs personal data: callers log counts only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpi.rows import extract_urls, parse_timestamp
-from sync.hubspot.constants import MERGEABLE, MERGED_IDS_PROPERTY, MODIFIED_PROPERTY, SINGULAR
+from sync.hubspot.constants import (
+    MAX_TEXT_CHARS,
+    MAX_URLS_PER_EMAIL,
+    MERGEABLE,
+    MERGED_IDS_PROPERTY,
+    MODIFIED_PROPERTY,
+    SINGULAR,
+)
 
 
 @dataclass
@@ -72,7 +80,11 @@ class _Props:
         if isinstance(value, dict | list) or (not nul_ok and isinstance(value, str) and "\x00" in value):
             self.stats.invalid_values[f"{self.object_type}.{name}"] += 1
             return None
-        return value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > MAX_TEXT_CHARS:
+            self.stats.invalid_values[f"{self.object_type}.{name}"] += 1  # counted, and kept cut to the maximum
+            return text[:MAX_TEXT_CHARS]
+        return text
 
     def time(self, name: str) -> int | None:
         value = self.props.get(name)
@@ -162,7 +174,10 @@ def engagement_row(record: Mapping[str, Any], p: _Props, object_type: str, extra
 
 
 def _urls(p: _Props) -> list[str]:
-    return list(extract_urls(p.text("hs_email_html", nul_ok=True), p.text("hs_email_text", nul_ok=True)))
+    urls = extract_urls(p.text("hs_email_html", nul_ok=True), p.text("hs_email_text", nul_ok=True))
+    if len(urls) > MAX_URLS_PER_EMAIL:
+        p.stats.invalid_values[f"{p.object_type}.urls"] += 1
+    return list(urls[:MAX_URLS_PER_EMAIL])
 
 
 def inline_links(record: Mapping[str, Any]) -> tuple[set[int], bool]:

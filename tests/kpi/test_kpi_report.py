@@ -75,6 +75,35 @@ def test_csv_shows_percentages() -> None:
     assert len(rows) == 5
 
 
+@pytest.mark.parametrize(
+    ("name", "cell"),
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+1-555-0100", "'+1-555-0100"),
+        ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\tAnna", "'\tAnna"),
+        ("-3", "-3"),
+        ("-12.50", "-12.50"),
+        ("Anna-Lena", "Anna-Lena"),
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(name: str, cell: str) -> None:
+    """An owner named like a formula (=, +, -, @, tab) is written as text; a plain negative number stays a number."""
+    owners = [make_owner("o1", "Anna", ("t1",)), make_owner("o2", name, ("t1",))]
+    rows = list(csv.DictReader(io.StringIO(render(AGGREGATES, owners, "2026-10", "csv"))))
+    assert [r["name"] for r in rows if r["scope_id"] == "o2"] == [cell]
+
+
+def test_csv_keeps_a_negative_metric_a_number() -> None:
+    """A metric below zero (a correction) is written as -3, not as text."""
+    negative = {**K1, "opportunities": -3}
+    rows = list(
+        csv.DictReader(io.StringIO(render({("K1", "owner", "o2", "2026-10"): negative}, OWNERS, "2026-10", "csv")))
+    )
+    assert rows[0]["opportunities"] == "-3"
+
+
 def test_all_time_period() -> None:
     """period 'all' selects the all-time keys."""
     text = render(AGGREGATES, OWNERS, "all", "table")

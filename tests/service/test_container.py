@@ -116,6 +116,7 @@ def test_demo_profile_needs_no_hubspot_account() -> None:
     assert "profiles" not in services["worker"]
     assert "profiles" not in services["postgres"]
     assert demo["environment"]["HUBSPOT_BASE_URL"] == "http://sandbox:8765"
+    assert demo["environment"]["HUBSPOT_ALLOW_INSECURE_URL"] == "true"  # plain HTTP beyond loopback, on purpose
     assert demo["depends_on"]["sandbox"] == {"condition": "service_healthy"}
     assert demo["environment"]["DATABASE_URL"] != services["worker"]["environment"]["DATABASE_URL"]
     assert "kpisync_demo" in (ROOT / "docker" / "postgres-init.sql").read_text()

@@ -142,10 +142,10 @@ def test_a_portal_without_custom_objects_is_information(fresh: RunningSandbox, t
 # -- the base URL ----------------------------------------------------------------------------------------------
 def test_an_unresolvable_host_is_named_dns(tmp_path: Path) -> None:
     """A host name that does not resolve is a DNS failure, with the URL; every later HubSpot check is skipped."""
-    result = doctor(None, tmp_path, HUBSPOT_BASE_URL="http://nonexistent.invalid")
+    result = doctor(None, tmp_path, HUBSPOT_BASE_URL="https://nonexistent.invalid")
     found = line(result, "HubSpot URL")
     assert found.startswith("FAIL")
-    assert "http://nonexistent.invalid does not resolve (DNS)" in found
+    assert "https://nonexistent.invalid does not resolve (DNS)" in found
     assert "fix: check HUBSPOT_BASE_URL" in found
     assert line(result, "Service Key").startswith("skipped Service Key: no connection to HubSpot")
     assert result.exit_code == 1

@@ -55,7 +55,7 @@ NUMBERS = (
     Number("ADMIN_PORT", whole=True, low=0, low_open=True, high=65_536, high_open=True),
 )
 CHOICES = {"LOG_LEVEL": ("debug", "info", "warning", "error"), "LOG_FORMAT": ("auto", "json", "console")}
-FLAGS = ("WRITEBACK_ENABLED", "WRITEBACK_SNAPSHOTS")
+FLAGS = ("WRITEBACK_ENABLED", "WRITEBACK_SNAPSHOTS", "HUBSPOT_ALLOW_INSECURE_URL")
 # The words a flag takes, in any case (pydantic's booleans).
 FLAG_WORDS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False, "1": True, "0": False}
 FLAG_WORDS |= {"t": True, "f": False, "y": True, "n": False}

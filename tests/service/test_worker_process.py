@@ -167,7 +167,7 @@ def test_cli_resync_reaches_the_worker_and_is_queued_when_busy(
 @pytest.mark.parametrize(
     ("env", "code", "message"),
     [
-        ({"KPI_SYNC_ADMIN_TOKEN": "wrong-token-0123456789"}, 2, "refused the resync: HTTP 401"),
+        ({"KPI_SYNC_ADMIN_TOKEN": "wrong-token-0123456789-abcdef"}, 2, "refused the resync: HTTP 401"),
         ({"ADMIN_PORT": "1"}, 1, "worker not reachable"),
         ({"KPI_SYNC_ADMIN_TOKEN": ""}, 2, "KPI_SYNC_ADMIN_TOKEN"),
     ],

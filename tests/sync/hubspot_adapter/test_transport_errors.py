@@ -45,7 +45,7 @@ def test_a_closed_port_is_a_connection_error(sandbox: RunningSandbox, sqlite_url
 @pytest.mark.parametrize(
     ("base_url", "error"),
     [
-        ("http://nonexistent.invalid", HubSpotDnsError),
+        ("https://nonexistent.invalid", HubSpotDnsError),
         ("closed-port", HubSpotRefusedError),
         ("https-to-plain-http", HubSpotTlsError),
     ],
