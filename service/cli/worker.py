@@ -144,17 +144,35 @@ def _resync_remote(settings: Settings, full: bool, objects: Sequence[str] | None
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with NO_REDIRECTS.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as err:
+        with err:  # the answer's connection is closed whatever it said
+            detail = _detail(err)
+        if 300 <= err.code < 400:  # the admin token is never sent on to wherever a redirect points
+            fail(f"the worker at {base} answered a redirect (HTTP {err.code}); point ADMIN_URL at it", EXIT_FAILED)
         code = EXIT_CONFIG if err.code in (401, 403) else EXIT_FAILED
-        fail(f"the worker refused the resync: HTTP {err.code} {_detail(err)}", code)
+        fail(f"the worker refused the resync: HTTP {err.code} {detail}", code)
+    except json.JSONDecodeError:
+        fail(f"the worker at {base} answered something that is not JSON; is ADMIN_URL the worker?", EXIT_FAILED)
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         fail(f"worker not reachable at {base} ({reason}); is `kpi-sync run` running? (or use --local)", EXIT_FAILED)
+    if not isinstance(answer, dict) or answer.get("state") not in ("started", "queued"):
+        fail(f"the worker at {base} did not say the resync started or was queued; nothing was asked", EXIT_FAILED)
     queued = " behind the running cycle" if answer.get("state") == "queued" else ""
     click.echo(f"resync {answer.get('state')}{queued}")
     return EXIT_OK
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the HTTP error it is, never followed with the admin token."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects())
 
 
 def _detail(err: urllib.error.HTTPError) -> str:
