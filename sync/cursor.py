@@ -31,7 +31,6 @@ class Cursor:
     high_water: int | None = None  # every change modified before this (epoch ms) has been read
     window_lo: int | None = None  # the search window in progress, [lo, hi) of the modification property
     window_hi: int | None = None
-    key_ts: int | None = None  # kept for the column; the keyset is on ids alone
     key_id: int | None = None  # the last id read in the current window
     last_reconciled_at: int | None = None  # start of the last list pass that finished
     updated_at: int | None = None
