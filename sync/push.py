@@ -280,8 +280,8 @@ class Writer:
         the batch is sent again without them: at most 1 extra call per refused batch. When it names none of them,
         or the batch sent again is refused too (then names are no longer trusted), the batch is bisected down to
         single inputs: with r refused inputs among n, each level of halving sends at most 2r batches, so at most
-        2·r·⌈log2 n⌉ extra calls (14·r for n = 100), and never more than 2n - 2. A 207 refuses inputs one by one:
-        no extra call. Any other 4xx raises as before.
+        2·r·⌈log2 n⌉ extra calls (14·r for n = 100; plus the resend it follows, if any), and never more than
+        2n - 2. A 207 refuses inputs one by one: no extra call. Any other 4xx raises as before.
         """
         self.stats.write_calls += 1
         try:
