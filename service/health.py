@@ -35,7 +35,8 @@ def last_finished_run(engine: Engine) -> RunRecord | None:
 
 
 def readiness(engine: Engine) -> Readiness:
-    """Ready when the database answers and the last finished cycle did not fail (no cycle yet counts as ready)."""
+    """Ready when the database answers and the last finished cycle did not fail (no cycle yet counts as ready; a
+    partial cycle, some contacts refused by HubSpot's validation rules, completed and counts as ready)."""
     try:
         last = last_finished_run(engine)
     except SQLAlchemyError as err:

@@ -31,10 +31,13 @@ class Metrics:
         self.api_calls = Counter("kpi_sync_api_calls", "HubSpot API requests sent (retries included)", registry=reg)
         self.rate_limited = Counter("kpi_sync_rate_limited", "HubSpot 429 answers", registry=reg)
         self.writes = Counter("kpi_sync_writes", "What was written back to HubSpot", ["what"], registry=reg)
+        self.refused = Counter(
+            "kpi_sync_refused_contacts", "Contacts whose values HubSpot's validation rules refused", registry=reg
+        )
         self.errors = Counter("kpi_sync_errors", "Errors by kind", ["kind"], registry=reg)
         self.running = Gauge("kpi_sync_cycle_running", "1 while a cycle runs", registry=reg)
         self.last_success = Gauge(
-            "kpi_sync_last_success_timestamp_seconds", "End of the last cycle that ended ok", registry=reg
+            "kpi_sync_last_success_timestamp_seconds", "End of the last cycle that ended ok or partial", registry=reg
         )
         self.paused_until = Gauge(
             "kpi_sync_paused_until_timestamp_seconds", "Daily API limit reached: no cycle before this", registry=reg
@@ -69,6 +72,7 @@ class Metrics:
         self.writes.labels(what="values").inc(push.values_written)
         self.writes.labels(what="snapshots").inc(push.snapshots_written)
         self.errors.labels(kind="write_failed").inc(push.failed.total())
+        self.refused.inc(push.refused_total)
 
     def _api(self, api: ApiStats) -> None:
         self.rate_limited.inc(api.statuses["429"])

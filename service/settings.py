@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     kpi_min_attempts: int = Field(default=kpi_defaults.DEFAULT_MIN_ATTEMPTS, gt=0, le=1000)
     writeback_enabled: bool = Field(default=True, description="Write KPI properties back to HubSpot")
     writeback_snapshots: bool = Field(default=True, description="Per-owner snapshot custom object, if allowed")
+    writeback_refused_retry_hours: float = Field(
+        default=24.0, ge=0, le=8_760, description="Hours before values HubSpot's validation refused are sent again"
+    )
     kpi_sync_admin_token: SecretStr | None = Field(default=None, description="Bearer token of the admin API")
     admin_host: str = Field(default="127.0.0.1")
     admin_port: int = Field(default=8080, gt=0, lt=65536)
@@ -184,7 +187,7 @@ class Settings(BaseSettings):
             hubspot=self.hubspot_config(),
             pull=self.pull_config(),
             kpi=self.kpi_config(),
-            write=WriteConfig(self.writeback_enabled, self.writeback_snapshots),
+            write=WriteConfig(self.writeback_enabled, self.writeback_snapshots, self.writeback_refused_retry_hours),
         )
 
     def sqlite_path(self) -> Path | None:

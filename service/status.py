@@ -1,4 +1,5 @@
-"""The service's status as one JSON document: last cycle, cursors, today's API spend, what the worker is doing.
+"""The service's status as one JSON document: last cycle, cursors, contacts HubSpot refused, today's API spend,
+what the worker is doing.
 
 Read by `GET /status`, the admin page and `kpi-sync status`; runs are made JSON-friendly (ISO times, durations).
 """
@@ -15,6 +16,7 @@ from service.settings import Settings
 from storage import repo
 from sync import runs
 from sync.cursor import Cursor
+from sync.refusals import outstanding
 from sync.runs import RunRecord
 
 TIME_FIELDS = ("started_at", "finished_at", "resume_at")
@@ -48,6 +50,15 @@ def cursor_view(cursor: Cursor) -> dict[str, Any]:
     return view
 
 
+def refused_view(engine: Engine) -> dict[str, Any]:
+    """Contacts waiting because HubSpot's validation rules refused their values: the count and the first by id, each
+    with HubSpot's message and when it refused them."""
+    view = outstanding(engine).to_json()
+    for item in view["listed"]:
+        item["refused_at_iso"] = iso(item["refused_at"])
+    return view
+
+
 def recent_run_views(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
     """The latest runs, newest first, as run views."""
     return [run_view(r) for r in runs.recent_runs(engine, limit)]
@@ -65,6 +76,7 @@ def status_document(engine: Engine, settings: Settings, worker: dict[str, Any] |
         "ready": ready.ready,
         "ready_reason": ready.reason,
         "cursors": cursors,
+        "refused": refused_view(engine),
         "api_budget": {
             "used_today": api_calls_since(engine, since),
             "daily_budget": settings.hubspot_daily_budget,

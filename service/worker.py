@@ -270,7 +270,7 @@ class Worker:
             self.metrics.running.set(0)
         seconds = time.monotonic() - started
         self.metrics.observe_cycle(options.kind, summary, seconds)
-        if summary.outcome is RunOutcome.OK:
+        if summary.outcome in (RunOutcome.OK, RunOutcome.PARTIAL):  # partial completed too: only refused values wait
             self.metrics.last_success.set(time.time())
         with self._mutex:
             self._state.last = summary

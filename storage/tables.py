@@ -266,6 +266,11 @@ class WriteLedger(SQLModel, table=True):
     written: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     written_at: int = Field(sa_type=BigInteger)
     last_error: str | None = None
+    # HubSpot's validation rules refused the values last sent: when, HubSpot's message, and a fingerprint of those
+    # values; the contact is held back until its values change or the retry back-off passes (sync/refusals.py).
+    refused_at: int | None = _ms(index=True)  # the status page counts refused contacts off this index
+    refused_message: str | None = None
+    refused_hash: str | None = None
 
 
 class SnapshotLedger(SQLModel, table=True):

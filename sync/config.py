@@ -44,10 +44,17 @@ class PullConfig:
 
 @dataclass(frozen=True)
 class WriteConfig:
-    """Whether the cycle writes KPI values back, and the per-owner snapshot records."""
+    """Whether the cycle writes KPI values back, the per-owner snapshot records, and how long a contact whose values
+    HubSpot's validation rules refused is held back before the same values are tried again."""
 
     enabled: bool = True
     snapshots: bool = True
+    refused_retry_hours: float = 24.0
+
+    @property
+    def refused_retry_ms(self) -> int:
+        """The back-off of refused values, in milliseconds."""
+        return int(self.refused_retry_hours * 3_600_000)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def run_cycle(
     try:
         client = client or HubSpotClient(config.hubspot)
         _cycle(engine, config, options, client, started=started, stop=stop, summary=summary)
-        summary.outcome = RunOutcome.OK
+        summary.outcome, summary.error = completed(summary.counts.push)
     except Interrupted:
         summary.outcome = RunOutcome.STOPPED
         summary.error = "stopped on request after the last committed page"
@@ -116,6 +116,16 @@ def run_cycle(
         _close(engine, summary)
         structlog.contextvars.unbind_contextvars("run_id")
     return summary
+
+
+def completed(push: PushStats) -> tuple[RunOutcome, str | None]:
+    """How a cycle that ran to its end is recorded: ok, or partial (in words) while contacts wait because HubSpot's
+    validation rules refused their values, in this run or an earlier one (held back until they change)."""
+    waiting = push.refused_total + push.held
+    if not waiting:
+        return RunOutcome.OK, None
+    noun = "contact" if waiting == 1 else "contacts"
+    return RunOutcome.PARTIAL, f"{waiting} {noun} refused by HubSpot's validation rules (see kpi-sync status)"
 
 
 def unhandled(exc: BaseException) -> tuple[RunOutcome, str]:
@@ -166,7 +176,7 @@ def _cycle(
     push = PushStats()
     try:
         with _phase(summary, "push"):
-            write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push)
+            write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push, config=config.write)
         summary.preview = push.preview
         if config.write.snapshots and not options.dry_run:
             write_snapshots(engine, client, runs.now_ms(), push)
@@ -214,6 +224,7 @@ def _close(engine: Engine, summary: RunSummary) -> None:
         invalid_values=counts.pull.parse.total_invalid(),
         recomputed=counts.kpis.contacts,
         written=counts.push.contacts_written,
+        refused=counts.push.refused_total,
         write_calls=counts.push.write_calls,
         api_calls=summary.api_calls,
         faults=dict(counts.api.faults),

@@ -34,3 +34,10 @@ def counter(value: object) -> Counter[str]:
 def texts(value: object) -> list[str]:
     """A list of strings; anything else in it is dropped."""
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def messages(value: object) -> dict[str, str]:
+    """Text by name (an id's message); entries whose value is not text are dropped."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}

@@ -2,8 +2,10 @@
 
 A ledger (`writeback_ledger`) holds the last value HubSpot accepted per contact and property; each cycle sends the
 difference between the computed values and the ledger in batch updates of 100 contacts. A 207's failed contacts
-stay pending and are retried next cycle. Per-owner monthly KPIs go to a `sales_kpi_snapshot` custom object where
-the portal has custom objects.
+stay pending and are retried next cycle. Contacts HubSpot's validation rules refuse (a 400 or a 207
+`VALIDATION_ERROR`) are isolated so that the rest of their batch is written (`Writer.send`), and held back until
+their values change or the back-off passes (`sync.refusals`). Per-owner monthly KPIs go to a `sales_kpi_snapshot`
+custom object where the portal has custom objects.
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
-from sync import state_keys
-from sync.hubspot.client import HubSpotClient
+from sync import refusals, state_keys
+from sync.config import WriteConfig
+from sync.hubspot.client import HubSpotClient, safe_message
 from sync.hubspot.constants import BATCH_WRITE_SIZE
-from sync.hubspot.errors import AuthError
-from sync.json_fields import counter, texts, whole
+from sync.hubspot.errors import VALIDATION_ERROR, AuthError, RequestError
+from sync.json_fields import counter, messages, texts, whole
 from sync.properties import (
     CONTACT_PROPERTIES,
     PROPERTY_GROUP_DEF,
@@ -32,6 +35,7 @@ from sync.properties import (
     snapshot_schema,
 )
 from sync.refresh import marks
+from sync.refusals import REFUSED_LISTED
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +60,16 @@ class PushStats:
     snapshot_calls: int = 0
     deleted_meanwhile: int = 0
     would_write_contacts: int = 0  # a dry run: contacts it would have written
+    refused: dict[str, str] = field(default_factory=dict)  # contact id -> HubSpot's message, the first REFUSED_LISTED
+    refused_total: int = 0  # contacts HubSpot's validation rules refused in this run
+    held: int = 0  # contacts refused earlier, not sent: same values, back-off not passed
     preview: list[dict[str, Any]] = field(default_factory=list, compare=False)  # a dry run's inputs, not stored
+
+    def refuse(self, contact_id: str, message: str) -> None:
+        """Count one contact HubSpot's validation rules refused; list it while fewer than REFUSED_LISTED are."""
+        self.refused_total += 1
+        if len(self.refused) < REFUSED_LISTED:
+            self.refused[contact_id] = message
 
     def to_json(self) -> dict[str, Any]:
         """The `push` section of a run's stored counts (no preview)."""
@@ -72,6 +85,9 @@ class PushStats:
             "snapshot_calls": self.snapshot_calls,
             "deleted_meanwhile": self.deleted_meanwhile,
             "would_write_contacts": self.would_write_contacts,
+            "refused": dict(self.refused),
+            "refused_total": self.refused_total,
+            "held": self.held,
         }
 
     @classmethod
@@ -89,6 +105,9 @@ class PushStats:
             snapshot_calls=whole(data.get("snapshot_calls")),
             deleted_meanwhile=whole(data.get("deleted_meanwhile")),
             would_write_contacts=whole(data.get("would_write_contacts")),
+            refused=messages(data.get("refused")),
+            refused_total=whole(data.get("refused_total")),
+            held=whole(data.get("held")),
         )
 
 
@@ -131,10 +150,18 @@ def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> se
 
 # -- contact values --------------------------------------------------------------------------------------------
 def write_back(
-    engine: Engine, client: HubSpotClient | None, *, dry_run: bool = False, now_ms: int, stats: PushStats | None = None
+    engine: Engine,
+    client: HubSpotClient | None,
+    *,
+    dry_run: bool = False,
+    now_ms: int,
+    stats: PushStats | None = None,
+    config: WriteConfig | None = None,
 ) -> PushStats:
-    """Send every pending difference (or, in a dry run, list it without sending)."""
+    """Send every pending difference (or, in a dry run, list it without sending); contacts whose very values HubSpot
+    refused less than `config.refused_retry_hours` ago are held back (still pending)."""
     stats = stats or PushStats()
+    retry_ms = (config or WriteConfig()).refused_retry_ms
     skip: set[str] = set()
     if not dry_run:
         assert client is not None
@@ -145,9 +172,10 @@ def write_back(
             batch = _pending_batch(conn, after)
         if not batch:
             return stats
-        after = batch[-1][0]
-        inputs, unchanged = _diffs(batch, skip)
+        after = batch[-1].contact_id
+        inputs, unchanged, held = _diffs(batch, skip, now_ms=now_ms, retry_ms=retry_ms)
         stats.unchanged += len(unchanged)
+        stats.held += held
         if dry_run:
             stats.preview.extend(inputs)
             stats.would_write_contacts += len(inputs)
@@ -156,13 +184,31 @@ def write_back(
             _mark_done(conn, unchanged)
         if inputs:
             assert client is not None
-            _send(engine, client, inputs, now_ms, stats)
+            Writer(engine, client, now_ms, stats).send(inputs)
 
 
-def pending_query(after: int) -> Select[tuple[int, Any, Any, bool]]:
+class Pending(NamedTuple):
+    """A contact waiting to be written: its computed values, the ledger's, and the ledger's last refusal."""
+
+    contact_id: int
+    wanted: dict[str, str]
+    written: dict[str, str]
+    archived: bool
+    refused_at: int | None
+    refused_hash: str | None
+
+
+def pending_query(after: int) -> Select[tuple[int, Any, Any, bool, int | None, str | None]]:
     """The next batch of contacts waiting to be written (ids above `after`), with their ledger and archive flag."""
     return (
-        select(CONTACT_KPIS.c.contact_id, CONTACT_KPIS.c.properties, LEDGER.c.written, CONTACTS.c.archived)
+        select(
+            CONTACT_KPIS.c.contact_id,
+            CONTACT_KPIS.c.properties,
+            LEDGER.c.written,
+            CONTACTS.c.archived,
+            LEDGER.c.refused_at,
+            LEDGER.c.refused_hash,
+        )
         .select_from(
             CONTACT_KPIS.outerjoin(LEDGER, LEDGER.c.contact_id == CONTACT_KPIS.c.contact_id).outerjoin(
                 CONTACTS, CONTACTS.c.id == CONTACT_KPIS.c.contact_id
@@ -174,22 +220,29 @@ def pending_query(after: int) -> Select[tuple[int, Any, Any, bool]]:
     )
 
 
-def _pending_batch(conn: Connection, after: int) -> list[tuple[int, dict[str, str], dict[str, str], bool]]:
-    return [(r[0], dict(r[1] or {}), dict(r[2] or {}), bool(r[3])) for r in conn.execute(pending_query(after))]
+def _pending_batch(conn: Connection, after: int) -> list[Pending]:
+    return [
+        Pending(r[0], dict(r[1] or {}), dict(r[2] or {}), bool(r[3]), r[4], r[5])
+        for r in conn.execute(pending_query(after))
+    ]
 
 
 def _diffs(
-    batch: list[tuple[int, dict[str, str], dict[str, str], bool]], skip: set[str]
-) -> tuple[list[dict[str, Any]], list[int]]:
+    batch: list[Pending], skip: set[str], *, now_ms: int, retry_ms: int
+) -> tuple[list[dict[str, Any]], list[int], int]:
+    """The inputs to send, the contacts with nothing to send, and how many were held back after a refusal."""
     inputs: list[dict[str, Any]] = []
     unchanged: list[int] = []
-    for contact_id, wanted, written, archived in batch:
-        diff = {k: v for k, v in wanted.items() if k not in skip and written.get(k, "") != v}
-        if archived or not diff:
-            unchanged.append(contact_id)  # nothing to send (or nobody to send it to)
+    held = 0
+    for row in batch:
+        diff = {k: v for k, v in row.wanted.items() if k not in skip and row.written.get(k, "") != v}
+        if row.archived or not diff:
+            unchanged.append(row.contact_id)  # nothing to send (or nobody to send it to)
+        elif refusals.held_back(row.refused_at, row.refused_hash, diff, now_ms=now_ms, retry_ms=retry_ms):
+            held += 1  # still pending: sent again once its values change or the back-off passes
         else:
-            inputs.append({"id": str(contact_id), "properties": diff})
-    return inputs, unchanged
+            inputs.append({"id": str(row.contact_id), "properties": diff})
+    return inputs, unchanged, held
 
 
 def _mark_done(conn: Connection, contact_ids: list[int]) -> None:
@@ -197,43 +250,113 @@ def _mark_done(conn: Connection, contact_ids: list[int]) -> None:
         conn.execute(update(CONTACT_KPIS).where(CONTACT_KPIS.c.contact_id.in_(contact_ids)).values(push_pending=False))
 
 
-def _send(engine: Engine, client: HubSpotClient, inputs: list[dict[str, Any]], now_ms: int, stats: PushStats) -> None:
-    result = client.batch_update("contacts", inputs)
-    stats.write_calls += 1
-    accepted = {str(r.get("id")) for r in result.accepted}
-    sent = {i["id"]: i["properties"] for i in inputs}
-    with engine.begin() as conn:
-        ledger = {
-            r.contact_id: dict(r.written or {})
-            for r in conn.execute(
-                select(LEDGER.c.contact_id, LEDGER.c.written).where(LEDGER.c.contact_id.in_([int(i) for i in sent]))
-            )
-        }
-        rows, errors = [], []
-        for contact_id, props in sent.items():
-            if contact_id in accepted and contact_id not in result.errors:
-                merged = ledger.get(int(contact_id), {}) | props
-                rows.append(
-                    {"contact_id": int(contact_id), "written": merged, "written_at": now_ms, "last_error": None}
-                )
-                stats.values_written += len(props)
-            else:
-                category = result.errors.get(contact_id, "NOT_ACCEPTED")
-                stats.failed[category] += 1
-                errors.append(
-                    {
-                        "contact_id": int(contact_id),
-                        "written": ledger.get(int(contact_id), {}),
-                        "written_at": now_ms,
-                        "last_error": category,
-                    }
-                )
-        repo.upsert(conn, LEDGER, rows + errors)
-        _mark_done(conn, [r["contact_id"] for r in rows])
-    stats.contacts_written += len(rows)
-    not_found = [cid for cid, category in result.errors.items() if category == "OBJECT_NOT_FOUND" and cid in sent]
-    if not_found:
-        _forget_deleted(engine, client, not_found, now_ms, stats)
+def split(inputs: list[dict[str, Any]], named: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """How a batch that HubSpot refused whole (400 VALIDATION_ERROR) is taken apart: (the inputs now known to be
+    refused, the batches to send next). A single input is refused; inputs the answer names are refused and the rest
+    is sent again as one batch; when it names none of them, the batch is cut in halves."""
+    if len(inputs) == 1:
+        return inputs, []
+    refused = [i for i in inputs if i["id"] in named]
+    if refused:
+        rest = [i for i in inputs if i["id"] not in named]
+        return refused, [rest] if rest else []
+    half = (len(inputs) + 1) // 2
+    return [], [inputs[:half], inputs[half:]]
+
+
+@dataclass
+class Writer:
+    """Sends batches of contact values and records what HubSpot made of each call, in the ledger, at once."""
+
+    engine: Engine
+    client: HubSpotClient
+    now_ms: int
+    stats: PushStats
+
+    def send(self, inputs: list[dict[str, Any]], *, trust_names: bool = True) -> None:
+        """One batch update, and what it takes to write every input HubSpot's validation rules do not refuse.
+
+        A 400 VALIDATION_ERROR refuses the whole batch. When it names the refused inputs (`errors[].context.ids`),
+        the batch is sent again without them: at most 1 extra call per refused batch. When it names none of them,
+        or the batch sent again is refused too (then names are no longer trusted), the batch is bisected down to
+        single inputs: with r refused inputs among n, each level of halving sends at most 2r batches, so at most
+        2·r·⌈log2 n⌉ extra calls (14·r for n = 100; plus the resend it follows, if any), and never more than
+        2n - 2. A 207 refuses inputs one by one: no extra call. Any other 4xx raises as before.
+        """
+        self.stats.write_calls += 1
+        try:
+            result = self.client.batch_update("contacts", inputs)
+        except RequestError as err:
+            if err.category != VALIDATION_ERROR:
+                raise
+            self._isolate(inputs, err, trust_names=trust_names)
+            return
+        accepted = {str(r.get("id")) for r in result.accepted} - set(result.errors)
+        refused = {i: result.messages.get(i, "") for i, c in result.errors.items() if c == VALIDATION_ERROR}
+        failed = {i: c for i, c in result.errors.items() if c != VALIDATION_ERROR}
+        self._record(inputs, accepted, refused, failed)
+        sent = {i["id"] for i in inputs}
+        not_found = [i for i, category in failed.items() if category == "OBJECT_NOT_FOUND" and i in sent]
+        if not_found:
+            _forget_deleted(self.engine, self.client, not_found, self.now_ms, self.stats)
+
+    def _isolate(self, inputs: list[dict[str, Any]], err: RequestError, *, trust_names: bool) -> None:
+        refused, parts = split(inputs, err.refused if trust_names else {})
+        fallback = safe_message(err)  # a 400 that names no input: its own message
+        self._record(refused, set(), {i["id"]: err.refused.get(i["id"]) or fallback for i in refused}, {})
+        for part in parts:
+            self.send(part, trust_names=False)
+
+    def _record(
+        self, inputs: list[dict[str, Any]], accepted: set[str], refused: Mapping[str, str], failed: Mapping[str, str]
+    ) -> None:
+        """Ledger rows for the inputs of one call: accepted values merged in; refused ones remembered with HubSpot's
+        message and their values' fingerprint (held back, still pending); other errors by category (retried next
+        cycle)."""
+        if not inputs:
+            return
+        sent = {i["id"]: i["properties"] for i in inputs}
+        done: list[int] = []
+        with self.engine.begin() as conn:
+            ids = [int(i) for i in sent]
+            ledger = {r.contact_id: r for r in conn.execute(select(LEDGER).where(LEDGER.c.contact_id.in_(ids)))}
+            rows = []
+            for contact_id, props in sent.items():
+                old = ledger.get(int(contact_id))
+                row = _ledger_row(int(contact_id), old, self.now_ms)
+                if contact_id in accepted:
+                    row["written"] |= props
+                    self.stats.values_written += len(props)
+                    done.append(int(contact_id))
+                elif contact_id in refused:
+                    row |= _refusal(refused[contact_id], props, self.now_ms)
+                    self.stats.refuse(contact_id, refused[contact_id])
+                else:
+                    row["last_error"] = failed.get(contact_id, "NOT_ACCEPTED")
+                    row |= _kept_refusal(old)
+                    self.stats.failed[row["last_error"]] += 1
+                rows.append(row)
+            repo.upsert(conn, LEDGER, rows)
+            _mark_done(conn, done)
+        self.stats.contacts_written += len(done)
+
+
+def _ledger_row(contact_id: int, old: Any, now_ms: int) -> dict[str, Any]:
+    """A contact's ledger row after a call, before its outcome is known: the values HubSpot holds, no error."""
+    written = dict(old.written or {}) if old is not None else {}
+    return {"contact_id": contact_id, "written": written, "written_at": now_ms, "last_error": None} | _kept_refusal(
+        None
+    )
+
+
+def _refusal(message: str, props: Mapping[str, str], now_ms: int) -> dict[str, Any]:
+    fields = {"refused_at": now_ms, "refused_message": message, "refused_hash": refusals.fingerprint(props)}
+    return {"last_error": VALIDATION_ERROR} | fields
+
+
+def _kept_refusal(old: Any) -> dict[str, Any]:
+    """The refusal an earlier call recorded (none for a new row): a transient error does not forget it."""
+    return {name: getattr(old, name, None) for name in ("refused_at", "refused_message", "refused_hash")}
 
 
 def _forget_deleted(engine: Engine, client: HubSpotClient, ids: list[str], now_ms: int, stats: PushStats) -> None:

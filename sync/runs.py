@@ -32,6 +32,7 @@ class RunOutcome(StrEnum):
 
     RUNNING = "running"
     OK = "ok"
+    PARTIAL = "partial"  # completed, but HubSpot's validation rules refused some contacts' values (not retried yet)
     FAILED = "failed"
     STOPPED = "stopped"  # a graceful stop, the DAILY limit, or an interrupt (Ctrl-C, SystemExit)
 

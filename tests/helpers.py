@@ -21,6 +21,7 @@ import psycopg
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
+from kpi.rows import parse_timestamp
 from sandbox.harness import RunningSandbox
 from service.admin.server import AdminServer
 from service.metrics import Metrics
@@ -171,6 +172,24 @@ def _iso(ms: int | None) -> str | None:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def kpi_mismatches(engine: Engine, sb: RunningSandbox) -> tuple[int, set[int]]:
+    """How many live contacts have computed KPI values, and those whose kpi_* values in HubSpot differ from them."""
+    hubspot = {int(r["id"]): r["properties"] for r in sb.export("contacts") if not r.get("archived")}
+    with engine.connect() as conn:
+        kpis = repo.table(t.ContactKpi).c
+        computed = {cid: dict(props or {}) for cid, props in conn.execute(select(kpis.contact_id, kpis.properties))}
+    live = {cid: props for cid, props in computed.items() if cid in hubspot}
+    wrong = {cid for cid, props in live.items() if {k: _hubspot_kpi(k, hubspot[cid].get(k)) for k in props} != props}
+    return len(live), wrong
+
+
+def _hubspot_kpi(name: str, value: str | None) -> str:
+    """HubSpot answers datetime properties in ISO form; we write epoch milliseconds."""
+    if value and name.endswith("_at") and not value.isdigit():
+        return str(parse_timestamp(value))
+    return value or ""
 
 
 def api_calls(sb: RunningSandbox) -> int:

@@ -68,7 +68,18 @@ def _status(status: Mapping[str, Any]) -> str:
             for c in status.get("cursors") or []
         ],
     )
-    return f'<section id="status"><h2>Sync status</h2><table>{body}</table><h3>Cursors</h3>{cursors}</section>'
+    refused = _refused(status.get("refused") or {})
+    return f'<section id="status"><h2>Sync status</h2><table>{body}</table><h3>Cursors</h3>{cursors}{refused}</section>'
+
+
+def _refused(refused: Mapping[str, Any]) -> str:
+    """The contacts HubSpot's validation rules refused: how many, and a small table of the first with the message."""
+    total = int(refused.get("total") or 0)
+    listed = refused.get("listed") or []
+    rows = [(r.get("contact_id"), r.get("refused_at_iso"), r.get("message")) for r in listed]
+    more = f'<p class="muted">{total - len(listed)} more not listed</p>' if total > len(listed) else ""
+    table = _table(("contact", "refused at", "HubSpot's message"), rows) if total else ""
+    return f'<h3 id="refused">Refused by HubSpot ({total})</h3>{table}{more}'
 
 
 def _request(request: Mapping[str, Any] | None) -> str:

@@ -1,7 +1,8 @@
 """The service's commands: `run` (the worker), `resync`, `status` and `check`; attached to `service.cli.main`.
 
-Each builds Settings once and passes them down. Exit codes: 0 ok, 1 failed (or unhealthy, for `check`), 2 bad
-configuration or usage, 3 stopped early. `check` uses only 0 and 1, since Docker reserves 2 in health checks.
+Each builds Settings once and passes them down. Exit codes: 0 ok (or partial: some contacts refused by HubSpot's
+validation rules), 1 failed (or unhealthy, for `check`), 2 bad configuration or usage, 3 stopped early. `check`
+uses only 0 and 1, since Docker reserves 2 in health checks.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from service.settings import Settings
 from service.status import recent_run_views, status_document
 from storage.engine import make_engine
 from sync.cycle import CycleOptions, run_cycle
+from sync.refusals import REFUSED_LISTED
 
 REQUEST_TIMEOUT_SECONDS = 15
+REFUSED_SHOWN = 20  # refused contacts `kpi-sync status` lists; the status document holds more
 
 log = structlog.get_logger(__name__)
 
@@ -235,10 +238,26 @@ def render_status(document: dict[str, Any], history: Sequence[dict[str, Any]]) -
             "Cursors",
             cursors,
             "",
+            *_refused(document["refused"]),
             f"API calls today: {budget['used_today']} of {budget['daily_budget']} (since {budget['day_started_at']})",
             ready,
         ]
     )
+
+
+def _refused(refused: dict[str, Any]) -> list[str]:
+    """The "Refused by HubSpot" section: how many contacts wait, and the first REFUSED_SHOWN with HubSpot's message."""
+    total, listed = refused["total"], refused["listed"][:REFUSED_SHOWN]
+    if not total:
+        return ["Refused by HubSpot: none", ""]
+    rows = [(r["contact_id"], (r["refused_at_iso"] or "")[:19], r["message"]) for r in listed]
+    more = [f"... and {total - len(listed)} more (kpi-sync status --json lists up to {REFUSED_LISTED})"]
+    return [
+        f"Refused by HubSpot: {total} contact(s) wait until their values change or the back-off passes",
+        _aligned(("contact", "refused (UTC)", "HubSpot's message"), rows),
+        *(more if total > len(listed) else []),
+        "",
+    ]
 
 
 def _aligned(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

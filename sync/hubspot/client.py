@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import socket
 import ssl
 import time
@@ -29,6 +30,7 @@ from sync.config import HubSpotConfig
 from sync.errors import KpiSyncError, RetriableError
 from sync.hubspot.constants import LIST_PAGE_SIZE, RETRY_AFTER_MAX_S
 from sync.hubspot.errors import (
+    VALIDATION_ERROR,
     AuthError,
     DailyLimitError,
     HubSpotConnectionError,
@@ -67,6 +69,16 @@ TRANSPORT_ERRORS: tuple[tuple[tuple[type[BaseException], ...], type[RetriableErr
     ((urllib3.exceptions.NewConnectionError,), HubSpotConnectionError, "connection to HubSpot failed"),
     ((urllib3.exceptions.TimeoutError, TimeoutError), HubSpotTimeoutError, "HubSpot did not answer in time"),
     ((urllib3.exceptions.ProtocolError, ConnectionError), HubSpotConnectionError, "connection to HubSpot failed"),
+)
+
+
+MESSAGE_CHARS = 200
+# What `safe_message` masks: bearer credentials, HubSpot-style keys, and runs of 20+ key characters holding both
+# letters and digits (tokens, hashes; a property name has no digit, a record id no letter).
+TOKEN_LIKE = (
+    re.compile(r"(?i)\bbearer\s+\S+"),
+    re.compile(r"(?i)\b(?:pat|na\d|eu\d|ap\d)-[A-Za-z0-9-]{6,}"),
+    re.compile(r"(?<![\w+/=.-])(?=[\w+/=.-]*\d)(?=[\w+/=.-]*[A-Za-z])[\w+/=.-]{20,}"),
 )
 
 
@@ -118,11 +130,12 @@ class ApiStats:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Outcome of a batch write: ids HubSpot accepted, and per-input errors (id -> category/message)."""
+    """Outcome of a batch write: ids HubSpot accepted, and per-input errors (id -> category, and its message)."""
 
     accepted: list[dict[str, Any]]
     errors: dict[str, str]
     unattributed_errors: int = 0
+    messages: dict[str, str] = field(default_factory=dict)  # id -> HubSpot's message, made safe (`safe_message`)
 
 
 def _body_of(exc: Any) -> dict[str, Any]:
@@ -216,7 +229,7 @@ def _translate_status(
     status: int, body: Mapping[str, Any], headers: Mapping[str, str], *, timezone: str
 ) -> KpiSyncError:
     category = str(body.get("category") or body.get("errorType") or "")
-    message = str(body.get("message") or "")[:200]
+    message = safe_message(body.get("message"))
     if status == 401:
         return AuthError(
             f"HubSpot rejected HUBSPOT_ACCESS_TOKEN (401 {category}): check or rotate the token",
@@ -243,9 +256,32 @@ def _translate_status(
     if status >= 500 or status in (423, 477):
         wait = _bounded_wait(_retry_after(headers))
         return RetriableError(f"HubSpot answered {status}", status=status, wait_seconds=wait)
+    refused = _refused_inputs(body, message) if category == VALIDATION_ERROR else {}
     return RequestError(
-        f"HubSpot refused the request ({status} {category}): {message}", status=status, category=category or None
+        f"HubSpot refused the request ({status} {category}): {message}",
+        status=status,
+        category=category or None,
+        refused=refused,
     )
+
+
+def _refused_inputs(body: Mapping[str, Any], fallback: str) -> dict[str, str]:
+    """The inputs a 400 VALIDATION_ERROR names (`errors[].context.ids`), each with its own message or the body's."""
+    refused: dict[str, str] = {}
+    for err in body.get("errors") or []:
+        if isinstance(err, dict):
+            for i in _error_ids(err):
+                refused[i] = safe_message(err.get("message")) or fallback
+    return refused
+
+
+def safe_message(text: object) -> str:
+    """HubSpot's message made fit to store and show: one line, token-like text masked (a message can echo the
+    values written), at most `MESSAGE_CHARS` characters."""
+    line = " ".join(str(text or "").split())
+    for pattern in TOKEN_LIKE:
+        line = pattern.sub("***", line)
+    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "\u2026"
 
 
 def _required_scopes(body: Mapping[str, Any]) -> list[str]:
@@ -579,6 +615,7 @@ def _page(body: Any) -> Page:
 def _batch_result(body: Any) -> BatchResult:
     accepted = _list(body, "results")
     errors: dict[str, str] = {}
+    messages: dict[str, str] = {}
     unattributed = 0
     for err in _list(body, "errors") if isinstance(body, dict) and "errors" in body else []:
         ids = _error_ids(err)
@@ -586,7 +623,8 @@ def _batch_result(body: Any) -> BatchResult:
             unattributed += 1
         for i in ids:
             errors[i] = str(err.get("category") or "ERROR")
-    return BatchResult(accepted, errors, unattributed)
+            messages[i] = safe_message(err.get("message"))
+    return BatchResult(accepted, errors, unattributed, messages)
 
 
 def _error_ids(err: Mapping[str, Any]) -> list[str]:

@@ -29,13 +29,28 @@ class DailyLimitError(FatalError):
         self.resume_at = resume_at
 
 
-class RequestError(FatalError):
-    """A 4xx other than 401/403/429: our request is wrong; retrying would repeat it."""
+VALIDATION_ERROR = "VALIDATION_ERROR"  # the category of a write HubSpot's validation rules refuse (hubspot-api.md §0.2)
 
-    def __init__(self, message: str, *, status: int | None = None, category: str | None = None) -> None:
+
+class RequestError(FatalError):
+    """A 4xx other than 401/403/429: our request is wrong; retrying would repeat it.
+
+    A 400 `VALIDATION_ERROR` to a batch write may name the inputs it refused: `refused` maps their ids to HubSpot's
+    message (trimmed, token-like text masked); empty when it names none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        category: str | None = None,
+        refused: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.category = category
+        self.refused = refused or {}
 
 
 class MalformedResponseError(RetriableError):

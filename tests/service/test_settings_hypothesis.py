@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from urllib3 import Timeout
 
 from service.settings import Settings, load_settings
+from sync.config import WriteConfig
 from sync.errors import ConfigError
 
 
@@ -52,6 +53,7 @@ NUMBERS = (
     Number("SYNC_INTERVAL_MINUTES", whole=False, low=0, low_open=True, high=10_080),
     Number("KPI_STALE_AFTER_DAYS", whole=True, low=0, low_open=True, high=3_650),
     Number("KPI_MIN_ATTEMPTS", whole=True, low=0, low_open=True, high=1_000),
+    Number("WRITEBACK_REFUSED_RETRY_HOURS", whole=False, low=0, low_open=False, high=8_760),
     Number("ADMIN_PORT", whole=True, low=0, low_open=True, high=65_536, high_open=True),
 )
 CHOICES = {"LOG_LEVEL": ("debug", "info", "warning", "error"), "LOG_FORMAT": ("auto", "json", "console")}
@@ -177,6 +179,7 @@ def test_an_accepted_duration_can_be_scheduled_and_waited(case: tuple[Number, fl
     assert trigger.get_next_fire_time(None, datetime.now(UTC)) is not None
     assert Timeout(connect=5, read=loaded.hubspot_timeout_seconds).read_timeout == loaded.hubspot_timeout_seconds
     assert loaded.kpi_config().stale_after_ms > 0
+    assert WriteConfig(refused_retry_hours=loaded.writeback_refused_retry_hours).refused_retry_ms >= 0
 
 
 # -- choices, flags, time zones and lists ------------------------------------------------------------------------

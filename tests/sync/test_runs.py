@@ -65,6 +65,9 @@ def every_count_set() -> RunCounts:
             snapshot_calls=1,
             deleted_meanwhile=1,
             would_write_contacts=6,
+            refused={"17": "Property 'industry' is required when lifecyclestage is 'customer'."},
+            refused_total=3,
+            held=2,
         ),
         api=ApiStats(
             versions=Counter({"2026-09": 7}),
