@@ -10,13 +10,7 @@ import pytest
 from hubspot import HubSpot
 
 from sandbox.harness import RunningSandbox, run_sandbox
-
-ANCHOR_MS = 1_790_000_000_000  # a fixed "now" for generated history: exports are comparable across runs
-
-
-def make_client(sb: RunningSandbox, token: str | None = None) -> HubSpot:
-    """A hubspot-api-client 12 client pointed at the sandbox."""
-    return HubSpot(access_token=token or sb.token, host=sb.base_url)
+from tests.sandbox.wire import make_client
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +35,3 @@ def fresh() -> Callable[..., AbstractContextManager[RunningSandbox]]:
 def client(shared: RunningSandbox) -> HubSpot:
     """An SDK client on the shared sandbox."""
     return make_client(shared)
-
-
-def assert_lossless(model: Any, raw: Any, path: str = "$") -> None:
-    """Every key of the raw JSON is an attribute of the SDK model (nothing dropped when deserialising)."""
-    if isinstance(raw, list):
-        for i, (m, r) in enumerate(zip(model, raw, strict=True)):
-            assert_lossless(m, r, f"{path}[{i}]")
-        return
-    if not isinstance(raw, dict) or not hasattr(model, "attribute_map"):
-        return
-    by_json = {json_key: attr for attr, json_key in model.attribute_map.items()}
-    for key, value in raw.items():
-        assert key in by_json, f"{path}.{key} is not in {type(model).__name__}"
-        inner = getattr(model, by_json[key])
-        if isinstance(inner, dict):
-            for k, v in value.items():
-                assert_lossless(inner[k], v, f"{path}.{key}.{k}")
-        else:
-            assert_lossless(inner, value, f"{path}.{key}")

@@ -13,7 +13,7 @@ from hubspot.crm.associations.v4 import (
 
 from sandbox.constants import ASSOCIATION_TYPE_IDS
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import assert_lossless, make_client
+from tests.sandbox.wire import assert_lossless, make_client
 
 
 def _mass_email(shared: RunningSandbox) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sandbox.generate import GenerateOptions, generate
 from sandbox.objtypes import STANDARD
 from sandbox.org import UNKNOWN_OWNER_ID
 from sandbox.portal import Portal
-from tests.sandbox.conftest import ANCHOR_MS
+from tests.sandbox.wire import ANCHOR_MS
 
 
 def _portal(**options: Any) -> Portal:

@@ -15,7 +15,7 @@ from hubspot.crm.objects.exceptions import ApiException
 from sandbox.constants import READ_SCOPES
 from sandbox.errors import AUTH_MESSAGE
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import make_client
+from tests.sandbox.wire import make_client
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 

@@ -12,8 +12,7 @@ import pytest
 from hubspot.crm.contacts import PublicMergeInput
 
 from sandbox.harness import RunningSandbox, run_sandbox
-from tests.sandbox.conftest import assert_lossless, make_client
-from tests.sandbox.wire import call, sdk_model
+from tests.sandbox.wire import assert_lossless, call, make_client, sdk_model
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesApiExcep
 
 from sandbox.constants import DISPOSITION_CONNECTED
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import assert_lossless, make_client
+from tests.sandbox.wire import assert_lossless, make_client
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 

@@ -19,7 +19,7 @@ from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.harness import RunningSandbox
 from sandbox.objtypes import STANDARD
-from tests.sandbox.conftest import assert_lossless, make_client
+from tests.sandbox.wire import assert_lossless, make_client
 
 
 def _page_through(client: HubSpot, object_type: str, **kwargs: object) -> list[str]:

@@ -10,7 +10,7 @@ from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
 
 from sandbox.clock import parse_time
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import ANCHOR_MS, make_client
+from tests.sandbox.wire import ANCHOR_MS, make_client
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 

@@ -19,7 +19,7 @@ from hubspot.crm.objects import (
 from hubspot.crm.schemas.exceptions import ApiException as SchemasApiException
 
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import assert_lossless, make_client
+from tests.sandbox.wire import assert_lossless, make_client
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 EGG: dict[str, Any] = {

@@ -15,7 +15,7 @@ from hubspot.crm.objects.exceptions import ApiException
 
 from sandbox.clock import parse_time
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import assert_lossless, make_client
+from tests.sandbox.wire import assert_lossless, make_client
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 

@@ -11,8 +11,7 @@ import pytest
 
 from sandbox.cli import validation_rules
 from sandbox.harness import RunningSandbox
-from tests.sandbox.conftest import assert_lossless
-from tests.sandbox.wire import call, sdk_model
+from tests.sandbox.wire import assert_lossless, call, sdk_model
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 DATED = "/crm/objects/2026-09/contacts"

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.harness import RunningSandbox, run_sandbox
-from tests.sandbox.conftest import assert_lossless, make_client
-from tests.sandbox.wire import call, sdk_model
+from tests.sandbox.wire import assert_lossless, call, make_client, sdk_model
 
 Start = Callable[..., AbstractContextManager[RunningSandbox]]
 NOTE_TO_CONTACT = 202
