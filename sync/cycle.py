@@ -120,12 +120,18 @@ def run_cycle(
 
 def completed(push: PushStats) -> tuple[RunOutcome, str | None]:
     """How a cycle that ran to its end is recorded: ok, or partial (in words) while contacts wait because HubSpot's
-    validation rules refused their values, in this run or an earlier one (held back until they change)."""
+    validation rules refused their values, in this run or an earlier one (held back until they change), or while
+    `kpi_*` properties in HubSpot are not kpi-sync's (another group, type or set of options) and are not written."""
     waiting = push.refused_total + push.held
-    if not waiting:
-        return RunOutcome.OK, None
-    noun = "contact" if waiting == 1 else "contacts"
-    return RunOutcome.PARTIAL, f"{waiting} {noun} refused by HubSpot's validation rules (see kpi-sync status)"
+    said = []
+    if waiting:
+        noun = "contact" if waiting == 1 else "contacts"
+        said.append(f"{waiting} {noun} refused by HubSpot's validation rules (see kpi-sync status)")
+    if push.conflicts:  # kpi-sync's own value of these properties reaches nobody: a person must act
+        said.append(
+            f"not written, held by other definitions in HubSpot: {', '.join(push.conflicts)} (see kpi-sync doctor)"
+        )
+    return (RunOutcome.PARTIAL, "; ".join(said)) if said else (RunOutcome.OK, None)
 
 
 def unhandled(exc: BaseException) -> tuple[RunOutcome, str]:

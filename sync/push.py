@@ -32,6 +32,7 @@ from sync.properties import (
     SNAPSHOT_METRICS,
     SNAPSHOT_OBJECT,
     definitions_hash,
+    differences,
     snapshot_schema,
 )
 from sync.refresh import marks
@@ -134,14 +135,11 @@ def ensure_schema(engine: Engine, client: HubSpotClient, stats: PushStats) -> se
             if client.create_property("contacts", definition):
                 stats.created.append(name)
             continue
-        if (found.get("type"), found.get("fieldType")) != (definition["type"], definition["fieldType"]):
+        # Adopted only when it is the property kpi-sync would create, in its own group (another team's
+        # `kpi_*` property, or one whose enumeration has other options, is never written).
+        if differs := differences(found, definition):
             conflicts.add(name)
-            log.warning(
-                "property_conflict",
-                property=name,
-                expected=f"{definition['type']}/{definition['fieldType']}",
-                found=f"{found.get('type')}/{found.get('fieldType')}",
-            )
+            log.warning("property_conflict", property=name, differences=differs)
     stats.conflicts = sorted(conflicts)
     with engine.begin() as conn:
         repo.set_state(conn, state_keys.CONTACT_SCHEMA, {"hash": marker, "conflicts": sorted(conflicts)})

@@ -14,6 +14,7 @@ from storage import tables as t
 from sync.cycle import CycleOptions, run_cycle
 from sync.properties import CONTACT_PROPERTIES
 from sync.refresh.contacts import refresh
+from sync.runs import RunOutcome
 from tests.helpers import api_calls, cycle, kpi_mismatches, mismatched, settings_for, stored, truth
 
 
@@ -122,7 +123,7 @@ def test_written_values_equal_the_kpi_rows(sandbox: RunningSandbox, store: Engin
 def test_conflicting_property_is_reported_and_not_written(
     sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
 ) -> None:
-    """A kpi_* property that exists with another type is reported, left alone, and not written."""
+    """A kpi_* property that exists with another type is reported, left alone, and not written: the run is partial."""
     from hubspot import HubSpot
 
     properties = HubSpot(access_token=sandbox.token, host=sandbox.base_url).crm.properties
@@ -131,7 +132,8 @@ def test_conflicting_property_is_reported_and_not_written(
         "contacts",
         {"name": "kpi_sales_touches", "label": "Touches", "type": "string", "fieldType": "text", "groupName": "legacy"},
     )
-    summary = cycle(sqlite_store, settings_for(sandbox, sqlite_url))
+    summary = run_cycle(sqlite_store, settings_for(sandbox, sqlite_url).cycle_config(), CycleOptions())
+    assert summary.outcome is RunOutcome.PARTIAL
     assert summary.counts.push.conflicts == ["kpi_sales_touches"]
     values = {r["properties"].get("kpi_sales_touches") for r in sandbox.export("contacts")}
     assert values <= {None, ""}
