@@ -5,7 +5,8 @@
 For each mode of the sandbox (`batch`: one refused input fails its whole batch with a 400; `per_input`: a 207 with
 one error per refused input) one full cycle runs against a fresh portal. Prints the contact write calls, their
 minimum ceil(written / 100), the extra calls, the refused contacts and the batches refused whole. The bound: one
-extra call per batch refused whole when HubSpot names the refused ids (as the sandbox does), none for a 207.
+extra call per batch refused whole when HubSpot names the refused ids (as the sandbox does), none for a 207; the
+extra calls also count the batches the refused contacts leave short, ceil((written + refused) / 100) - minimum.
 """
 
 from __future__ import annotations

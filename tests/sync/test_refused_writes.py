@@ -126,17 +126,22 @@ def test_with_one_percent_refused_every_other_contact_is_written_in_one_cycle(
     sandbox: RunningSandbox, store: Engine, store_url: str, mode: str, record_property: Any
 ) -> None:
     """After one cycle every contact but the refused carries its KPI values in HubSpot; a 400 costs at most one extra
-    call per refused batch, a 207 none."""
+    call per refused batch, a 207 none.
+
+    Measured on this portal (600 contacts, 5 refused, 584 written, minimum 6 write calls): batch mode 9 write calls,
+    3 extra (3 batches refused whole); per_input mode 6 write calls, 0 extra. `bench/refused_writes.py` measures it
+    on a bigger portal."""
     summary = _refused_cycle(sandbox, store, store_url, mode)
     push, refused_batches = summary.counts.push, sandbox.stats()["validation"]["refused_requests"]
     compared, wrong = kpi_mismatches(store, sandbox)
     assert wrong == {int(i) for i in push.refused}
     assert 0 < push.refused_total == len(push.refused) < compared // 50
-    extra = push.write_calls - math.ceil(push.contacts_written / BATCH_WRITE_SIZE)
+    extra = push.write_calls - math.ceil(push.contacts_written / BATCH_WRITE_SIZE)  # against the minimum
     record_property("write_calls", push.write_calls)
     record_property("extra_write_calls", extra)
     print(f"{mode}: {push.write_calls} write calls, {extra} extra, {push.refused_total} refused")
-    assert extra <= (refused_batches if mode == "batch" else 0)
+    sent_batches = math.ceil((push.contacts_written + push.refused_total) / BATCH_WRITE_SIZE)
+    assert push.write_calls - sent_batches <= (refused_batches if mode == "batch" else 0)
 
 
 def test_a_207_validation_error_marks_its_contacts_refused_not_failed(
