@@ -79,6 +79,7 @@ TOKEN_LIKE = (
     re.compile(r"(?i)\bbearer\s+\S+"),
     re.compile(r"(?i)\b(?:pat|na\d|eu\d|ap\d)-[A-Za-z0-9-]{6,}"),
     re.compile(r"(?<![\w+/=.-])(?=[\w+/=.-]*\d)(?=[\w+/=.-]*[A-Za-z])[\w+/=.-]{20,}"),
+    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # an e-mail address HubSpot echoes back is personal data
 )
 
 
