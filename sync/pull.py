@@ -43,6 +43,7 @@ from sync.refresh import marks
 
 log = structlog.get_logger(__name__)
 
+PLURAL = {kind: object_type for object_type, kind in SINGULAR.items()}  # "call" -> "calls"
 TOUCH_TYPES = ("call", "email")  # engagement types whose changes move K1 and K4 cells
 OWNER_REFRESH_MS = 3_600_000  # owners and pipelines change rarely: refresh hourly, and on every list pass
 # Search pages whose records share one association read (and one commit): 5 pages of 200 fill the v4 batch read's
@@ -258,11 +259,10 @@ class Puller:
 
     def _relink(self, conn: Connection, away: set[int], survivor: int) -> None:
         """Give the survivor every engagement and deal link of the merged-away contacts."""
-        for link_spec in (spec_for("deals"), *(spec_for(o) for o in ENGAGEMENT_TYPES)):
+        self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, {survivor, *away}, self.run_start_ms)
+        for link_spec in (spec_for("deals"), spec_for("calls")):  # one per link table: deals, every engagement type
             assert link_spec.link_model is not None
             owners = repo.linked_keys(conn, link_spec.link_model, link_spec.link_cols, away)
-            if link_spec.kind:
-                owners = [k for k in owners if k[0] == link_spec.kind]
             if not owners:
                 continue
             current = repo.links_of(conn, link_spec.link_model, link_spec.link_cols, owners)
@@ -272,12 +272,13 @@ class Puller:
                 link_spec.link_cols,
                 {key: (ids - away) | {survivor} for key, ids in current.items()},
             )
-            self.stats.relinked[link_spec.object_type] += len(diffs)
-            self.stats.dirty_contacts += marks.mark_dirty_contacts(conn, {survivor, *away}, self.run_start_ms)
             if link_spec.object_type == "deals":
+                self.stats.relinked["deals"] += len(diffs)
                 self.stats.dirty_deals += marks.mark_dirty_deals(conn, [k[0] for k in diffs], self.run_start_ms)
-            elif link_spec.kind in TOUCH_TYPES:
-                marks.mark_dirty_touch_days(conn, marks.touch_marks_of(conn, list(diffs)), self.run_start_ms)
+                continue
+            self.stats.relinked.update(PLURAL[key[0]] for key in diffs)
+            touches = [key for key in diffs if key[0] in TOUCH_TYPES]
+            marks.mark_dirty_touch_days(conn, marks.touch_marks_of(conn, touches), self.run_start_ms)
 
     def _archive(self, conn: Connection, spec: Spec, keys: list[tuple[Any, ...]]) -> int:
         """Archive these records (those not archived yet) and queue what they fed; returns how many flipped."""

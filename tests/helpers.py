@@ -308,3 +308,10 @@ def serving(app: FastAPI) -> Iterator[httpx.Client]:
             yield http
     finally:
         server.stop()
+
+
+def contact_values(engine: Engine) -> dict[int, tuple[Any, ...]]:
+    """Every contact's stored KPI values and facts."""
+    k = repo.table(t.ContactKpi).c
+    with engine.connect() as conn:
+        return {r[0]: (r[1], r[2]) for r in conn.execute(select(k.contact_id, k.properties, k.facts))}

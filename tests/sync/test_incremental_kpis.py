@@ -23,25 +23,16 @@ from sandbox.constants import DISPOSITION_CONNECTED, DISPOSITION_NO_ANSWER
 from sandbox.harness import RunningSandbox
 from sandbox.objtypes import STANDARD
 from sandbox.org import REPS, owner_id
+from service.report import load_aggregates as aggregates
 from service.settings import Settings
 from storage import repo
 from storage import tables as t
 from sync.cycle import RunSummary
 from sync.refresh.contacts import refresh
-from tests.helpers import cycle, settings_for
+from tests.helpers import contact_values, cycle, settings_for
 
 DAY_MS = 86_400_000
 Rows = dict[tuple[str, str, str, str], dict[str, Any]]
-
-
-def aggregates(engine: Engine) -> Rows:
-    """Every aggregate row's figures by key."""
-    a = repo.table(t.KpiAggregate).c
-    with engine.connect() as conn:
-        return {
-            (r[0], r[1], r[2], r[3]): r[4]
-            for r in conn.execute(select(a.kpi, a.scope, a.scope_id, a.period, a.metrics))
-        }
 
 
 def now_ms() -> int:
@@ -317,13 +308,6 @@ def test_one_searched_change_refreshes_to_the_full_recompute_without_a_reconcile
     refresh(store, settings.kpi_config(), now_ms(), full=True)
     assert (aggregates(store), contact_values(store)) == incremental
     assert incremental != before
-
-
-def contact_values(engine: Engine) -> dict[int, tuple[Any, ...]]:
-    """Every contact's stored KPI values and facts."""
-    k = repo.table(t.ContactKpi).c
-    with engine.connect() as conn:
-        return {r[0]: (r[1], r[2]) for r in conn.execute(select(k.contact_id, k.properties, k.facts))}
 
 
 def test_a_changed_kpi_configuration_recounts_everything(

@@ -14,7 +14,7 @@ from service.report import load_aggregates
 from storage import repo
 from storage import tables as t
 from sync.refresh.contacts import refresh
-from tests.helpers import cycle, settings_for
+from tests.helpers import contact_values, cycle, settings_for
 
 LINKS = repo.table(t.EngagementContact).c
 
@@ -41,10 +41,7 @@ def _calls_of(engine: Engine, contact_id: int) -> set[int]:
 
 
 def _state(engine: Engine) -> tuple[Any, ...]:
-    kpis = repo.table(t.ContactKpi).c
-    with engine.connect() as conn:
-        values = {r[0]: (r[1], r[2]) for r in conn.execute(select(kpis.contact_id, kpis.properties, kpis.facts))}
-    return load_aggregates(engine), values
+    return load_aggregates(engine), contact_values(engine)
 
 
 def test_a_contact_merge_moves_its_kpis_to_the_survivor_in_one_incremental_cycle(
