@@ -6,11 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
+from storage.locks import waiting_lock
+
+log = structlog.get_logger(__name__)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = "cycle"  # migrations run under the cycle lock: never beside a cycle, never twice at once
+MIGRATION_WAIT_S = 600.0  # how long a start waits for a running cycle or another replica's migration
+# libpq TCP keepalives: a connection whose peer vanished (failover, a NAT or load balancer that dropped it) is found
+# dead within about a minute instead of the kernel's two hours; the cycle lock's connection relies on it.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 def normalise_url(url: str) -> str:
@@ -50,7 +62,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 10},
+        connect_args={"connect_timeout": 10, **PG_KEEPALIVES},
         json_deserializer=orjson.loads,
         json_serializer=_json_text,
     )
@@ -61,13 +73,31 @@ def _json_text(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent; runs on every start)."""
+def migrate(engine: Engine, *, wait_s: float = MIGRATION_WAIT_S) -> bool:
+    """Bring the schema to the newest Alembic revision (runs on every start); returns whether it migrated.
+
+    Only when a migration is pending does it take the cycle lock, waiting up to `wait_s` (raises
+    storage.locks.LockTimeoutError after that), and look again under it: of several processes starting on an empty
+    database at once, one migrates and the others wait, then find the schema current.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    head = set(ScriptDirectory.from_config(config).get_heads())
+    if _current(engine) == head:
+        return False
+    with waiting_lock(engine, MIGRATION_LOCK, wait_s):
+        if _current(engine) == head:
+            return False
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    log.info("store_migrated", revision=",".join(sorted(head)))
+    return True
+
+
+def _current(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 def open_store(url: str) -> Engine:

@@ -288,3 +288,12 @@ class KeyValue(SQLModel, table=True):
     __tablename__ = "service_state"
     key: str = Field(primary_key=True)
     value: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class LockFence(SQLModel, table=True):
+    """The fencing token of a lock: bumped by each new holder, so a holder that lost the lock finds out before it
+    commits anything (sync.fence)."""
+
+    __tablename__ = "lock_fences"
+    name: str = Field(primary_key=True)
+    token: int = Field(default=0, sa_type=BigInteger, nullable=False)

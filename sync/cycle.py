@@ -23,9 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kpi.config import KpiConfig
 from storage import repo
-from sync import runs, state_keys
+from sync import fence, runs, state_keys
 from sync.config import CycleConfig
-from sync.errors import KpiSyncError
+from sync.errors import KpiSyncError, LostLockError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import OBJECT_TYPES
 from sync.hubspot.errors import DailyLimitError
@@ -109,6 +109,8 @@ def run_cycle(
         summary.outcome, summary.error = unhandled(exc)
         raise
     finally:
+        if fence.lost():  # whatever else ended it: a cycle that lost its lock is never ok, nor merely stopped
+            summary.outcome, summary.error = RunOutcome.FAILED, str(LostLockError())
         if client is not None:
             summary.counts.api = copy.deepcopy(client.stats)  # a client given by the caller may live on
             summary.counts.rate_limit_wait_s = round(client.limiter.waited_seconds, 2)
@@ -188,6 +190,7 @@ def _cycle(
             write_snapshots(engine, client, runs.now_ms(), push)
     finally:
         summary.counts.push = push
+    fence.prove(engine)
 
 
 @contextmanager
@@ -237,13 +240,14 @@ def _close(engine: Engine, summary: RunSummary) -> None:
         duration_s=counts.duration_s,
         error=summary.error,
     )
-    recorded = runs.close_run(
-        engine,
-        summary.run_id,
-        summary.outcome,
-        counts=counts,
-        error=summary.error,
-        resume_at=summary.resume_at_ms,
-    )
+    with fence.unfenced():  # a cycle that lost its lock still records that it failed
+        recorded = runs.close_run(
+            engine,
+            summary.run_id,
+            summary.outcome,
+            counts=counts,
+            error=summary.error,
+            resume_at=summary.resume_at_ms,
+        )
     if not recorded:
         log.error("run_not_recorded", reason="database unreachable; the next run of this process records it")

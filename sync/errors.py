@@ -22,3 +22,11 @@ class RetriableError(KpiSyncError):
         super().__init__(message)
         self.status = status
         self.wait_seconds = wait_seconds
+
+
+class LostLockError(KpiSyncError):
+    """The cycle lock was lost (its session ended, or another holder took it): the cycle must stop before it commits
+    anything more."""
+
+    def __init__(self) -> None:
+        super().__init__("lost the cycle lock")

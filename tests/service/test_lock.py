@@ -1,5 +1,6 @@
 """The cycle lock: one holder at a time per database, freed when its holder dies, on SQLite (a file lock beside the
-database, or a lock in the process for an in-memory database) and PostgreSQL (an advisory lock)."""
+database, or a lock in the process for an in-memory database) and PostgreSQL (an advisory lock, fenced: a holder
+whose lock session ended stops before it commits anything more)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,29 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
+from sandbox.harness import run_sandbox
 from service.lock import cycle_lock, lock_file, lock_key
+from service.report import load_aggregates
+from storage import repo
+from storage import tables as t
 from storage.engine import make_engine
-from tests.helpers import wait_for
+from sync import fence
+from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.errors import LostLockError
+from sync.properties import SNAPSHOT_OBJECT
+from sync.push import _snapshot_records as snapshot_records
+from sync.refresh.contacts import refresh
+from sync.runs import RunOutcome, get_run, now_ms
+from tests.helpers import TOKEN, settings_for, stored_lines, truth_lines, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = Path(__file__).with_name("lock_holder.py")
@@ -152,3 +165,82 @@ def test_lock_key_is_a_stable_signed_64_bit_integer(name: str) -> None:
     key = lock_key(name)
     assert key == lock_key(name)
     assert -(2**63) <= key < 2**63
+
+
+POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]
+on_postgres = pytest.mark.parametrize("store_url", POSTGRES, indirect=True)
+
+
+def terminate(engine: Engine, pid: int) -> None:
+    """End backend `pid` as an admin's `pg_terminate_backend` would, and wait until its session (and lock) is gone."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    wait_for(lambda: not session_alive(engine, pid), what="the terminated session to end")
+
+
+@on_postgres
+def test_the_keepalive_flags_a_lock_whose_session_ended_and_the_next_transaction_fails(store: Engine) -> None:
+    """With no new holder to change the token, the keepalive alone finds the lock's session gone: the holder's next
+    transaction raises LostLockError."""
+    other = make_engine(store.url.render_as_string(hide_password=False))
+    try:
+        with cycle_lock(store, keepalive_s=0.1) as acquired:
+            assert acquired
+            terminate(other, advisory_holder_pid(other))
+            wait_for(fence.lost, what="the keepalive to flag the lock lost")
+            with pytest.raises(LostLockError), store.begin():
+                pass
+    finally:
+        other.dispose()
+
+
+def stored_count(engine: Engine, model: type) -> int:
+    with engine.connect() as conn:
+        return len(conn.execute(select(repo.table(model).c.id)).all())
+
+
+@on_postgres
+def test_a_cycle_whose_lock_session_is_killed_fails_and_the_next_cycle_leaves_the_truth(store: Engine) -> None:
+    """Kill the cycle lock's session mid-pull and start a second cycle beside the first: the first ends `failed:
+    lost the cycle lock`, the second completes, and the store, its aggregates and the snapshots in HubSpot equal a
+    full recompute of what HubSpot holds."""
+    url = store.url.render_as_string(hide_password=False)
+    other = make_engine(url)
+    first: list[RunSummary] = []
+    with run_sandbox(seed=7, size="small", token=TOKEN, index_lag_ms=0, latency_ms=60) as sb:
+        settings = settings_for(sb, url)
+
+        def first_cycle() -> None:
+            with cycle_lock(store) as acquired:
+                assert acquired
+                first.append(run_cycle(store, settings.cycle_config(), CycleOptions()))
+
+        thread = threading.Thread(target=first_cycle)
+        thread.start()
+        try:
+            wait_for(lambda: stored_count(other, t.Engagement) > 0, what="the first cycle to commit a page")
+            terminate(other, advisory_holder_pid(other))
+            sb.settings(latency_ms=0)
+            with cycle_lock(other) as acquired:
+                assert acquired
+                assert thread.is_alive(), "the first cycle must still run when the second starts"
+                second = run_cycle(other, settings.cycle_config(), CycleOptions())
+        finally:
+            thread.join(timeout=120)
+        assert second.outcome is RunOutcome.OK, second.error
+        assert [(s.outcome, s.error) for s in first] == [(RunOutcome.FAILED, "lost the cycle lock")]
+        recorded = get_run(other, first[0].run_id)
+        assert recorded is not None
+        assert (recorded.outcome, recorded.error) == (RunOutcome.FAILED, "lost the cycle lock")
+
+        # Every record as HubSpot holds it (contacts by id: kpi-sync's own write-back moved their modification dates).
+        held, kept = truth_lines(sb), stored_lines(other)
+        assert held.pop("contacts").keys() == kept.pop("contacts").keys()
+        assert kept == held
+        cycled = load_aggregates(other)
+        written = {r["properties"]["snapshot_key"]: r["properties"] for r in sb.export(SNAPSHOT_OBJECT)}
+        refresh(other, settings.cycle_config().kpi, now_ms(), full=True)
+        assert cycled == load_aggregates(other)
+        for record in snapshot_records(other):  # an empty value is a cleared property in HubSpot
+            assert {k: written[record["snapshot_key"]].get(k) or "" for k in record} == record
+    other.dispose()

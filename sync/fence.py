@@ -1,0 +1,101 @@
+"""Fencing for the cycle lock: a cycle proves in every transaction it begins that the lock is still its own.
+
+A PostgreSQL session advisory lock is only as alive as its session, which can end under a running cycle (an admin's
+`pg_terminate_backend`, an idle timeout in a NAT or load balancer, a failover); another cycle may then take the lock.
+So each holder bumps the lock's token in `lock_fences` in a transaction of its own and remembers it (`take`), and,
+while a fence is active in the current context (`holding`, a ContextVar: the cycle's thread only, never the admin
+API's threads of the same process), every transaction begun on that engine first reads the token `FOR SHARE` and
+raises LostLockError if it is not the holder's. `FOR SHARE` makes a new holder's bump wait until the old holder's
+open transaction has ended, so no commit of the old holder lands after the new holder has started; once the bump is
+committed, every later transaction of the old holder fails before it writes. The keepalive of `service.lock`
+flags a fence `lost` as soon as it sees the lock's session gone, and the next transaction fails without asking.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, event, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from storage import repo
+from storage import tables as t
+from sync.errors import LostLockError
+
+FENCES = repo.table(t.LockFence)
+BUMP_WAIT = "60s"  # a new holder waits this long at most for the old holder's open transaction to end
+
+_ACTIVE: ContextVar[Fence | None] = ContextVar("kpi_sync_fence", default=None)
+
+
+@dataclass
+class Fence:
+    """A lock holder's token; `lost` is set once the holder knows the lock is gone."""
+
+    engine: Engine
+    name: str
+    token: int
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
+def take(engine: Engine, name: str) -> Fence:
+    """Bump lock `name`'s token in a transaction of its own (PostgreSQL); the new holder's fence. Call it right
+    after taking the lock, before anything else of the cycle runs."""
+    if not event.contains(engine, "begin", _check):
+        event.listen(engine, "begin", _check)
+    with unfenced(), engine.begin() as conn:
+        conn.execute(text(f"SET LOCAL lock_timeout = '{BUMP_WAIT}'"))
+        stmt = insert(FENCES).values(name=name, token=1)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"token": FENCES.c.token + 1})
+        token = int(conn.execute(stmt.returning(FENCES.c.token)).scalar_one())
+    return Fence(engine, name, token)
+
+
+@contextmanager
+def holding(fence: Fence) -> Iterator[Fence]:
+    """Fence every transaction this context begins on the fence's engine."""
+    reset = _ACTIVE.set(fence)
+    try:
+        yield fence
+    finally:
+        _ACTIVE.reset(reset)
+
+
+@contextmanager
+def unfenced() -> Iterator[None]:
+    """Transactions begun here are not fenced: recording how a run ended must succeed even when the lock is lost."""
+    reset = _ACTIVE.set(None)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(reset)
+
+
+def prove(engine: Engine) -> None:
+    """Raise LostLockError unless the fence active here (if any) still holds: one empty fenced transaction, so a
+    cycle whose last writes went to HubSpot, not the store, still learns of a lost lock before it records ok."""
+    if _ACTIVE.get() is not None:
+        with engine.begin():
+            pass
+
+
+def lost() -> bool:
+    """Whether the fence active in this context is known to be lost."""
+    fence = _ACTIVE.get()
+    return fence is not None and fence.lost.is_set()
+
+
+def _check(conn: Connection) -> None:
+    fence = _ACTIVE.get()
+    if fence is None or conn.engine.url != fence.engine.url:
+        return
+    if not fence.lost.is_set():
+        query = select(FENCES.c.token).where(FENCES.c.name == fence.name).with_for_update(read=True)
+        if conn.execute(query).scalar() == fence.token:
+            return
+        fence.lost.set()
+    raise LostLockError
