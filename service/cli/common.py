@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.logs import configure_logging
 from service.settings import Settings, load_settings
 from storage.engine import open_store
+from storage.locks import LockTimeoutError
 from sync.cycle import RunSummary
 from sync.errors import ConfigError
 from sync.hubspot.constants import OBJECT_TYPES
@@ -75,6 +76,8 @@ def open_store_or_exit(settings: Settings) -> Engine:
     """The migrated store; an unreachable database is one line and exit 1."""
     try:
         return open_store(settings.database_url)
+    except LockTimeoutError as err:  # a migration is pending and the cycle lock stayed taken
+        fail(f"database error: migrations not run: {err}", EXIT_FAILED)
     except SQLAlchemyError as err:
         fail(f"database error: cannot open DATABASE_URL ({type(err).__name__})", EXIT_FAILED)
 
