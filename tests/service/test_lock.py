@@ -199,6 +199,7 @@ def stored_count(engine: Engine, model: type) -> int:
         return len(conn.execute(select(repo.table(model).c.id)).all())
 
 
+@pytest.mark.slow
 @on_postgres
 def test_a_cycle_whose_lock_session_is_killed_fails_and_the_next_cycle_leaves_the_truth(store: Engine) -> None:
     """Kill the cycle lock's session mid-pull and start a second cycle beside the first: the first ends `failed:
