@@ -86,7 +86,7 @@ def run_cycle(
         runs.record_unrecorded(engine)
         runs.fail_abandoned(engine)
         run_id = runs.open_run(engine, options.kind, options.trigger, started)
-    except SQLAlchemyError as err:
+    except (SQLAlchemyError, LostLockError) as err:
         return _not_started(err)
     structlog.contextvars.bind_contextvars(run_id=run_id)
     summary = RunSummary(run_id, RunOutcome.RUNNING)
@@ -150,9 +150,10 @@ def database_error(err: SQLAlchemyError) -> str:
     return f"database error: {type(err).__name__}: {(lines[0] if lines else '')[:200]}"
 
 
-def _not_started(err: SQLAlchemyError) -> RunSummary:
+def _not_started(err: SQLAlchemyError | LostLockError) -> RunSummary:
     """A cycle that could not even record its start: nothing ran; the summary (run id 0) says why."""
-    summary = RunSummary(0, RunOutcome.FAILED, error=database_error(err))
+    error = str(err) if isinstance(err, LostLockError) else database_error(err)
+    summary = RunSummary(0, RunOutcome.FAILED, error=error)
     log.warning("cycle_finished", outcome=summary.outcome, error=summary.error)
     return summary
 

@@ -9,12 +9,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, select, text
 
+from service.settings import load_settings
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
 from sync import fence
+from sync.cycle import CycleOptions, run_cycle
 from sync.errors import LostLockError
-from tests.helpers import wait_for
+from sync.runs import RunOutcome, recent_runs
+from tests.helpers import TOKEN, wait_for
 
 pytestmark = pytest.mark.postgres
 on_postgres = pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
@@ -96,3 +99,19 @@ def test_transactions_outside_the_holders_context_are_not_fenced(store: Engine, 
             repo.set_state(conn, "run recorded", {"v": 1})
     assert elsewhere == [set()]
     assert state_keys(store) == {"run recorded"}
+
+
+@on_postgres
+def test_a_cycle_that_lost_its_lock_before_it_began_fails_in_one_line_and_records_nothing(
+    store: Engine, other: Engine
+) -> None:
+    """A lock lost between taking it and the cycle's start: run_cycle returns failed, `lost the cycle lock`, run id
+    0, and the old holder left no run row (it raises nothing to its caller)."""
+    url = store.url.render_as_string(hide_password=False)
+    config = load_settings(hubspot_access_token=TOKEN, hubspot_base_url="http://127.0.0.1:9", database_url=url)
+    old = fence.take(store, "cycle")
+    fence.take(other, "cycle")
+    with fence.holding(old):
+        summary = run_cycle(store, config.cycle_config(), CycleOptions())
+    assert (summary.run_id, summary.outcome, summary.error) == (0, RunOutcome.FAILED, "lost the cycle lock")
+    assert recent_runs(store) == []
