@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
+from structlog.testing import capture_logs
 
 from sandbox.harness import run_sandbox
-from service.lock import cycle_lock, lock_file, lock_key
+from service.lock import KEEPALIVE_S, cycle_lock, lock_file, lock_key
 from service.report import load_aggregates
+from service.settings import Settings
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
@@ -199,6 +201,27 @@ def stored_count(engine: Engine, model: type) -> int:
         return len(conn.execute(select(repo.table(model).c.id)).all())
 
 
+@contextmanager
+def cycle_in_a_thread(
+    engine: Engine, settings: Settings, keepalive_s: float
+) -> Iterator[tuple[threading.Thread, list[RunSummary]]]:
+    """A cycle under the cycle lock in a thread of its own (as the worker runs it); its summary lands in the list
+    once it ends, which leaving the block waits for."""
+    ended: list[RunSummary] = []
+
+    def hold_and_run() -> None:
+        with cycle_lock(engine, keepalive_s=keepalive_s) as acquired:
+            assert acquired
+            ended.append(run_cycle(engine, settings.cycle_config(), CycleOptions()))
+
+    thread = threading.Thread(target=hold_and_run)
+    thread.start()
+    try:
+        yield thread, ended
+    finally:
+        thread.join(timeout=120)
+
+
 @pytest.mark.slow
 @on_postgres
 def test_a_cycle_whose_lock_session_is_killed_fails_and_the_next_cycle_leaves_the_truth(store: Engine) -> None:
@@ -207,18 +230,9 @@ def test_a_cycle_whose_lock_session_is_killed_fails_and_the_next_cycle_leaves_th
     full recompute of what HubSpot holds."""
     url = store.url.render_as_string(hide_password=False)
     other = make_engine(url)
-    first: list[RunSummary] = []
     with run_sandbox(seed=7, size="small", token=TOKEN, index_lag_ms=0, latency_ms=60) as sb:
         settings = settings_for(sb, url)
-
-        def first_cycle() -> None:
-            with cycle_lock(store) as acquired:
-                assert acquired
-                first.append(run_cycle(store, settings.cycle_config(), CycleOptions()))
-
-        thread = threading.Thread(target=first_cycle)
-        thread.start()
-        try:
+        with cycle_in_a_thread(store, settings, KEEPALIVE_S) as (thread, first):
             wait_for(lambda: stored_count(other, t.Engagement) > 0, what="the first cycle to commit a page")
             terminate(other, advisory_holder_pid(other))
             sb.settings(latency_ms=0)
@@ -226,8 +240,6 @@ def test_a_cycle_whose_lock_session_is_killed_fails_and_the_next_cycle_leaves_th
                 assert acquired
                 assert thread.is_alive(), "the first cycle must still run when the second starts"
                 second = run_cycle(other, settings.cycle_config(), CycleOptions())
-        finally:
-            thread.join(timeout=120)
         assert second.outcome is RunOutcome.OK, second.error
         assert [(s.outcome, s.error) for s in first] == [(RunOutcome.FAILED, "lost the cycle lock")]
         recorded = get_run(other, first[0].run_id)
@@ -245,3 +257,24 @@ def test_a_cycle_whose_lock_session_is_killed_fails_and_the_next_cycle_leaves_th
         for record in snapshot_records(other):  # an empty value is a cleared property in HubSpot
             assert {k: written[record["snapshot_key"]].get(k) or "" for k in record} == record
     other.dispose()
+
+
+@pytest.mark.slow
+@on_postgres
+def test_a_cycle_whose_lock_session_ends_with_no_one_else_waiting_fails_at_once_in_one_line(store: Engine) -> None:
+    """No second holder changes the token: the keepalive finds the lock's session gone, the cycle fails at its next
+    transaction (`failed: lost the cycle lock`, never ok or stopped) and says so in its one summary line."""
+    url = store.url.render_as_string(hide_password=False)
+    other = make_engine(url)
+    with (
+        run_sandbox(seed=7, size="small", token=TOKEN, index_lag_ms=0, latency_ms=60) as sb,
+        capture_logs() as logs,
+        cycle_in_a_thread(store, settings_for(sb, url), 0.1) as (_, ended),
+    ):
+        wait_for(lambda: stored_count(other, t.Engagement) > 0, what="the cycle to commit a page")
+        terminate(other, advisory_holder_pid(other))
+    other.dispose()
+    assert [(s.outcome, s.error) for s in ended] == [(RunOutcome.FAILED, "lost the cycle lock")]
+    assert ended[0].counts.kpis.contacts == 0  # it stopped in the pull: nothing recomputed, nothing written
+    said = [e["event"] for e in logs if "lock" in e["event"] or "lock" in str(e.get("error"))]
+    assert said == ["cycle_finished"]
