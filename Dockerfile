@@ -3,8 +3,8 @@
 # No secret is baked in: HUBSPOT_ACCESS_TOKEN and KPI_SYNC_ADMIN_TOKEN come from the environment at run time.
 # tests/service/test_container.py lints this file and replays the builder's RUN steps in a fresh virtualenv.
 # Dependencies come from requirements.lock (exact versions, hashes checked; refreshed with `./dev lock`). The
-# runtime needs neither pip nor setuptools: both are removed from the virtualenv and from the base image's Python
-# (python:3.11 still ships setuptools 65.5, which has known CVEs).
+# runtime needs neither pip nor setuptools: both are removed from the virtualenv (Python 3.11's venv seeds
+# setuptools 65.5, which has known CVEs) and from the base image's own Python.
 
 FROM python:3.11-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \

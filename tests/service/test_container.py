@@ -213,7 +213,7 @@ def test_builder_installs_the_locked_dependencies_then_the_project_alone() -> No
 
 def test_final_stage_removes_pip_and_setuptools_from_the_base_image() -> None:
     """The recipe, read here without a Docker engine: the final stage uninstalls pip, setuptools and wheel from the
-    base image's own Python (python:3.11-slim ships setuptools 65.5, with known CVEs) before anything else runs.
+    base image's own Python before anything else runs, so no old setuptools (65.5 has known CVEs) ships in it.
     The virtualenv it copies is checked for them by the replay below."""
     final = read_dockerfile()[-1]
     first_step = final.args("RUN")[0].split("&&")[0].split()
