@@ -8,7 +8,6 @@ token configured those endpoints answer 403 "disabled" - never open.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from collections.abc import Callable
@@ -20,7 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
+from service.admin.guard import MAX_BODY_BYTES, TokenFirst, token_refusal
 from service.admin.page import render_doctor, render_panel, shell
 from service.cli.common import parse_objects
 from service.doctor import run_doctor
@@ -112,12 +113,17 @@ def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None =
     )
     metrics = worker.metrics if worker is not None else Metrics()
     app.include_router(_open_routes(engine, metrics))
-    admin = APIRouter(tags=["admin"], dependencies=[Depends(_guard(settings))], responses=ADMIN_RESPONSES)
+    expected, require_admin = _guard(settings)
+    admin = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_RESPONSES)
     _resync_route(admin, worker)
     _history_routes(admin, engine)
     _status_routes(admin, engine, settings, worker)
     _doctor_routes(admin, settings)
     app.include_router(admin)
+    # Outermost first: the admin routes refuse a wrong token before their body is read (FastAPI reads a body
+    # before it runs the routes' dependencies), then every body is capped (413). See service.admin.guard.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
+    app.add_middleware(TokenFirst, expected_token=expected, protected=admin)
 
     @app.exception_handler(SQLAlchemyError)
     def database_down(_: Any, exc: SQLAlchemyError) -> JSONResponse:
@@ -126,20 +132,17 @@ def create_app(engine: Engine, settings: Settings, worker: WorkerHandle | None =
     return app
 
 
-def _guard(settings: Settings) -> Callable[[HTTPAuthorizationCredentials | None], None]:
+def _guard(settings: Settings) -> tuple[bytes, Callable[[HTTPAuthorizationCredentials | None], None]]:
+    """The configured token and the admin routes' dependency (which also documents the bearer scheme)."""
     configured = settings.kpi_sync_admin_token
     expected = configured.get_secret_value().encode() if configured is not None else b""
 
     def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> None:
-        if not expected.strip():
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "admin API disabled: set KPI_SYNC_ADMIN_TOKEN to enable it")
-        given = credentials.credentials.encode() if credentials is not None else b""
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+        refusal = token_refusal(expected, f"Bearer {credentials.credentials}" if credentials is not None else None)
+        if refusal is not None:
+            raise refusal
 
-    return require_admin
+    return expected, require_admin
 
 
 def _open_routes(engine: Engine, metrics: Metrics) -> APIRouter:

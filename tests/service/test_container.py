@@ -202,6 +202,41 @@ def test_healthcheck_and_cmd_are_cli_commands() -> None:
     assert "8080" in final.args("EXPOSE")
 
 
+def test_builder_installs_the_locked_dependencies_then_the_project_alone() -> None:
+    """The image's dependencies are requirements.lock's, hash-checked; the project adds none of its own."""
+    builder = read_dockerfile()[0]
+    assert any(arg.split()[0] == "requirements.lock" for arg in builder.args("COPY"))
+    steps = [step.strip() for run in builder.args("RUN") for step in run.split("&&")]
+    lock = steps.index("/opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock")
+    assert steps.index("/opt/venv/bin/pip install --no-cache-dir --no-deps .") > lock
+
+
+def test_final_stage_removes_pip_and_setuptools_from_the_base_image() -> None:
+    """The recipe, read here without a Docker engine: the final stage uninstalls pip, setuptools and wheel from the
+    base image's own Python before anything else runs, so no old setuptools (65.5 has known CVEs) ships in it.
+    The virtualenv it copies is checked for them by the replay below."""
+    final = read_dockerfile()[-1]
+    first_step = final.args("RUN")[0].split("&&")[0].split()
+    assert first_step[:5] == ["python", "-m", "pip", "uninstall", "--yes"]
+    assert {"pip", "setuptools", "wheel"} <= set(first_step[5:])
+
+
+def installed(venv: Path) -> dict[str, str]:
+    """Distribution name (lower case) -> version, as the virtualenv's own Python sees them."""
+    listing = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name'].lower(): d.version "
+            "for d in m.distributions()}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(listing.stdout))
+
+
 # -- replaying the build -----------------------------------------------------------------------------------------
 def replay_builder(workdir: Path) -> Path:
     """Run the builder stage's COPY and RUN steps under `workdir`, with /opt/venv there too; returns the venv."""
@@ -239,8 +274,12 @@ def replay_builder(workdir: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_dockerfile_install_and_start_steps_work_in_a_fresh_virtualenv(tmp_path: Path) -> None:
-    """The builder's steps install a working `kpi-sync` in a fresh virtualenv; its `check` and `run` start."""
+    """The builder's steps install a working `kpi-sync` in a fresh virtualenv, without pip or setuptools (the venv
+    module seeds setuptools 65.5, with known CVEs, and the runtime needs neither); its `check` and `run` start."""
     venv = replay_builder(tmp_path)
+    packages = installed(venv)
+    assert "hubspot-kpi-sync" in packages
+    assert {"pip", "setuptools"} & set(packages) == set()
     final = read_dockerfile()[-1]
     image_env = {k: v for arg in final.args("ENV") for k, v in env_pairs(arg).items() if k != "PATH"}
     env = {
