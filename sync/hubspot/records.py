@@ -9,8 +9,8 @@ Quarantine: text that no store can hold (NUL, which PostgreSQL refuses and SQLit
 agree; a lone surrogate, which is also what an invalid UTF-8 byte decodes to) costs only its value, since every
 property is optional: stored as NULL, counted as an invalid value, and the record noted in `Parsed.quarantined` (by
 id and field, never the value) so the pull counts it, logs it and reads it again next cycle. The same for values
-kept in `extra` (also nested deeper than `MAX_DEPTH`) and for email links. Owners, teams and stages: see `owner_row`
-and `stage_row`.
+kept in `extra` and for email links. A record nested deeper than `MAX_DEPTH` is skipped whole, quarantined alike.
+Owners, teams and stages: see `owner_rows` and `stage_rows`.
 """
 
 from __future__ import annotations
@@ -294,8 +294,10 @@ def parse_page(
     merged: dict[int, set[int]] = {}
     quarantined: list[Quarantined] = []
     for record in records:
-        if not isinstance(record, Mapping):
+        if not isinstance(record, Mapping) or depth_of(record) > MAX_DEPTH:
             stats.skipped_records += 1
+            if isinstance(record, Mapping):  # as deep as `sync.hubspot.decode` cuts out what no parser reads
+                quarantined.append(Quarantined(valid_id(record.get("id")), "record", "nesting"))
             continue
         record_id = valid_id(record.get("id"))
         props = record.get("properties")
@@ -306,12 +308,7 @@ def parse_page(
                 quarantined.append(Quarantined(None, "id", reason))
             continue
         p = _Props(props, stats, object_type)
-        if object_type == "contacts":
-            row = contact_row(record, p, extra)
-        elif object_type == "deals":
-            row = deal_row(record, p, extra)
-        else:
-            row = engagement_row(record, p, object_type, extra)
+        row = _row(object_type, record, p, extra)
         rows.append({"id": record_id, **row})
         if p.unstorable:
             reasons = ",".join(sorted(set(p.unstorable.values())))
@@ -326,6 +323,14 @@ def parse_page(
                 incomplete.append(record_id)
     stats.quarantined[object_type] += len(quarantined)
     return Parsed(rows, links, incomplete, merged, quarantined)
+
+
+def _row(object_type: str, record: Mapping[str, Any], p: _Props, extra: Iterable[str]) -> dict[str, Any]:
+    if object_type == "contacts":
+        return contact_row(record, p, extra)
+    if object_type == "deals":
+        return deal_row(record, p, extra)
+    return engagement_row(record, p, object_type, extra)
 
 
 def merged_ids(p: _Props, record_id: int) -> set[int]:
