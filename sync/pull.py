@@ -25,7 +25,7 @@ from storage import tables as t
 from sync import state_keys
 from sync.config import PullConfig
 from sync.cursor import Cursor, Phase
-from sync.hubspot.client import HubSpotClient
+from sync.hubspot.client import HubSpotClient, Page
 from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
     ENGAGEMENT_TYPES,
@@ -140,6 +140,12 @@ def spec_for(object_type: str) -> Spec:
     raise ValueError(f"unknown object type {object_type!r}")
 
 
+def page_ids(page: Page) -> list[int]:
+    """The usable record ids of a page, those of entries too deep to read included (paging goes past them too)."""
+    raw = [r.get("id") for r in page.results if isinstance(r, dict)] + [u.record_id for u in page.unreadable]
+    return [i for r in raw if (i := valid_id(r)) is not None]
+
+
 class Puller:
     """Runs the pull of a cycle: owners and pipelines, then each object type (list pass or incremental)."""
 
@@ -217,7 +223,7 @@ class Puller:
         while True:
             self._check_stop()
             page = self.client.list_page(spec.object_type, properties, associations, after=cursor.list_after)
-            paging.advance(page.after, (i for r in page.results if (i := valid_id(r.get("id"))) is not None))
+            paging.advance(page.after, page_ids(page))
             parsed = parse_page(
                 spec.object_type,
                 page.results,
@@ -352,7 +358,7 @@ class Puller:
             merged.update(parsed.merged)
             self.quarantine.page(spec.object_type, parsed.quarantined, page.unreadable, (r["id"] for r in parsed.rows))
             # The keyset advances over every record of the page, also those the parser skipped.
-            ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
+            ids = page_ids(page)
             key_id = max(ids, default=key_id)
             pages += 1
             done = page.after is None or not ids

@@ -87,7 +87,7 @@ def test_a_record_no_store_can_hold_is_quarantined_and_its_page_stored(
     assert synced_rows(store) == clean_run
 
 
-@pytest.mark.parametrize("poison", ["nul", "utf8"])
+@pytest.mark.parametrize("poison", ["nul", "utf8", "nesting"])
 def test_a_changed_record_no_store_can_hold_is_read_again_once_clean(
     sandbox: RunningSandbox, store: Engine, tmp_path: Path, poison: str
 ) -> None:
