@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,16 +62,19 @@ def decode_body(raw: bytes) -> Any:
 
 def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
     """How deep `value` nests (a scalar is 0), counted without recursion and no further than `limit` + 1."""
-    deepest, level = 0, [(value, 0)]
-    while level:
-        item, depth = level.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
+    deepest = 0
+    stack: list[Iterator[Any]] = [iter((value,))]  # one iterator per open container: the stack's height is the depth
+    while stack:
+        for child in stack[-1]:
+            if isinstance(child, dict | list):
+                stack.append(iter(child.values() if isinstance(child, dict) else child))
+                break
+        else:
+            stack.pop()
             continue
-        deepest = max(deepest, depth + 1)
+        deepest = max(deepest, len(stack) - 1)
         if deepest > limit:
             return deepest
-        level.extend((child, depth + 1) for child in children)
     return deepest
 
 
