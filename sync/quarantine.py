@@ -31,6 +31,7 @@ class Quarantine:
     def __init__(self, stats: ParseStats) -> None:
         self.stats = stats
         self.held: dict[str, list[int]] = {}
+        self._changed = False  # held ids changed since the last save
 
     def load(self, conn: Connection) -> None:
         """Read the ids held by earlier cycles."""
@@ -42,7 +43,10 @@ class Quarantine:
         }
 
     def save(self, conn: Connection) -> None:
-        """Store the held ids (in the transaction of the page that changed them)."""
+        """Store the held ids if they changed (in the transaction of the page that changed them)."""
+        if not self._changed:
+            return
+        self._changed = False
         repo.set_state(conn, state_keys.QUARANTINE, {k: ids for k, ids in self.held.items() if ids})
 
     def ids(self, object_type: str) -> list[int]:
@@ -63,9 +67,10 @@ class Quarantine:
         bad = {e.record_id for e in entries if isinstance(e.record_id, int)}
         held = self.held.get(object_type, [])
         released = set(stored) - bad
-        if released or bad:
+        if bad or not released.isdisjoint(held):
             kept = [i for i in held if i not in released and i not in bad]
             self.held[object_type] = [*kept, *sorted(bad)][-QUARANTINE_HELD:]
+            self._changed = True
         if entries:
             log.warning(
                 "records_quarantined",
