@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from sandbox import bounds, legacy, operator, routes_assoc, routes_meta, routes_objects, routes_schemas
+from sandbox import bounds, legacy, operator, poison, routes_assoc, routes_meta, routes_objects, routes_schemas
 from sandbox.config import SandboxOptions, Settings
 from sandbox.context import Context
 from sandbox.errors import ApiError, correlation_id, missing_scopes, rate_limit_body, unauthorized
@@ -169,8 +169,11 @@ class SandboxApp:
             if verdict.policy:
                 return self._rate_limited(verdict)
             response = route.handler(self.context, req)
-            body = bounds.distort(self.context.faults.config, route, req, response.body)
+            config = self.context.faults.config
+            body = bounds.distort(config, route, req, response.body)
+            body = poison.mark(config, poison.kind_of(route, req, self._type_name), body)
             outcome = json_outcome(response.status, body, {**verdict.headers, **response.headers})
+            outcome.body = poison.spoil(config, outcome.body)
         except ApiError as err:
             outcome = json_outcome(err.status, err.body(), {**verdict.headers, **err.headers})
         if fault == "slow":
@@ -179,6 +182,10 @@ class SandboxApp:
             outcome.body = outcome.body[: max(1, len(outcome.body) // 2)]
         outcome.trickle_s = self.context.faults.config.trickle_ms / 1000
         return outcome
+
+    def _type_name(self, name: str) -> str | None:
+        ot = self.portal.resolve(name)
+        return ot.name if ot is not None else None
 
     def _inject(self, fault: str | None) -> Outcome | None:
         if fault == "drop":

@@ -1,6 +1,7 @@
 """Seeded fault injection for API routes: 429s, 5xx, slow answers, dropped connections, malformed bodies, and
 partial failures inside batch writes; and answers that test a client's bounds (a `Retry-After` of any value and
-policy, a paging cursor that repeats, pages over their limit, huge values, a body that trickles). Operator routes are
+policy, a paging cursor that repeats, pages over their limit, huge values, a body that trickles; values no store can
+hold). Operator routes are
 never affected."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 SERVER_ERRORS = (500, 502, 503, 504)
+POISONS = ("nul", "surrogate", "utf8", "nesting")
 PAGED_FAMILIES = frozenset({"objects", "owners", "associations"})  # GET list, GET owners, POST v4 batch read
 
 
@@ -42,6 +44,15 @@ class FaultConfig:
     urls_per_email: int = 0
     # Every API answer's body sent one byte every `trickle_ms` milliseconds (0: off).
     trickle_ms: int = 0
+    # The first record of each answer of these object types ("contacts", "deals", an engagement type, "owners",
+    # "pipelines": its first stage) with a value no store can hold (`sandbox.poison`): in every text value of its
+    # properties (an owner's or a stage's own fields), or only in `poison_field` (a property, or a record's key such
+    # as "id"). `poison` is "nul", "surrogate" (a lone \ud83d), "utf8" (bytes that are not UTF-8) or "nesting" (the
+    # value replaced by lists nested `nesting_depth` deep).
+    poison_types: tuple[str, ...] = ()
+    poison: str = "nul"
+    poison_field: str | None = None
+    nesting_depth: int = 5_000
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
@@ -50,13 +61,16 @@ class FaultConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault setting(s): {sorted(unknown)}")
-        lists: dict[str, tuple[str, ...]] = {k: tuple(data[k]) for k in ("repeat_cursor", "oversize_page") if k in data}
+        listed = ("repeat_cursor", "oversize_page", "poison_types")
+        lists: dict[str, tuple[str, ...]] = {k: tuple(data[k]) for k in listed if k in data}
         config = cls(**{**data, **lists})
         odd = set(config.repeat_cursor + config.oversize_page) - PAGED_FAMILIES
         if odd:
             raise ValueError(f"unknown paged family(ies): {sorted(odd)}; known: {sorted(PAGED_FAMILIES)}")
-        if min(config.huge_values, config.urls_per_email, config.trickle_ms) < 0:
-            raise ValueError("huge_values, urls_per_email and trickle_ms must be >= 0")
+        if min(config.huge_values, config.urls_per_email, config.trickle_ms, config.nesting_depth) < 0:
+            raise ValueError("huge_values, urls_per_email, trickle_ms and nesting_depth must be >= 0")
+        if config.poison not in POISONS:
+            raise ValueError(f"unknown poison {config.poison!r}; known: {list(POISONS)}")
         shares = [config.rate_429, config.rate_5xx, config.rate_drop, config.rate_slow, config.rate_malformed]
         if any(not 0 <= s <= 1 for s in [*shares, config.rate_partial]) or sum(shares) > 1:
             raise ValueError("fault shares must be between 0 and 1 and sum to at most 1")

@@ -232,6 +232,7 @@ def _close(engine: Engine, summary: RunSummary) -> None:
         archived=sum(counts.pull.archived.values()),
         skipped=counts.pull.parse.skipped_records,
         invalid_values=counts.pull.parse.total_invalid(),
+        quarantined=sum(counts.pull.parse.quarantined.values()),
         recomputed=counts.kpis.contacts,
         written=counts.push.contacts_written,
         refused=counts.push.refused_total,

@@ -25,10 +25,11 @@ from storage import tables as t
 from sync import state_keys
 from sync.config import PullConfig
 from sync.cursor import Cursor, Phase
-from sync.hubspot.client import HubSpotClient
+from sync.hubspot.client import HubSpotClient, Page
 from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
     ENGAGEMENT_TYPES,
+    LIST_PAGE_SIZE,
     MODIFIED_PROPERTY,
     OBJECT_TYPES,
     PROPERTIES,
@@ -37,8 +38,9 @@ from sync.hubspot.constants import (
 )
 from sync.hubspot.errors import HubSpotLoopError
 from sync.hubspot.paging import Paging
-from sync.hubspot.records import ParseStats, owner_row, parse_page, stage_row, valid_id
+from sync.hubspot.records import ParseStats, owner_rows, parse_page, stage_rows, valid_id
 from sync.json_fields import counter, whole
+from sync.quarantine import Quarantine
 from sync.refresh import marks
 
 log = structlog.get_logger(__name__)
@@ -82,6 +84,7 @@ class PullStats:
             "dirty_deals": self.dirty_deals,
             "skipped_records": self.parse.skipped_records,
             "invalid_values": dict(self.parse.invalid_values),
+            "quarantined": dict(self.parse.quarantined),
         }
 
     @classmethod
@@ -96,7 +99,11 @@ class PullStats:
             merged=counter(data.get("merged")),
             dirty_contacts=whole(data.get("dirty_contacts")),
             dirty_deals=whole(data.get("dirty_deals")),
-            parse=ParseStats(whole(data.get("skipped_records")), counter(data.get("invalid_values"))),
+            parse=ParseStats(
+                whole(data.get("skipped_records")),
+                counter(data.get("invalid_values")),
+                counter(data.get("quarantined")),
+            ),
         )
 
 
@@ -133,6 +140,12 @@ def spec_for(object_type: str) -> Spec:
     raise ValueError(f"unknown object type {object_type!r}")
 
 
+def page_ids(page: Page) -> list[int]:
+    """The usable record ids of a page, those of entries too deep to read included (paging goes past them too)."""
+    raw = [r.get("id") for r in page.results if isinstance(r, dict)] + [u.record_id for u in page.unreadable]
+    return [i for r in raw if (i := valid_id(r)) is not None]
+
+
 class Puller:
     """Runs the pull of a cycle: owners and pipelines, then each object type (list pass or incremental)."""
 
@@ -148,6 +161,7 @@ class Puller:
         self.run_start_ms = run_start_ms
         self.stop = stop or threading.Event()
         self.stats = PullStats()
+        self.quarantine = Quarantine(self.stats.parse)
 
     # -- entry points ------------------------------------------------------------------------------------------
     def run(self, objects: Sequence[str] = OBJECT_TYPES, reconcile: bool = False) -> PullStats:
@@ -155,6 +169,7 @@ class Puller:
         with self.engine.begin() as conn:
             cursors = {o: Cursor.from_row(repo.get_cursor(conn, o)) for o in objects}
             refreshed = (repo.get_state(conn, state_keys.OWNERS_REFRESHED) or {}).get("at", 0)
+            self.quarantine.load(conn)
         listing = reconcile or any(c.phase is Phase.FULL or c.list_after for c in cursors.values())
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.pull_owners_and_pipelines()
@@ -167,6 +182,7 @@ class Puller:
                 # (the window starts at the pass's start minus the overlap), so no search is spent now.
                 self.list_pass(spec_for(object_type), cursor)
                 continue
+            self.reread_quarantined(spec_for(object_type))
             self.incremental(spec_for(object_type), cursor)
         return self.stats
 
@@ -176,21 +192,24 @@ class Puller:
 
     # -- owners and pipelines ----------------------------------------------------------------------------------
     def pull_owners_and_pipelines(self) -> None:
-        """Owners (active and archived, so old activity resolves) and deal pipeline stages."""
-        rows = [owner_row(o, archived=False) for o in self.client.owners(archived=False) if isinstance(o, dict)]
-        rows += [owner_row(o, archived=True) for o in self.client.owners(archived=True) if isinstance(o, dict)]
-        stages = [
-            stage_row(p, s)
-            for p in self.client.pipelines("deals")
-            if isinstance(p, dict) and isinstance(p.get("stages"), list)
-            for s in p["stages"]
-            if isinstance(s, dict)
-        ]
+        """Owners (active and archived, so old activity resolves), stored page by page as they come (memory holds
+        one page, however many owners), then deal pipeline stages. After a quarantine they are read again next
+        cycle, not an hour later."""
+        before = self.stats.parse.quarantined["owners"] + self.stats.parse.quarantined["stages"]
+        for archived in (False, True):
+            for page in self.client.owners(archived=archived):
+                rows, quarantined = owner_rows(page.results, archived, self.stats.parse)
+                self.quarantine.page("owners", quarantined, page.unreadable)
+                with self.engine.begin() as conn:
+                    repo.upsert(conn, repo.table(t.Owner), rows)
+                self.stats.fetched["owners"] += len(rows)
+        stages, quarantined = stage_rows(self.client.pipelines("deals"), self.stats.parse)
+        self.quarantine.page("stages", quarantined)
+        clean = self.stats.parse.quarantined["owners"] + self.stats.parse.quarantined["stages"] == before
         with self.engine.begin() as conn:
-            repo.upsert(conn, repo.table(t.Owner), [r for r in rows if r["id"]])
-            repo.upsert(conn, repo.table(t.DealStage), [s for s in stages if s["stage_id"]])
-            repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
-        self.stats.fetched["owners"] += len(rows)
+            repo.upsert(conn, repo.table(t.DealStage), stages)
+            if clean:
+                repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
 
     # -- list pass ---------------------------------------------------------------------------------------------
     def list_pass(self, spec: Spec, cursor: Cursor) -> None:
@@ -204,7 +223,7 @@ class Puller:
         while True:
             self._check_stop()
             page = self.client.list_page(spec.object_type, properties, associations, after=cursor.list_after)
-            paging.advance(page.after, (i for r in page.results if (i := valid_id(r.get("id"))) is not None))
+            paging.advance(page.after, page_ids(page))
             parsed = parse_page(
                 spec.object_type,
                 page.results,
@@ -216,11 +235,13 @@ class Puller:
             links.update(self._read_links(spec, parsed.incomplete_links))
             for row in parsed.rows:
                 row["seen_at"] = started
+            self.quarantine.page(spec.object_type, parsed.quarantined, page.unreadable, (r["id"] for r in parsed.rows))
             with self.engine.begin() as conn:
                 self._apply(conn, spec, parsed.rows, links if associations else None, listing=True)
                 self._merge_away(conn, spec, parsed.merged, parsed.rows)
                 cursor = cursor.listed_to(page.after)
                 self._save(conn, cursor)
+                self.quarantine.save(conn)
             self.stats.pages[f"list:{spec.object_type}"] += 1
             if page.after is None:
                 break
@@ -237,7 +258,8 @@ class Puller:
         )
         if spec.kind:
             stmt = stmt.where(tbl.c.type == spec.kind)
-        gone = [tuple(r) for r in conn.execute(stmt)]
+        held = set(self.quarantine.ids(spec.object_type))  # not seen because it could not be read: not gone
+        gone = [tuple(r) for r in conn.execute(stmt) if r[-1] not in held]
         self._archive(conn, spec, gone)
 
     def _merge_away(
@@ -334,8 +356,9 @@ class Puller:
             )
             rows += parsed.rows
             merged.update(parsed.merged)
+            self.quarantine.page(spec.object_type, parsed.quarantined, page.unreadable, (r["id"] for r in parsed.rows))
             # The keyset advances over every record of the page, also those the parser skipped.
-            ids = [i for r in page.results if isinstance(r, dict) and (i := valid_id(r.get("id"))) is not None]
+            ids = page_ids(page)
             key_id = max(ids, default=key_id)
             pages += 1
             done = page.after is None or not ids
@@ -345,8 +368,28 @@ class Puller:
             self._merge_away(conn, spec, merged, rows)
             cursor = cursor.searched_to(key_id)
             self._save(conn, cursor)
+            self.quarantine.save(conn)
         self.stats.pages[f"search:{spec.object_type}"] += pages
         return cursor, done
+
+    def reread_quarantined(self, spec: Spec) -> None:
+        """Read again, by id, the records of this type held in quarantine (`sync.quarantine`), 100 per batch read;
+        each batch stored and released (or held again) in one transaction. Ids HubSpot no longer has are released:
+        the next reconcile archives them."""
+        held = self.quarantine.ids(spec.object_type)
+        properties = self._properties(spec.object_type)
+        for start in range(0, len(held), LIST_PAGE_SIZE):
+            self._check_stop()
+            ids = held[start : start + LIST_PAGE_SIZE]
+            page = self.client.read_page(spec.object_type, [str(i) for i in ids], properties)
+            extra = self.config.extra_for(spec.object_type)
+            parsed = parse_page(spec.object_type, page.results, self.stats.parse, extra)
+            links = self._read_links(spec, [r["id"] for r in parsed.rows]) if spec.link_model else None
+            self.quarantine.page(spec.object_type, parsed.quarantined, page.unreadable, ids)
+            with self.engine.begin() as conn:
+                self._apply(conn, spec, parsed.rows, links)
+                self.quarantine.save(conn)
+            self.stats.pages[f"read:{spec.object_type}"] += 1
 
     def _search_body(self, spec: Spec, cursor: Cursor, key_id: int) -> dict[str, Any]:
         """The next keyset page of the current window: ids above `key_id`, ascending."""

@@ -22,3 +22,6 @@ TOP_ASSETS = "top_assets"
 CONTACT_SCHEMA = "contact_schema"
 # {"object_type": the snapshot custom object's type id} or {"unavailable_until": epoch ms}: no custom objects.
 SNAPSHOT_SCHEMA = "snapshot_schema"
+# {object_type: [record ids]}: records that held a value no store can hold (stored without it, or not at all), read
+# again at the start of the next incremental pass of their type until they come clean (at most `QUARANTINE_HELD`).
+QUARANTINE = "quarantine"

@@ -29,6 +29,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from sync.config import HubSpotConfig
 from sync.errors import KpiSyncError, RetriableError
 from sync.hubspot.constants import LIST_PAGE_SIZE, RETRY_AFTER_MAX_S
+from sync.hubspot.decode import Unreadable, decode_body
 from sync.hubspot.errors import (
     VALIDATION_ERROR,
     AuthError,
@@ -85,10 +86,12 @@ TOKEN_LIKE = (
 
 @dataclass(frozen=True)
 class Page:
-    """One page of raw HubSpot objects and the cursor of the next page (None on the last)."""
+    """One page of raw HubSpot objects and the cursor of the next page (None on the last), and the entries too
+    deeply nested to read (`sync.hubspot.decode`)."""
 
     results: list[dict[str, Any]]
     after: str | None
+    unreadable: tuple[Unreadable, ...] = ()
 
 
 @dataclass
@@ -382,11 +385,19 @@ class HubSpotClient:
         self._note_slow(started)
         self.stats.statuses[str(status)] += 1
         self.limiter.observe(headers)
+        return status, self._decoded(raw)
+
+    def _decoded(self, raw: bytes) -> Any:
+        """The body as JSON (`sync.hubspot.decode`): invalid UTF-8 and lone surrogates reach the record checks,
+        entries nested too deep are counted here and stand as `Unreadable` in `results`."""
         try:
-            return status, orjson.loads(raw) if raw else {}
-        except orjson.JSONDecodeError as exc:
+            body = decode_body(raw)
+        except MalformedResponseError:
             self.stats.faults["malformed"] += 1
-            raise MalformedResponseError("HubSpot sent a truncated or invalid JSON body") from exc
+            raise
+        if unreadable := len(_unreadable(body)):
+            self.stats.faults["unreadable"] += unreadable
+        return body
 
     def _count_version(self, method: str, path: str) -> None:
         version = version_of(path)
@@ -477,9 +488,15 @@ class HubSpotClient:
         found = {str(r.get("id")) for r in _list(body, "results") if isinstance(r, dict)}
         return set(ids) - found
 
-    def owners(self, archived: bool) -> Iterator[dict[str, Any]]:
-        """Every owner (active or archived), across pages, one page at a time; HubSpotLoopError when the paging
-        repeats a cursor or does not end."""
+    def read_page(self, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> Page:
+        """Up to 100 records by id, with these properties (one batch read); ids HubSpot no longer has are absent."""
+        payload = {"inputs": [{"id": i} for i in ids], "properties": list(properties)}
+        _, body = self._call(f"read:{object_type}", "POST", self.paths.batch(object_type, "read"), body=payload)
+        return _bounded_page(body, len(ids), f"read:{object_type}")
+
+    def owners(self, archived: bool) -> Iterator[Page]:
+        """Every owner (active or archived), one page at a time; HubSpotLoopError when the paging repeats a cursor
+        or does not end."""
         after: str | None = None
         paging = Paging("owners", max_pages=OWNERS_MAX_PAGES)
         while True:
@@ -489,7 +506,7 @@ class HubSpotClient:
             _, body = self._call("owners", "GET", self.paths.owners(), query=query)
             page = _bounded_page(body, OWNERS_PAGE_SIZE, "owners")
             paging.advance(page.after)
-            yield from page.results
+            yield page
             if not page.after:
                 return
             after = page.after
@@ -610,7 +627,12 @@ def _list(body: Any, key: str) -> list[dict[str, Any]]:
 def _page(body: Any) -> Page:
     results = _list(body, "results")
     after = _dict(_dict(body.get("paging")).get("next")).get("after")
-    return Page(results, str(after) if after not in (None, "") else None)
+    return Page(results, str(after) if after not in (None, "") else None, _unreadable(body))
+
+
+def _unreadable(body: Any) -> tuple[Unreadable, ...]:
+    entries = body.get("results") if isinstance(body, dict) else None
+    return tuple(e for e in entries if isinstance(e, Unreadable)) if isinstance(entries, list) else ()
 
 
 def _batch_result(body: Any) -> BatchResult:

@@ -14,7 +14,7 @@ from sandbox.harness import RunningSandbox
 from sync import runs
 from sync.config import HubSpotConfig
 from sync.cycle import CycleOptions, run_cycle
-from sync.hubspot.client import HubSpotClient
+from sync.hubspot.client import HubSpotClient, Page
 from sync.runs import RunOutcome
 from tests.helpers import settings_for
 
@@ -26,7 +26,7 @@ class RaisingClient(HubSpotClient):
         super().__init__(config)
         self.error = error
 
-    def owners(self, archived: bool) -> Iterator[dict[str, Any]]:
+    def owners(self, archived: bool) -> Iterator[Page]:
         raise self.error
 
 

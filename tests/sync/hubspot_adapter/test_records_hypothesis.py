@@ -27,7 +27,7 @@ from storage import repo
 from storage.engine import open_store
 from sync.cycle import CycleOptions, run_cycle
 from sync.hubspot.constants import MERGEABLE, MERGED_IDS_PROPERTY, OBJECT_TYPES, PROPERTIES
-from sync.hubspot.records import ParseStats, inline_links, parse_page
+from sync.hubspot.records import ParseStats, Quarantined, inline_links, parse_page, unstorable_json
 from sync.pull import spec_for
 from tests.helpers import PG_OK, TOKEN, create_pg_database, drop_pg_database, settings_for
 
@@ -269,7 +269,8 @@ def test_stored_values_are_typed_and_storable(case: tuple[str, dict[str, Any]]) 
         assert row[column] in (None, True, False)
     assert row["owner_id"] is None or re.fullmatch(r"[0-9]+", row["owner_id"])
     assert row["archived"] is (record.get("archived") is True)
-    assert row["extra"] == {"email": record["properties"].get("email")}
+    email = record["properties"].get("email")
+    assert row["extra"] == {"email": None if unstorable_json(email) else email}
 
 
 @settings(max_examples=80)
@@ -530,6 +531,19 @@ def test_text_with_nul_or_nested_json_is_counted_not_stored(value: object) -> No
     (row,), stats = parse_one("contacts", {"id": 1, "properties": {"lifecyclestage": value}})
     assert row["lifecyclestage"] is None
     assert stats.invalid_values == {"contacts.lifecyclestage": 1}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"), [("a\x00b", "nul"), ({"k": ["x\ud83d"]}, "surrogate"), ("x\udcff", "surrogate")]
+)
+def test_an_extra_value_no_store_can_hold_is_refused_and_quarantined(value: object, reason: str) -> None:
+    """A configured extra property with NUL or a lone surrogate anywhere in it (an invalid UTF-8 byte decodes as one)
+    is stored as None, counted under its property, and its record noted for the quarantine."""
+    stats = ParseStats()
+    parsed = parse_page("contacts", [{"id": 1, "properties": {"email": value}}], stats, extra=("email",))
+    assert parsed.rows[0]["extra"] == {"email": None}
+    assert stats.invalid_values == {"contacts.email": 1}
+    assert parsed.quarantined == [Quarantined(1, "email", reason)]
 
 
 def test_email_bodies_keep_their_links_despite_nul() -> None:
