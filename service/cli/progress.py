@@ -9,10 +9,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 from rich.console import Console
+from rich.file_proxy import FileProxy
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -76,21 +77,27 @@ class ProgressBars:
             transient=False,
         )
         self.tasks: dict[str, TaskID] = {}
+        self.done: set[str] = set()
 
     def __call__(self, snapshot: Snapshot) -> None:
         current = f"{snapshot.phase}:{snapshot.object_type}"
-        for key, task in self.tasks.items():  # an object left behind is done: its bar fills
-            if key != current and not self.bars.tasks[task].finished:
-                self.bars.update(task, total=self.bars.tasks[task].completed)
+        for key in [k for k in self.tasks if k != current and k not in self.done]:  # left behind: its bar fills
+            records = snapshot.objects[key].records if key in snapshot.objects else 1
+            self.bars.update(self.tasks[key], completed=records, total=records)
+            self.done.add(key)
         obj = snapshot.objects.get(current)
         if obj is None:
+            if snapshot.object_type is None and current not in self.tasks:  # a phase of no object: the KPIs
+                self.tasks[current] = self.bars.add_task(snapshot.phase, total=None, rate="", calls="")
             return
+        bare = self.tasks.pop(f"{snapshot.phase}:None", None)
+        if bare is not None:  # the phase has objects after all: their bars replace its own
+            self.bars.remove_task(bare)
         if current not in self.tasks:
             self.tasks[current] = self.bars.add_task(current.replace(":", " "), total=None, rate="", calls=0)
-        task = self.tasks[current]
         seconds = max(time.time() - obj.started_at / 1000, 1e-3)
         self.bars.update(
-            task,
+            self.tasks[current],
             completed=obj.records,
             total=max(obj.total, obj.records) if obj.total is not None else None,
             rate=f"{obj.records / seconds:,.0f}/s",
@@ -107,5 +114,13 @@ def progress_display(stream: TextIO | None = None) -> Iterator[Observer]:
         yield ProgressLog()
         return
     bars = ProgressBars(Console(file=out))
+    previous = structlog.get_config()["logger_factory"]
     with bars.bars:
-        yield bars
+        # Log lines go through the bars' console, above the bars, instead of tearing them.
+        structlog.configure(
+            logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, FileProxy(bars.bars.console, out)))
+        )
+        try:
+            yield bars
+        finally:
+            structlog.configure(logger_factory=previous)

@@ -300,6 +300,14 @@ def render_run(view: dict[str, Any]) -> str:
         total = f" of ~{p['total']}" if p.get("total") is not None else ""
         where = f"{p['phase']} {p['object'] or ''}".strip()
         lines.append(f"  reached   {where}: {p['records']}{total} records, {p['calls']} calls")
+    live = (view.get("progress") or {}).get("objects", {}) if view["outcome"] == "running" else {}
+    if live:  # a running run's counts are written when it ends: show what its progress says so far
+        pull = {
+            "fetched": {k.split(":", 1)[1]: o["records"] for k, o in live.items() if k.startswith("pull:")},
+            "changed": {},
+            "archived": {},
+            "pages": {k: o["pages"] for k, o in live.items() if k.startswith("pull:")},
+        }
     names = sorted({*pull["fetched"], *(k.split(":", 1)[1] for k in pull["pages"])})
     rows = [
         (

@@ -3,7 +3,9 @@ options and detail, and `check` (like `/readyz`) is not healthy after a stopped 
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 
 import httpx
@@ -14,11 +16,13 @@ from sqlalchemy import Engine
 from sandbox.harness import RunningSandbox
 from service.admin.api import create_app
 from service.cli import main
+from service.cli.progress import progress_display
 from service.settings import load_settings
 from sync import runs
+from sync.cycle import CycleOptions, run_cycle
 from sync.hubspot.constants import OBJECT_TYPES
 from sync.runs import CANCELLED, RunCounts, RunOutcome
-from tests.helpers import SYNC_CMD, FakeWorker, free_port, serving, worker_env
+from tests.helpers import SYNC_CMD, FakeWorker, free_port, sandbox_settings, serving, worker_env
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -36,6 +40,33 @@ def test_a_sync_off_a_terminal_logs_progress_lines_for_every_object(sandbox: Run
     assert set(OBJECT_TYPES) <= set(pulled)
     assert {"phase", "object", "records", "calls"} <= set(progress[0])
     assert pulled["contacts"]["calls"] > 0
+
+
+class Terminal(io.StringIO):
+    """Standard error as a terminal would be: says it is a TTY, keeps what is written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_sync_on_a_terminal_draws_a_bar_per_object_with_its_records(
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str
+) -> None:
+    """On a terminal the progress is drawn (rich), one bar per phase and object, each pulled object's with its
+    final record count and its API calls; no `sync_progress` log line is written there."""
+    terminal = Terminal()
+    config = sandbox_settings(sandbox, sqlite_url).cycle_config()
+    with progress_display(terminal) as show:
+        summary = run_cycle(sqlite_store, config, CycleOptions(objects=("contacts", "deals")), observers=[show])
+
+    drawn = terminal.getvalue()
+    assert summary.outcome is RunOutcome.OK, summary.error
+    for name in ("contacts", "deals"):
+        fetched = summary.counts.pull.fetched[name]
+        assert re.search(rf"pull {name}\s.*{fetched}/{fetched}", drawn), name
+    assert "push contacts" in drawn
+    assert "calls" in drawn
+    assert "sync_progress" not in drawn
 
 
 def test_status_run_prints_the_runs_options_trigger_and_detail(
