@@ -16,6 +16,7 @@ from sandbox.harness import RunningSandbox
 from service.admin.api import create_app
 from service.cli import main
 from service.settings import load_settings
+from service.worker import Worker
 from storage import repo
 from storage.engine import open_store
 from sync import runs
@@ -129,3 +130,31 @@ def test_a_run_that_is_not_running_cannot_be_cancelled(
     record = runs.get_run(sqlite_store, run_id)
     assert record is not None
     assert (record.outcome, record.cancel_requested_at) == (RunOutcome.OK, None)
+
+
+def test_a_cancel_stops_the_workers_cycle_only_and_the_worker_runs_the_next(
+    sandbox: RunningSandbox, sqlite_store: Engine
+) -> None:
+    """A cancel of the worker's running cycle (every request slowed: its first load lasts seconds) ends that run
+    stopped (cancelled); the worker is not stopping, and the resync asked next runs to ok."""
+    sandbox.set_faults(rate_slow=1.0, slow_ms=60)
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60)
+    worker = Worker(sqlite_store, settings)
+    worker.start()
+    try:
+        wait_for(lambda: runs.running_run(sqlite_store) is not None, what="the first cycle")
+        first = runs.request_cancel(sqlite_store)
+        wait_for(lambda: worker.state()["running"] is None, timeout=60, what="the cancelled cycle to end")
+        assert not worker.stopping
+        sandbox.set_faults()
+        assert worker.request_resync(CycleOptions(trigger="api"))["state"] == "started"
+        wait_for(lambda: len(runs.recent_runs(sqlite_store, 5)) == 2, what="the resync to start")
+        wait_for(lambda: runs.running_run(sqlite_store) is None, timeout=60, what="the resync to end")
+    finally:
+        worker.shutdown()
+
+    cancelled = runs.get_run(sqlite_store, first.id)
+    assert cancelled is not None
+    assert (cancelled.shown_outcome, cancelled.error) == ("stopped (cancelled)", "cancelled")
+    latest = runs.recent_runs(sqlite_store, 1)[0]
+    assert (latest.trigger, latest.outcome) == ("api", RunOutcome.OK), latest.error
