@@ -255,7 +255,7 @@ def test_status_prints_runs_cursors_and_budget(sqlite_store: Engine, monkeypatch
         repo.save_cursor(conn, {"object_type": "contacts", "phase": "incremental", "high_water": 1_700_000_000_000})
     text = CliRunner().invoke(status, [])
     assert text.exit_code == 0, text.output
-    assert "resync  api      ok" in text.output
+    assert "full  api      ok" in text.output
     assert "contacts  incremental  2023-11-14T22:13:20" in text.output
     assert "API calls today: 12 of 500000" in text.output
     document = CliRunner().invoke(status, ["--json"])
