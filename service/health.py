@@ -35,14 +35,18 @@ def last_finished_run(engine: Engine) -> RunRecord | None:
 
 
 def readiness(engine: Engine) -> Readiness:
-    """Ready when the database answers and the last finished cycle did not fail (no cycle yet counts as ready; a
-    partial cycle, some contacts refused by HubSpot's validation rules, completed and counts as ready)."""
+    """Ready when the database answers and the last finished cycle completed (no cycle yet counts as ready; a
+    partial cycle, some contacts refused by HubSpot's validation rules, completed and counts as ready). A failed
+    cycle is not ready until one completes; nor is a stopped one (a signal, a cancel, HubSpot's daily limit): what
+    it left unread waits for the next cycle."""
     try:
         last = last_finished_run(engine)
     except SQLAlchemyError as err:
         return Readiness(False, f"database unreachable ({type(err).__name__})")
     if last is not None and last.outcome is RunOutcome.FAILED:
         return Readiness(False, f"last cycle failed (run {last.id})", detail=last.error)
+    if last is not None and last.outcome is RunOutcome.STOPPED:
+        return Readiness(False, f"last cycle {last.shown_outcome} (run {last.id})", detail=last.error)
     return Readiness(True, "ok")
 
 

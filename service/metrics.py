@@ -9,6 +9,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from sync.cycle import RunSummary
 from sync.hubspot.client import ApiStats
+from sync.progress import Snapshot
 from sync.pull import PullStats
 from sync.push import PushStats
 from sync.runs import RunKind, RunOutcome
@@ -42,6 +43,22 @@ class Metrics:
         self.paused_until = Gauge(
             "kpi_sync_paused_until_timestamp_seconds", "Daily API limit reached: no cycle before this", registry=reg
         )
+        self.progress_records = Gauge(
+            "kpi_sync_progress_records",
+            "Running cycle: records so far by phase and object (contacts written, in the push)",
+            ["phase", "object"],
+            registry=reg,
+        )
+        self.progress_expected = Gauge(
+            "kpi_sync_progress_expected_records",
+            "Running cycle: records HubSpot's search answers let us expect, by phase and object",
+            ["phase", "object"],
+            registry=reg,
+        )
+        self.progress_calls = Gauge("kpi_sync_progress_api_calls", "Running cycle: API calls so far", registry=reg)
+        self.progress_phase = Gauge(
+            "kpi_sync_progress_phase", "Running cycle: 1 for the phase it is in", ["phase"], registry=reg
+        )
 
     def observe_cycle(self, kind: RunKind, summary: RunSummary, seconds: float) -> None:
         """Record one finished cycle."""
@@ -53,6 +70,24 @@ class Metrics:
         self._pull(summary.counts.pull)
         self._push(summary.counts.push)
         self._api(summary.counts.api)
+
+    def observe_progress(self, snapshot: Snapshot) -> None:
+        """Move the progress gauges to where the running cycle is (a `sync.progress` observer)."""
+        for key, obj in snapshot.objects.items():
+            phase, _, name = key.partition(":")
+            self.progress_records.labels(phase=phase, object=name).set(obj.records)
+            if obj.total is not None:
+                self.progress_expected.labels(phase=phase, object=name).set(obj.total)
+        self.progress_calls.set(snapshot.calls)
+        for phase in ("pull", "kpis", "push"):
+            self.progress_phase.labels(phase=phase).set(1 if phase == snapshot.phase else 0)
+
+    def clear_progress(self) -> None:
+        """Reset the progress gauges as a new cycle starts."""
+        self.progress_records.clear()
+        self.progress_expected.clear()
+        self.progress_calls.set(0)
+        self.progress_phase.clear()
 
     def observe_crash(self) -> None:
         """A cycle raised instead of returning a summary (a bug): counted so an alert can fire."""

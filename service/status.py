@@ -17,9 +17,9 @@ from storage import repo
 from sync import runs
 from sync.cursor import Cursor
 from sync.refusals import outstanding
-from sync.runs import RunRecord
+from sync.runs import RunOutcome, RunRecord
 
-TIME_FIELDS = ("started_at", "finished_at", "resume_at")
+TIME_FIELDS = ("started_at", "finished_at", "resume_at", "cancel_requested_at")
 CURSOR_TIME_FIELDS = ("high_water", "list_started_at", "last_reconciled_at", "updated_at")
 
 
@@ -30,8 +30,8 @@ def iso(epoch_ms: int | None) -> str | None:
 
 
 def run_view(run: RunRecord) -> dict[str, Any]:
-    """A run for people and JSON clients: its row, ISO times beside the raw ones, duration, records pulled and
-    contacts written."""
+    """A run for people and JSON clients: its row (options, live progress, cancel request), ISO times beside the raw
+    ones, duration, records pulled (so far, while it runs) and contacts written."""
     view = run.to_json()
     for name in TIME_FIELDS:
         view[f"{name}_iso"] = iso(view[name])
@@ -39,6 +39,9 @@ def run_view(run: RunRecord) -> dict[str, Any]:
     view["duration_s"] = round((finished - started) / 1000, 3) if started and finished else None
     view["pulled"] = run.counts.records_pulled
     view["written"] = run.counts.push.contacts_written
+    if run.progress is not None and run.outcome is RunOutcome.RUNNING:  # live counts until the run closes its own
+        view["pulled"] = sum(o.records for k, o in run.progress.objects.items() if k.startswith("pull:"))
+        view["progress"]["updated_at_iso"] = iso(run.progress.updated_at)
     return view
 
 
@@ -67,12 +70,14 @@ def recent_run_views(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
 def status_document(engine: Engine, settings: Settings, worker: dict[str, Any] | None) -> dict[str, Any]:
     """Everything `GET /status` answers. `worker` is the running worker's state (None outside the worker)."""
     latest = runs.recent_runs(engine, 1)
+    running = runs.running_run(engine)
     with engine.connect() as conn:
         cursors = [cursor_view(Cursor.from_row(row)) for row in repo.all_cursors(conn)]
     since = day_start_ms(settings.kpi_timezone)
     ready = readiness(engine)
     return {
         "last_run": run_view(latest[0]) if latest else None,
+        "running": run_view(running) if running else None,
         "ready": ready.ready,
         "ready_reason": ready.reason,
         "cursors": cursors,

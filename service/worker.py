@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from sync import runs
 from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.hubspot.ratelimit import latest_daily_resume
+from sync.progress import Observer
 from sync.runs import RunOutcome
 
 log = structlog.get_logger(__name__)
@@ -43,7 +45,13 @@ class CycleFn(Protocol):
     """The shape of `sync.cycle.run_cycle`."""
 
     def __call__(
-        self, engine: Engine, config: CycleConfig, options: CycleOptions, *, stop: threading.Event | None = None
+        self,
+        engine: Engine,
+        config: CycleConfig,
+        options: CycleOptions,
+        *,
+        stop: threading.Event | None = None,
+        observers: Sequence[Observer] = (),
     ) -> RunSummary: ...
 
 
@@ -55,6 +63,7 @@ def merge(first: CycleOptions | None, second: CycleOptions | None) -> CycleOptio
     return replace(
         first,
         trigger=first.trigger if first.trigger != SCHEDULED else second.trigger,
+        requested_by=first.requested_by if first.trigger != SCHEDULED else second.requested_by,
         full=first.full or second.full,
         reconcile=first.reconcile or second.reconcile,
         objects=tuple(dict.fromkeys(objects)) if objects is not None else None,
@@ -260,8 +269,11 @@ class Worker:
     def _run(self, options: CycleOptions) -> None:
         started = time.monotonic()
         self.metrics.running.set(1)
+        self.metrics.clear_progress()
         try:
-            summary = self._cycle(self.engine, self.config, options, stop=self._stop)
+            summary = self._cycle(
+                self.engine, self.config, options, stop=self._stop, observers=[self.metrics.observe_progress]
+            )
         except Exception as exc:  # run_cycle never raises by contract; if it does, the worker must live on
             log.error("cycle_crashed", error_type=type(exc).__name__)
             self.metrics.observe_crash()

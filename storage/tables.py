@@ -180,15 +180,18 @@ class SyncRun(SQLModel, table=True):
 
     __tablename__ = "sync_runs"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = "sync"  # sync | reconcile | resync (sync.runs.RunKind)
+    kind: str = "sync"  # sync | full | reconcile | dry-run (sync.runs.RunKind; "resync" in old rows)
     trigger: str = "cli"  # cli | schedule | api | page
     started_at: int = Field(sa_type=BigInteger, index=True)
     finished_at: int | None = _ms()
-    outcome: str = "running"  # running | ok | failed | stopped (sync.runs.RunOutcome)
+    outcome: str = "running"  # running | ok | partial | failed | stopped (sync.runs.RunOutcome)
     counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     api_calls: int = 0
     error: str | None = None
     resume_at: int | None = _ms()
+    options: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # what was asked, and by whom (sync.runs)
+    progress: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # live counts while running (sync.progress)
+    cancel_requested_at: int | None = _ms()  # a cancel asked for (kpi-sync cancel, POST /runs/{id}/cancel)
 
 
 class ContactKpi(SQLModel, table=True):

@@ -12,7 +12,7 @@ import copy
 import resource
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +29,11 @@ from sync.errors import KpiSyncError, LostLockError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import OBJECT_TYPES
 from sync.hubspot.errors import DailyLimitError
-from sync.pull import Interrupted, Puller
+from sync.progress import Interrupted, Observer, Progress, RunStop
+from sync.pull import Puller
 from sync.push import PushStats, write_back, write_snapshots
 from sync.refresh.contacts import RecomputeStats, refresh
-from sync.runs import PhaseTiming, RunCounts, RunKind, RunOutcome
+from sync.runs import CANCELLED, LIVE_EVERY_S, LiveRow, PhaseTiming, RunCounts, RunKind, RunOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -47,11 +48,24 @@ class CycleOptions:
     reconcile: bool = False
     dry_run: bool = False
     recompute_all: bool = False
+    requested_by: str | None = None  # who or where asked, where known: "user@host" (CLI), the client's address (API)
 
     @property
     def kind(self) -> RunKind:
         """The kind of run this cycle records."""
-        return RunKind.of(full=self.full, reconcile=self.reconcile)
+        return RunKind.of(full=self.full, reconcile=self.reconcile, dry_run=self.dry_run)
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the run history stores them (`sync_runs.options`)."""
+        return {
+            "objects": list(self.objects) if self.objects is not None else None,
+            "full": self.full,
+            "reconcile": self.reconcile,
+            "dry_run": self.dry_run,
+            "recompute_all": self.recompute_all,
+            "trigger": self.trigger,
+            "requested_by": self.requested_by,
+        }
 
 
 @dataclass
@@ -78,26 +92,34 @@ def run_cycle(
     *,
     stop: threading.Event | None = None,
     client: HubSpotClient | None = None,
+    observers: Sequence[Observer] = (),
+    live_every_s: float = LIVE_EVERY_S,
 ) -> RunSummary:
     """Run one cycle and record it; never raises for HubSpot or database trouble (the summary says). Any other
-    exception (a bug, Ctrl-C) is recorded as a failed or stopped run and logged, then propagates."""
+    exception (a bug, Ctrl-C) is recorded as a failed or stopped run and logged, then propagates.
+
+    `stop` asks the cycle to end after the page in flight; so does a cancel request stored on the run's row, read
+    with the live progress the row gets every `live_every_s` seconds. `observers` hear the progress too."""
     started = runs.now_ms()
     try:
         runs.record_unrecorded(engine)
         runs.fail_abandoned(engine)
-        run_id = runs.open_run(engine, options.kind, options.trigger, started)
+        run_id = runs.open_run(engine, options.kind, options.trigger, started, options.to_json())
     except (SQLAlchemyError, LostLockError) as err:
         return _not_started(err)
     structlog.contextvars.bind_contextvars(run_id=run_id)
     summary = RunSummary(run_id, RunOutcome.RUNNING)
     clock = time.monotonic()
+    halt = RunStop(stop)
+    live = LiveRow(engine, run_id, halt, every_s=live_every_s)
+    progress = Progress([live, *observers], calls=lambda: client.stats.total if client else 0, stop=halt)
     try:
         client = client or HubSpotClient(config.hubspot)
-        _cycle(engine, config, options, client, started=started, stop=stop, summary=summary)
+        _cycle(engine, config, options, client, started=started, progress=progress, summary=summary)
         summary.outcome, summary.error = completed(summary.counts.push)
     except Interrupted:
         summary.outcome = RunOutcome.STOPPED
-        summary.error = "stopped on request after the last committed page"
+        summary.error = CANCELLED if live.cancelled else "stopped on request after the last committed page"
     except DailyLimitError as err:
         summary.outcome, summary.error = RunOutcome.STOPPED, str(err)
         summary.resume_at_ms = int(err.resume_at * 1000)
@@ -115,7 +137,7 @@ def run_cycle(
             summary.counts.api = copy.deepcopy(client.stats)  # a client given by the caller may live on
             summary.counts.rate_limit_wait_s = round(client.limiter.waited_seconds, 2)
         summary.counts.duration_s = round(time.monotonic() - clock, 3)
-        _close(engine, summary)
+        _close(engine, summary, progress)
         structlog.contextvars.unbind_contextvars("run_id")
     return summary
 
@@ -165,27 +187,36 @@ def _cycle(
     client: HubSpotClient,
     *,
     started: int,
-    stop: threading.Event | None,
+    progress: Progress,
     summary: RunSummary,
 ) -> None:
     objects = options.objects or OBJECT_TYPES
     if options.full:
         with engine.begin() as conn:
             repo.reset_cursors(conn, objects)
-    puller = Puller(engine, client, config.pull, started, stop)
+    puller = Puller(engine, client, config.pull, started, progress.stop, progress=progress)
     try:
-        with _phase(summary, "pull"):
+        with _phase(summary, "pull", progress):
             puller.run(objects, reconcile=options.reconcile)
     finally:
         summary.counts.pull = puller.stats
-    with _phase(summary, "kpis"):
+    progress.boundary()
+    with _phase(summary, "kpis", progress):
         summary.counts.kpis, summary.counts.redone_in_full = _recompute(engine, config.kpi, full=options.recompute_all)
     if not config.write.enabled:
         return
     push = PushStats()
     try:
-        with _phase(summary, "push"):
-            write_back(engine, client, dry_run=options.dry_run, now_ms=runs.now_ms(), stats=push, config=config.write)
+        with _phase(summary, "push", progress):
+            write_back(
+                engine,
+                client,
+                dry_run=options.dry_run,
+                now_ms=runs.now_ms(),
+                stats=push,
+                config=config.write,
+                progress=progress,
+            )
         summary.preview = push.preview
         if config.write.snapshots and not options.dry_run:
             write_snapshots(engine, client, runs.now_ms(), push)
@@ -195,8 +226,9 @@ def _cycle(
 
 
 @contextmanager
-def _phase(summary: RunSummary, name: str) -> Iterator[None]:
+def _phase(summary: RunSummary, name: str, progress: Progress) -> Iterator[None]:
     """Record a phase's duration and the process's peak memory when it ended (the high-water mark so far)."""
+    progress.phase(name)
     begin = time.perf_counter()
     try:
         yield
@@ -221,7 +253,7 @@ def _recompute(engine: Engine, config: KpiConfig, *, full: bool) -> tuple[Recomp
     return stats, cut_short
 
 
-def _close(engine: Engine, summary: RunSummary) -> None:
+def _close(engine: Engine, summary: RunSummary, progress: Progress) -> None:
     counts = summary.counts
     event = log.info if summary.outcome is RunOutcome.OK else log.warning
     event(
@@ -250,6 +282,7 @@ def _close(engine: Engine, summary: RunSummary) -> None:
             counts=counts,
             error=summary.error,
             resume_at=summary.resume_at_ms,
+            progress=progress.snapshot,
         )
     if not recorded:
         log.error("run_not_recorded", reason="database unreachable; the next run of this process records it")

@@ -41,6 +41,7 @@ from sync.hubspot.paging import Paging
 from sync.hubspot.records import ParseStats, owner_rows, parse_page, stage_rows, valid_id
 from sync.json_fields import counter, whole
 from sync.quarantine import Quarantine
+from sync.progress import Interrupted, Progress
 from sync.refresh import marks
 
 log = structlog.get_logger(__name__)
@@ -51,10 +52,6 @@ OWNER_REFRESH_MS = 3_600_000  # owners and pipelines change rarely: refresh hour
 # Search pages whose records share one association read (and one commit): 5 pages of 200 fill the v4 batch read's
 # 1,000 inputs, so links cost one call per 1,000 changed records instead of one per 200.
 SEARCH_PAGES_PER_BATCH = ASSOC_BATCH_READ_SIZE // SEARCH_PAGE_SIZE
-
-
-class Interrupted(Exception):  # noqa: N818 - a signal, not an error
-    """A graceful stop was requested; the last page committed and the cursor says where to resume."""
 
 
 @dataclass
@@ -156,10 +153,13 @@ class Puller:
         config: PullConfig,
         run_start_ms: int,
         stop: threading.Event | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> None:
         self.engine, self.client, self.config = engine, client, config
         self.run_start_ms = run_start_ms
         self.stop = stop or threading.Event()
+        self.progress = progress or Progress()
         self.stats = PullStats()
         self.quarantine = Quarantine(self.stats.parse)
 
@@ -172,8 +172,10 @@ class Puller:
             self.quarantine.load(conn)
         listing = reconcile or any(c.phase is Phase.FULL or c.list_after for c in cursors.values())
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
+            self.progress.phase("pull", "owners")
             self.pull_owners_and_pipelines()
         for object_type in objects:
+            self.progress.phase("pull", object_type)
             cursor = cursors[object_type]
             if reconcile:
                 cursor = cursor.start_listing(self.run_start_ms)
@@ -203,6 +205,7 @@ class Puller:
                 with self.engine.begin() as conn:
                     repo.upsert(conn, repo.table(t.Owner), rows)
                 self.stats.fetched["owners"] += len(rows)
+                self.progress.page("owners", len(rows))
         stages, quarantined = stage_rows(self.client.pipelines("deals"), self.stats.parse)
         self.quarantine.page("stages", quarantined)
         clean = self.stats.parse.quarantined["owners"] + self.stats.parse.quarantined["stages"] == before
@@ -243,6 +246,7 @@ class Puller:
                 self._save(conn, cursor)
                 self.quarantine.save(conn)
             self.stats.pages[f"list:{spec.object_type}"] += 1
+            self.progress.page(spec.object_type, len(parsed.rows))
             if page.after is None:
                 break
         with self.engine.begin() as conn:
@@ -362,6 +366,7 @@ class Puller:
             key_id = max(ids, default=key_id)
             pages += 1
             done = page.after is None or not ids
+            self.progress.page(spec.object_type, len(parsed.rows), total=page.total)
         links = self._read_links(spec, [r["id"] for r in rows]) if spec.link_model else None
         with self.engine.begin() as conn:
             self._apply(conn, spec, rows, links)

@@ -26,6 +26,7 @@ from sync.hubspot.client import HubSpotClient, safe_message
 from sync.hubspot.constants import BATCH_WRITE_SIZE
 from sync.hubspot.errors import VALIDATION_ERROR, AuthError, RequestError
 from sync.json_fields import counter, messages, texts, whole
+from sync.progress import Progress
 from sync.properties import (
     CONTACT_PROPERTIES,
     PROPERTY_GROUP_DEF,
@@ -155,10 +156,13 @@ def write_back(
     now_ms: int,
     stats: PushStats | None = None,
     config: WriteConfig | None = None,
+    progress: Progress | None = None,
 ) -> PushStats:
     """Send every pending difference (or, in a dry run, list it without sending); contacts whose very values HubSpot
-    refused less than `config.refused_retry_hours` ago are held back (still pending)."""
+    refused less than `config.refused_retry_hours` ago are held back (still pending). Between batches `progress`
+    hears of each one, and a stop asked for there ends the write-back (what was sent is in the ledger)."""
     stats = stats or PushStats()
+    progress = progress or Progress()
     retry_ms = (config or WriteConfig()).refused_retry_ms
     skip: set[str] = set()
     if not dry_run:
@@ -166,6 +170,7 @@ def write_back(
         skip = ensure_schema(engine, client, stats)
     after = -1
     while True:
+        progress.boundary()
         with engine.connect() as conn:
             batch = _pending_batch(conn, after)
         if not batch:
@@ -174,6 +179,7 @@ def write_back(
         inputs, unchanged, held = _diffs(batch, skip, now_ms=now_ms, retry_ms=retry_ms)
         stats.unchanged += len(unchanged)
         stats.held += held
+        progress.page("contacts", len(batch))
         if dry_run:
             stats.preview.extend(inputs)
             stats.would_write_contacts += len(inputs)

@@ -8,18 +8,19 @@ phase keeps), a row read back as `RunRecord`. The stored counts JSON keeps its s
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, desc, select, update
+from sqlalchemy import Engine, desc, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage import repo
 from storage import tables as t
 from sync.hubspot.client import ApiStats
 from sync.json_fields import real, section
+from sync.progress import RunStop, Snapshot
 from sync.pull import PullStats
 from sync.push import PushStats
 from sync.refresh.contacts import RecomputeStats
@@ -38,16 +39,25 @@ class RunOutcome(StrEnum):
 
 
 class RunKind(StrEnum):
-    """What a run did, named as the commands ask for it: `sync`, `resync` (`--full`), `reconcile` (`--reconcile`)."""
+    """What a run did, named as the commands ask for it: `sync`, `full` (`--full`), `reconcile` (`--reconcile`),
+    `dry-run` (`--dry-run`). Rows of older versions said `resync` for a full reload: they read as `full`."""
 
     SYNC = "sync"
-    RESYNC = "resync"
+    FULL = "full"
     RECONCILE = "reconcile"
+    DRY_RUN = "dry-run"
 
     @classmethod
-    def of(cls, *, full: bool, reconcile: bool) -> RunKind:
-        """The kind of a cycle: a reconcile wins over a full reload, which wins over an incremental sync."""
-        return cls.RECONCILE if reconcile else (cls.RESYNC if full else cls.SYNC)
+    def _missing_(cls, value: object) -> RunKind | None:
+        return cls.FULL if value == "resync" else None
+
+    @classmethod
+    def of(cls, *, full: bool, reconcile: bool, dry_run: bool = False) -> RunKind:
+        """The kind of a cycle: a dry run wins (it writes nothing), then a reconcile, then a full reload, then an
+        incremental sync."""
+        if dry_run:
+            return cls.DRY_RUN
+        return cls.RECONCILE if reconcile else (cls.FULL if full else cls.SYNC)
 
 
 @dataclass
@@ -128,6 +138,19 @@ class RunRecord:
     finished_at: int | None = None
     error: str | None = None
     resume_at: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # what was asked, and by whom (empty in old rows)
+    progress: Snapshot | None = None  # the last live progress committed (kept after the run ends)
+    cancel_requested_at: int | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """A run that stopped because someone cancelled it."""
+        return self.outcome is RunOutcome.STOPPED and self.error == CANCELLED
+
+    @property
+    def shown_outcome(self) -> str:
+        """The outcome as people read it: `stopped (cancelled)` for a cancelled run."""
+        return f"{self.outcome.value} (cancelled)" if self.cancelled else self.outcome.value
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> RunRecord:
@@ -143,6 +166,9 @@ class RunRecord:
             finished_at=row["finished_at"],
             error=row["error"],
             resume_at=row["resume_at"],
+            options=dict(row["options"]) if isinstance(row["options"], Mapping) else {},
+            progress=Snapshot.from_json(row["progress"]),
+            cancel_requested_at=row["cancel_requested_at"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,6 +184,10 @@ class RunRecord:
             "api_calls": self.api_calls,
             "error": self.error,
             "resume_at": self.resume_at,
+            "options": dict(self.options),
+            "progress": self.progress.to_json() if self.progress else None,
+            "cancel_requested_at": self.cancel_requested_at,
+            "shown_outcome": self.shown_outcome,
         }
 
 
@@ -183,14 +213,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def open_run(engine: Engine, kind: RunKind, trigger: str, started_at: int) -> int:
-    """Record that a run started; returns its id."""
+def open_run(
+    engine: Engine, kind: RunKind, trigger: str, started_at: int, options: Mapping[str, Any] | None = None
+) -> int:
+    """Record that a run started, with the options it was asked with; returns its id."""
     # Plain strings go to the driver: psycopg would store an Enum member by its name ("SYNC"), not its value.
     values: dict[str, Any] = {
         "kind": RunKind(kind).value,
         "outcome": RunOutcome.RUNNING.value,
         "counts": {},
         "api_calls": 0,
+        "options": dict(options or {}),
     }
     with engine.begin() as conn:
         result = conn.execute(RUNS.insert().values(trigger=trigger, started_at=started_at, **values))
@@ -205,10 +238,11 @@ def close_run(
     counts: RunCounts,
     error: str | None = None,
     resume_at: int | None = None,
+    progress: Snapshot | None = None,
 ) -> bool:
-    """Record how a run ended, its API calls being `counts.api.total`; False when the database is unreachable (kept
-    for `record_unrecorded`)."""
-    values = {
+    """Record how a run ended, its API calls being `counts.api.total`, and its last progress; False when the
+    database is unreachable (kept for `record_unrecorded`)."""
+    values: dict[str, Any] = {
         "finished_at": now_ms(),
         "outcome": RunOutcome(outcome).value,
         "counts": counts.to_json(),
@@ -216,6 +250,8 @@ def close_run(
         "error": error,
         "resume_at": resume_at,
     }
+    if progress is not None:
+        values["progress"] = progress.to_json()
     try:
         _update(engine, run_id, values)
     except SQLAlchemyError:
@@ -263,3 +299,83 @@ def get_run(engine: Engine, run_id: int) -> RunRecord | None:
     with engine.connect() as conn:
         row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().first()
         return RunRecord.from_row(row) if row else None
+
+
+# -- while a run runs: live progress and cancel requests --------------------------------------------------------
+CANCELLED = "cancelled"  # the error of a run stopped by a cancel request: shown as "stopped (cancelled)"
+LIVE_EVERY_S = 1.0  # the running row is written (and its cancel request read) at most this often
+
+
+class LiveRow:
+    """A progress observer that commits the running run's progress (and its API calls so far) to its row and reads
+    whether someone asked to cancel it: at most every `every_s` seconds, at page boundaries. A cancel sets the run's
+    stop, so the run ends after the page in flight."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: int,
+        stop: RunStop,
+        *,
+        every_s: float = LIVE_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine, self.run_id, self.stop = engine, run_id, stop
+        self.every_s, self.clock = every_s, clock
+        self.cancelled = False
+        self._last: float | None = None
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.every_s:
+            return
+        self._last = now
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == self.run_id)
+                .values(progress=snapshot.to_json(), api_calls=snapshot.calls)
+            )
+            asked = conn.execute(select(RUNS.c.cancel_requested_at).where(RUNS.c.id == self.run_id)).scalar()
+        if asked is not None and not self.cancelled:
+            self.cancelled = True
+            self.stop.set()
+
+
+class CancelError(Exception):
+    """A cancel that cannot be recorded: no such run, or it is not running (the message says which)."""
+
+    def __init__(self, message: str, *, found: bool) -> None:
+        super().__init__(message)
+        self.found = found
+
+
+def running_run(engine: Engine) -> RunRecord | None:
+    """The newest run still recorded as running, if any."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(RUNS).where(RUNS.c.outcome == RunOutcome.RUNNING.value).order_by(desc(RUNS.c.id)))
+            .mappings()
+            .first()
+        )
+        return RunRecord.from_row(row) if row else None
+
+
+def request_cancel(engine: Engine, run_id: int | None = None) -> RunRecord:
+    """Ask a running run (by default the newest running one) to stop after its page in flight; the run reads the
+    request within a second or a page and ends `stopped (cancelled)`. Returns the run as it stands; CancelError
+    when there is no such run or it is not running. Asking twice keeps the first request's time."""
+    target = running_run(engine) if run_id is None else get_run(engine, run_id)
+    if target is None:
+        raise CancelError("no run is running" if run_id is None else f"no run {run_id}", found=False)
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == target.id, RUNS.c.outcome == RunOutcome.RUNNING.value)
+            .values(cancel_requested_at=func.coalesce(RUNS.c.cancel_requested_at, now_ms()))
+        )
+    if not changed.rowcount:
+        raise CancelError(f"run {target.id} is not running", found=True)
+    found = get_run(engine, target.id)
+    assert found is not None
+    return found

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -29,9 +30,11 @@ from service.settings import Settings, load_settings
 from service.worker import describe
 from storage import repo
 from storage import tables as t
+from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.hubspot.client import ApiStats
 from sync.hubspot.constants import OBJECT_TYPES, SINGULAR
+from sync.progress import Observer, Snapshot
 from sync.pull import PullStats
 from sync.runs import RunCounts, RunOutcome
 
@@ -315,3 +318,49 @@ def contact_values(engine: Engine) -> dict[int, tuple[Any, ...]]:
     k = repo.table(t.ContactKpi).c
     with engine.connect() as conn:
         return {r[0]: (r[1], r[2]) for r in conn.execute(select(k.contact_id, k.properties, k.facts))}
+
+
+class Recorder:
+    """An observer that keeps every snapshot it hears."""
+
+    def __init__(self) -> None:
+        self.snapshots: list[Snapshot] = []
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        self.snapshots.append(snapshot)
+
+
+class PauseAt:
+    """An observer that holds the cycle (in its own thread) once it has pulled a page of `object_type`, until the
+    test releases it."""
+
+    def __init__(self, object_type: str = "contacts") -> None:
+        self.object_type = object_type
+        self.reached, self.release = threading.Event(), threading.Event()
+        self.held: Snapshot | None = None
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        here = snapshot.phase == "pull" and snapshot.object_type == self.object_type
+        if self.held is None and here and snapshot.records > 0:
+            self.held = snapshot
+            self.reached.set()
+            assert self.release.wait(60), "the test never released the cycle"
+
+
+@contextmanager
+def cycle_in_thread(
+    engine: Engine, config: CycleConfig, options: CycleOptions, observers: list[Observer]
+) -> Iterator[list[RunSummary]]:
+    """A cycle running in a thread, its progress written to its row at every page (no throttle); yields the list its
+    summary lands in, and joins the thread on the way out."""
+    done: list[RunSummary] = []
+
+    def work() -> None:
+        done.append(run_cycle(engine, config, options, observers=observers, live_every_s=0))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield done
+    finally:
+        thread.join(120)

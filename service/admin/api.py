@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Security, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Security, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -186,12 +187,14 @@ def _resync_route(router: APIRouter, worker: WorkerHandle | None) -> None:
         },
     )
     def resync(
+        request: Request,
         body: Annotated[ResyncBody | None, Body()] = None,
         full: Annotated[bool | None, Query(description="Overrides the body's `full`")] = None,
         objects: Annotated[ObjectNames | None, Query(description="Overrides the body's objects")] = None,
         trigger: Annotated[str, Query(pattern="^(api|page|cli)$")] = "api",
     ) -> dict[str, Any]:
         options = _resync_options(body or ResyncBody(), full, objects, trigger)
+        options = replace(options, requested_by=request.client.host if request.client else None)
         if worker is None:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no worker runs in this process")
         answer = worker.request_resync(options)
@@ -211,6 +214,22 @@ def _history_routes(router: APIRouter, engine: Engine) -> None:
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
         return run_view(found)
+
+    @router.post(
+        "/runs/{run_id}/cancel",
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Cancel a running run: it stops after the page in flight, recorded as stopped (cancelled)",
+        responses={
+            404: {"model": Problem, "description": "No such run"},
+            409: {"model": Problem, "description": "The run is not running (it ended, or never started here)"},
+        },
+    )
+    def cancel_run(run_id: Annotated[int, Path(ge=1, le=MAX_RUN_ID)]) -> dict[str, Any]:
+        try:
+            return run_view(runs.request_cancel(engine, run_id))
+        except runs.CancelError as err:
+            code = status.HTTP_409_CONFLICT if err.found else status.HTTP_404_NOT_FOUND
+            raise HTTPException(code, str(err)) from None
 
 
 def _status_routes(router: APIRouter, engine: Engine, settings: Settings, worker: WorkerHandle | None) -> None:

@@ -19,9 +19,11 @@ from service.cli.common import (
     graceful_stop,
     objects_option,
     open_store_or_exit,
+    requester,
     require_token,
     settings_or_exit,
 )
+from service.cli.progress import progress_display
 from service.lock import cycle_lock
 from sync.cycle import CycleOptions, run_cycle
 
@@ -44,14 +46,16 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | 
     settings = settings_or_exit()
     require_token(settings)
     engine = open_store_or_exit(settings)
-    options = CycleOptions(trigger="cli", full=full, objects=objects, reconcile=reconcile, dry_run=dry_run)
+    options = CycleOptions(
+        trigger="cli", full=full, objects=objects, reconcile=reconcile, dry_run=dry_run, requested_by=requester()
+    )
     with cycle_lock(engine) as acquired:
         if not acquired:
             click.echo("busy: a worker is running a cycle for this portal; try again later", err=True)
             sys.exit(EXIT_FAILED)
         try:
-            with graceful_stop() as stop:
-                summary = run_cycle(engine, settings.cycle_config(), options, stop=stop)
+            with graceful_stop() as stop, progress_display() as show:
+                summary = run_cycle(engine, settings.cycle_config(), options, stop=stop, observers=[show])
         except KeyboardInterrupt:  # a second Ctrl-C: the cycle recorded itself as stopped on the way out
             click.echo("stopped at once; the next run resumes from the last committed page", err=True)
             sys.exit(EXIT_STOPPED)

@@ -7,7 +7,9 @@ database), 2 bad configuration or usage, 3 stopped early (daily limit, signal).
 
 from __future__ import annotations
 
+import getpass
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -80,6 +82,14 @@ def open_store_or_exit(settings: Settings) -> Engine:
         fail(f"database error: migrations not run: {err}", EXIT_FAILED)
     except SQLAlchemyError as err:
         fail(f"database error: cannot open DATABASE_URL ({type(err).__name__})", EXIT_FAILED)
+
+
+def requester() -> str | None:
+    """Who runs this command, where: `user@host` (None when the system cannot say), stored with the run."""
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):  # no passwd entry for the uid (a container's arbitrary user)
+        return None
 
 
 def exit_code(summary: RunSummary) -> int:

@@ -29,14 +29,16 @@ from service.cli.common import (
     fail,
     objects_option,
     open_store_or_exit,
+    requester,
     require_token,
     settings_or_exit,
 )
 from service.health import readiness
 from service.lock import cycle_lock
 from service.settings import Settings
-from service.status import recent_run_views, status_document
+from service.status import recent_run_views, run_view, status_document
 from storage.engine import make_engine
+from sync import runs
 from sync.cycle import CycleOptions, run_cycle
 from sync.refusals import REFUSED_LISTED
 
@@ -104,7 +106,8 @@ def resync(full: bool, objects: tuple[str, ...] | None, local: bool) -> None:
     """Ask the running worker for a cycle now (queued once if one runs), or run it here with --local."""
     settings = settings_or_exit()
     if local:
-        sys.exit(_resync_local(settings, CycleOptions(trigger="cli", full=full, objects=objects)))
+        options = CycleOptions(trigger="cli", full=full, objects=objects, requested_by=requester())
+        sys.exit(_resync_local(settings, options))
     sys.exit(_resync_remote(settings, full, objects))
 
 
@@ -189,10 +192,18 @@ def _detail(err: urllib.error.HTTPError) -> str:
 @click.command()
 @click.option("--limit", default=15, show_default=True, help="How many runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status document (as GET /status) as JSON.")
-def status(limit: int, as_json: bool) -> None:
-    """Print the run history, the pull cursors and today's API spend."""
+@click.option("--run", "run_id", type=click.IntRange(min=1), default=None, help="One run in detail (GET /runs/ID).")
+def status(limit: int, as_json: bool, run_id: int | None) -> None:
+    """Print the run history, the pull cursors and today's API spend; or, with --run, one run in detail."""
     settings = settings_or_exit()
     engine = open_store_or_exit(settings)
+    if run_id is not None:
+        found = runs.get_run(engine, run_id)
+        if found is None:
+            fail(f"no run {run_id}", EXIT_FAILED)
+        view = run_view(found)
+        click.echo(json.dumps(view, indent=2, default=str) if as_json else render_run(view))
+        return
     document = status_document(engine, settings, None)
     history = recent_run_views(engine, limit)
     if as_json:
@@ -210,7 +221,7 @@ def render_status(document: dict[str, Any], history: Sequence[dict[str, Any]]) -
                 r["id"],
                 r["kind"],
                 r["trigger"],
-                r["outcome"],
+                r["shown_outcome"],
                 (r["started_at_iso"] or "")[:19],
                 "" if r["duration_s"] is None else f"{r['duration_s']:.1f}",
                 r["api_calls"],
@@ -267,6 +278,92 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines if rows else [*lines, "(none)"])
 
 
+def render_run(view: dict[str, Any]) -> str:
+    """One run in detail: what was asked and by whom, how it ended, per-object counts, phases, calls by endpoint,
+    faults and the contacts HubSpot refused (the data of `GET /runs/{id}`)."""
+    counts, options = view["counts"], view.get("options") or {}
+    pull, api, push = counts["pull"], counts["api"], counts["push"]
+    asked = ", ".join(f"{k}={_shown(v)}" for k, v in options.items()) or "(not recorded: an older run)"
+    took = "" if view["duration_s"] is None else f"   ({view['duration_s']:.1f} s)"
+    lines = [
+        f"Run {view['id']}: {view['kind']}, {view['shown_outcome']}",
+        f"  started   {view['started_at_iso'] or '-'}   finished {view['finished_at_iso'] or '-'}{took}",
+        f"  trigger   {view['trigger']}",
+        f"  options   {asked}",
+    ]
+    if view.get("error"):
+        lines.append(f"  error     {view['error']}")
+    if view.get("cancel_requested_at_iso"):
+        lines.append(f"  cancel requested {view['cancel_requested_at_iso']}")
+    if view.get("progress") and view["outcome"] in ("running", "stopped", "failed"):  # where it is, or stopped
+        p = view["progress"]
+        total = f" of ~{p['total']}" if p.get("total") is not None else ""
+        where = f"{p['phase']} {p['object'] or ''}".strip()
+        lines.append(f"  reached   {where}: {p['records']}{total} records, {p['calls']} calls")
+    live = (view.get("progress") or {}).get("objects", {}) if view["outcome"] == "running" else {}
+    if live:  # a running run's counts are written when it ends: show what its progress says so far
+        pull = {
+            "fetched": {k.split(":", 1)[1]: o["records"] for k, o in live.items() if k.startswith("pull:")},
+            "changed": {},
+            "archived": {},
+            "pages": {k: o["pages"] for k, o in live.items() if k.startswith("pull:")},
+        }
+    names = sorted({*pull["fetched"], *(k.split(":", 1)[1] for k in pull["pages"])})
+    rows = [
+        (
+            n,
+            pull["fetched"].get(n, 0),
+            pull["changed"].get(n, 0),
+            pull["archived"].get(n, 0),
+            sum(v for k, v in pull["pages"].items() if k.endswith(f":{n}")),
+        )
+        for n in names
+    ]
+    phases = [(n, f"{p['seconds']:.1f}", f"{p['peak_rss_mb']:.0f}") for n, p in counts["phases"].items()]
+    calls = sorted(api["calls"].items(), key=lambda kv: (-kv[1], kv[0]))
+    return "\n".join(
+        [
+            *lines,
+            "",
+            "Objects",
+            _aligned(("object", "fetched", "changed", "archived", "pages"), rows),
+            "",
+            "Phases",
+            _aligned(("phase", "seconds", "peak MB"), phases),
+            "",
+            f"API calls: {api['total']} (retries {api['retries']})",
+            _aligned(("endpoint", "calls"), calls),
+            "",
+            "Faults: " + (", ".join(f"{k} {n}" for k, n in sorted(api["faults"].items())) or "none"),
+            f"Written: {push['contacts_written']} contacts, {push['values_written']} values;"
+            f" refused {push['refused_total']}, held back {push['held']}",
+            *(f"  refused {cid}: {msg}" for cid, msg in list(push["refused"].items())[:REFUSED_SHOWN]),
+        ]
+    )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "all" if value is None else str(value)
+
+
+# -- cancel ---------------------------------------------------------------------------------------------------------
+@click.command()
+@click.argument("run_id", type=click.IntRange(min=1), required=False)
+def cancel(run_id: int | None) -> None:
+    """Cancel a running cycle (by default the one running now): it stops after the page in flight and is recorded
+    as stopped (cancelled); the next cycle resumes from there. Exit 0 when the request is stored, 1 when there is no
+    such run or it is not running."""
+    settings = settings_or_exit()
+    engine = open_store_or_exit(settings)
+    try:
+        found = runs.request_cancel(engine, run_id)
+    except runs.CancelError as err:
+        fail(f"nothing to cancel: {err}", EXIT_FAILED)
+    click.echo(f"cancel requested for run {found.id} ({found.kind.value}); it stops after the page in flight")
+
+
 # -- check ----------------------------------------------------------------------------------------------------------
 @click.command()
 def check() -> None:
@@ -286,4 +383,4 @@ def check() -> None:
     click.echo("ok")
 
 
-COMMANDS: list[click.Command] = [run, resync, status, check]
+COMMANDS: list[click.Command] = [run, resync, status, cancel, check]

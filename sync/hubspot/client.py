@@ -92,6 +92,7 @@ class Page:
     results: list[dict[str, Any]]
     after: str | None
     unreadable: tuple[Unreadable, ...] = ()
+    total: int | None = None  # a search answer's `total`: the records matching its query (list answers have none)
 
 
 @dataclass
@@ -627,7 +628,9 @@ def _list(body: Any, key: str) -> list[dict[str, Any]]:
 def _page(body: Any) -> Page:
     results = _list(body, "results")
     after = _dict(_dict(body.get("paging")).get("next")).get("after")
-    return Page(results, str(after) if after not in (None, "") else None, _unreadable(body))
+    total = body.get("total")
+    counted = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+    return Page(results, str(after) if after not in (None, "") else None, _unreadable(body), counted)
 
 
 def _unreadable(body: Any) -> tuple[Unreadable, ...]:

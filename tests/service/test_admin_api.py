@@ -114,14 +114,18 @@ def test_resync_passes_the_request_to_the_worker(client: httpx.Client, worker: F
     response = client.post("/resync", headers=GOOD, json={"full": True, "objects": ["contacts", "deals"]})
     assert response.status_code == 202
     assert response.json()["state"] == "started"
-    assert worker.requests == [CycleOptions(trigger="api", full=True, objects=("contacts", "deals"))]
+    assert worker.requests == [
+        CycleOptions(trigger="api", full=True, objects=("contacts", "deals"), requested_by="127.0.0.1")
+    ]
 
 
 def test_resync_takes_query_parameters(client: httpx.Client, worker: FakeWorker) -> None:
     """The query form (what the page and curl use) works too; objects may repeat or be comma-separated."""
     response = client.post("/resync?full=true&objects=contacts,deals&objects=calls&trigger=page", headers=GOOD)
     assert response.status_code == 202
-    assert worker.requests == [CycleOptions(trigger="page", full=True, objects=("contacts", "deals", "calls"))]
+    assert worker.requests == [
+        CycleOptions(trigger="page", full=True, objects=("contacts", "deals", "calls"), requested_by="127.0.0.1")
+    ]
 
 
 def test_resync_rejects_unknown_objects(client: httpx.Client, worker: FakeWorker) -> None:
@@ -155,7 +159,7 @@ def test_runs_and_one_run(client: httpx.Client, sqlite_store: Engine) -> None:
     """GET /runs lists runs newest first with ISO times; GET /runs/{id} returns one or 404."""
     first = runs.open_run(sqlite_store, runs.RunKind.SYNC, "schedule", runs.now_ms())
     runs.close_run(sqlite_store, first, RunOutcome.OK, counts=make_counts(fetched={"contacts": 3}, api_calls=4))
-    second = runs.open_run(sqlite_store, runs.RunKind.RESYNC, "api", runs.now_ms())
+    second = runs.open_run(sqlite_store, runs.RunKind.FULL, "api", runs.now_ms())
     listed = client.get("/runs", headers=GOOD).json()
     assert [r["id"] for r in listed] == [second, first]
     one = client.get(f"/runs/{first}", headers=GOOD).json()

@@ -52,8 +52,8 @@ def test_a_cycle_feeds_every_family_its_counts(sandbox: RunningSandbox, sqlite_s
 def test_a_failed_cycle_counts_as_an_error() -> None:
     """A failed cycle (one that did nothing: all counts zero) records its outcome and a cycle_failed error."""
     metrics = Metrics()
-    metrics.observe_cycle(RunKind.RESYNC, RunSummary(1, RunOutcome.FAILED), 1.0)
-    assert sample(metrics, "kpi_sync_cycles_total", kind="resync", outcome="failed") == 1
+    metrics.observe_cycle(RunKind.FULL, RunSummary(1, RunOutcome.FAILED), 1.0)
+    assert sample(metrics, "kpi_sync_cycles_total", kind="full", outcome="failed") == 1
     assert sample(metrics, "kpi_sync_errors_total", kind="cycle_failed") == 1
 
 

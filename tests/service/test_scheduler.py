@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
@@ -20,6 +20,7 @@ from service.worker import Worker, merge
 from sync import runs
 from sync.config import CycleConfig
 from sync.cycle import CycleOptions, RunSummary
+from sync.progress import Observer
 from sync.runs import RunCounts, RunOutcome
 from tests.helpers import TOKEN, make_counts, sandbox_settings, wait_for
 
@@ -68,7 +69,7 @@ def test_resync_while_busy_is_queued_once_and_runs_right_after(sandbox: RunningS
         second = worker.request_resync(CycleOptions(trigger="page", full=True, objects=("deals",)))
         assert (first["state"], second["state"]) == ("queued", "queued")
         assert second["pending"] == {
-            "kind": "resync",
+            "kind": "full",
             "trigger": "api",
             "full": True,
             "objects": ["contacts", "deals"],
@@ -77,7 +78,7 @@ def test_resync_while_busy_is_queued_once_and_runs_right_after(sandbox: RunningS
         wait_for(lambda: len(finished(sqlite_store)) >= 2, timeout=30, what="the queued resync")
         sandbox.set_faults()
     done = sorted(finished(sqlite_store), key=lambda r: r.id)
-    assert [(r.kind, r.trigger) for r in done] == [("sync", "schedule"), ("resync", "api")]
+    assert [(r.kind, r.trigger) for r in done] == [("sync", "schedule"), ("full", "api")]
     assert overlaps(done) == []
 
 
@@ -118,7 +119,13 @@ class ScriptedCycle:
         self.calls: list[tuple[float, CycleOptions]] = []
 
     def __call__(
-        self, engine: Engine, config: CycleConfig, options: CycleOptions, *, stop: threading.Event | None = None
+        self,
+        engine: Engine,
+        config: CycleConfig,
+        options: CycleOptions,
+        *,
+        stop: threading.Event | None = None,
+        observers: Sequence[Observer] = (),
     ) -> RunSummary:
         self.calls.append((time.monotonic(), options))
         scripted, resume_in_ms = self.outcomes.pop(0) if self.outcomes else ("ok", None)

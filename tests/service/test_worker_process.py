@@ -217,7 +217,7 @@ def test_local_resync_runs_in_process_under_the_lock(
     result = CliRunner().invoke(resync, ["--local", "--objects", "contacts,deals", "--full"])
     assert result.exit_code == 0, result.output
     (only,) = all_runs(engine)
-    assert (only.trigger, only.kind, only.outcome) == ("cli", "resync", "ok")
+    assert (only.trigger, only.kind, only.outcome) == ("cli", "full", "ok")
     engine.dispose()
 
 
@@ -249,13 +249,13 @@ def test_status_prints_runs_cursors_and_budget(sqlite_store: Engine, monkeypatch
     from service.cli.worker import status
 
     monkeypatch.setenv("DATABASE_URL", str(sqlite_store.url))
-    run_id = runs.open_run(sqlite_store, runs.RunKind.RESYNC, "api", runs.now_ms())
+    run_id = runs.open_run(sqlite_store, runs.RunKind.FULL, "api", runs.now_ms())
     runs.close_run(sqlite_store, run_id, RunOutcome.OK, counts=make_counts(fetched={"contacts": 9}, api_calls=12))
     with sqlite_store.begin() as conn:
         repo.save_cursor(conn, {"object_type": "contacts", "phase": "incremental", "high_water": 1_700_000_000_000})
     text = CliRunner().invoke(status, [])
     assert text.exit_code == 0, text.output
-    assert "resync  api      ok" in text.output
+    assert "full  api      ok" in text.output
     assert "contacts  incremental  2023-11-14T22:13:20" in text.output
     assert "API calls today: 12 of 500000" in text.output
     document = CliRunner().invoke(status, ["--json"])

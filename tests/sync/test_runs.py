@@ -26,14 +26,15 @@ from tests.helpers import cycle, settings_for
     ("options", "kind"),
     [
         (CycleOptions(), RunKind.SYNC),
-        (CycleOptions(full=True), RunKind.RESYNC),
+        (CycleOptions(full=True), RunKind.FULL),
         (CycleOptions(reconcile=True), RunKind.RECONCILE),
         (CycleOptions(full=True, reconcile=True), RunKind.RECONCILE),
-        (CycleOptions(dry_run=True, recompute_all=True), RunKind.SYNC),
+        (CycleOptions(recompute_all=True), RunKind.SYNC),
+        (CycleOptions(dry_run=True, full=True), RunKind.DRY_RUN),
     ],
 )
 def test_the_kind_of_a_cycle(options: CycleOptions, kind: RunKind) -> None:
-    """A reconcile wins over a full reload, which wins over an incremental sync."""
+    """A dry run wins, then a reconcile, then a full reload, then an incremental sync."""
     assert options.kind is kind
 
 
@@ -152,6 +153,6 @@ def test_a_cycle_reads_back_from_the_history_as_it_ended(
     summary = cycle(sqlite_store, settings_for(sandbox, sqlite_url), full=True)
     record = runs.get_run(sqlite_store, summary.run_id)
     assert record is not None
-    assert (record.kind, record.outcome) == (RunKind.RESYNC, RunOutcome.OK)
+    assert (record.kind, record.outcome) == (RunKind.FULL, RunOutcome.OK)
     assert record.counts == summary.counts
     assert record.api_calls == summary.api_calls > 0
