@@ -180,7 +180,7 @@ class SyncRun(SQLModel, table=True):
 
     __tablename__ = "sync_runs"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = "sync"  # sync | reconcile | resync (sync.runs.RunKind)
+    kind: str = "sync"  # sync | reconcile | resync | dry-run (sync.runs.RunKind)
     trigger: str = "cli"  # cli | schedule | api | page
     started_at: int = Field(sa_type=BigInteger, index=True)
     finished_at: int | None = _ms()

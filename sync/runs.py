@@ -38,15 +38,20 @@ class RunOutcome(StrEnum):
 
 
 class RunKind(StrEnum):
-    """What a run did, named as the commands ask for it: `sync`, `resync` (`--full`), `reconcile` (`--reconcile`)."""
+    """What a run did, named as the commands ask for it: `sync`, `resync` (`--full`), `reconcile` (`--reconcile`),
+    `dry-run` (`--dry-run`: nothing of it was kept in the store or written to HubSpot)."""
 
     SYNC = "sync"
     RESYNC = "resync"
     RECONCILE = "reconcile"
+    DRY_RUN = "dry-run"
 
     @classmethod
-    def of(cls, *, full: bool, reconcile: bool) -> RunKind:
-        """The kind of a cycle: a reconcile wins over a full reload, which wins over an incremental sync."""
+    def of(cls, *, full: bool, reconcile: bool, dry_run: bool = False) -> RunKind:
+        """The kind of a cycle: a dry run is one whatever it pulls; then a reconcile wins over a full reload, which
+        wins over an incremental sync."""
+        if dry_run:
+            return cls.DRY_RUN
         return cls.RECONCILE if reconcile else (cls.RESYNC if full else cls.SYNC)
 
 
