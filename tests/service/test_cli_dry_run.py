@@ -101,3 +101,15 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped(value: str, cell: str) ->
     preview.add(7, {"kpi_status": value}, {"kpi_status": value})
     rows = list(csv.reader(io.StringIO(render(preview, "csv", run_id=1))))
     assert rows[1] == ["7", "kpi_status", cell, cell]
+
+
+def test_a_dry_run_does_not_hide_a_failed_cycle_from_the_health_check(sqlite_store: Engine, sqlite_url: str) -> None:
+    """After a failed cycle, an ok dry run leaves `kpi-sync check` unhealthy: the store is as the failed cycle left
+    it."""
+    failed = runs.open_run(sqlite_store, RunKind.SYNC, "cli", runs.now_ms())
+    runs.close_run(sqlite_store, failed, RunOutcome.FAILED, counts=runs.RunCounts(), error="database error: boom")
+    dry = runs.open_run(sqlite_store, RunKind.DRY_RUN, "cli", runs.now_ms())
+    runs.close_run(sqlite_store, dry, RunOutcome.OK, counts=runs.RunCounts())
+    result = kpi_sync("check", env={"DATABASE_URL": sqlite_url, "PATH": "", "LOG_FORMAT": "json"})
+    assert result.returncode == 1
+    assert f"last cycle failed (run {failed})" in result.stderr
