@@ -89,6 +89,15 @@ def rolled_back(engine: Engine) -> Iterator[Engine]:
             yield rehearsal
         finally:
             rehearsal.dispose()
-            driver.rollback()
+            _undo(engine, pooled, driver)
     finally:
         pooled.close()
+
+
+def _undo(engine: Engine, pooled: Any, driver: Any) -> None:
+    """Roll the outer transaction back; a connection lost meanwhile is thrown away instead (the database discards
+    its transaction with it), so the driver's error does not hide why the rehearsal ended."""
+    try:
+        driver.rollback()
+    except engine.dialect.loaded_dbapi.Error:
+        pooled.invalidate()
