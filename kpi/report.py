@@ -165,11 +165,11 @@ def _csv(tables: Mapping[str, list[_Row]]) -> str:
     for kpi, rows in tables.items():
         for scope, scope_id, name, values in rows:
             cells = [_csv_cell(m, values[m]) if m in values else "" for m in metrics]
-            writer.writerow([_inert(c) for c in (kpi, scope, scope_id, name, *cells, BENCHMARKS[kpi])])
+            writer.writerow([inert(c) for c in (kpi, scope, scope_id, name, *cells, BENCHMARKS[kpi])])
     return buffer.getvalue()
 
 
-def _inert(cell: str) -> str:
+def inert(cell: str) -> str:
     """A cell a spreadsheet will not run: text starting with =, +, -, @ (or a tab or carriage return) gets a leading
     apostrophe (OWASP's CSV injection advice). A plain number such as -3 or -12.50 stays a number."""
     if cell.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(cell):

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, desc, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync import runs
-from sync.runs import RunOutcome, RunRecord
+from sync.runs import RunKind, RunOutcome, RunRecord
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,10 @@ class Readiness:
 
 
 def last_finished_run(engine: Engine) -> RunRecord | None:
-    """The newest run that has ended (whatever its outcome)."""
+    """The newest cycle that has ended (whatever its outcome); dry runs do not count: they keep nothing, so an ok
+    one says nothing of the store's health."""
     tbl = runs.RUNS
-    ended = tbl.c.outcome != RunOutcome.RUNNING.value
+    ended = (tbl.c.outcome != RunOutcome.RUNNING.value) & (tbl.c.kind != RunKind.DRY_RUN.value)
     with engine.connect() as conn:
         row = conn.execute(select(tbl).where(ended).order_by(desc(tbl.c.id)).limit(1)).mappings().first()
     return RunRecord.from_row(row) if row else None

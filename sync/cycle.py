@@ -3,13 +3,15 @@
 Errors end the cycle by what to do next: fatal ones (token, scope, config) fail it with a message a person can act
 on; a DAILY limit stops it cleanly with the time it can resume; a graceful stop returns after the page in flight.
 Anything else (a bug, Ctrl-C) is recorded as failed or stopped and propagates. Whatever happens, every committed
-page stays committed and the next cycle resumes from the cursors.
+page stays committed and the next cycle resumes from the cursors; a dry run works on a rehearsal of the store that
+is rolled back when it ends (`storage.rehearsal`), so it keeps nothing but its run history row.
 """
 
 from __future__ import annotations
 
 import copy
 import resource
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,17 +24,18 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from kpi.config import KpiConfig
-from storage import repo
+from storage import rehearsal, repo
 from sync import fence, runs, state_keys
 from sync.config import CycleConfig
 from sync.errors import KpiSyncError, LostLockError
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.constants import OBJECT_TYPES
 from sync.hubspot.errors import DailyLimitError
+from sync.preview import DEFAULT_LIMIT, WritePreview
 from sync.progress import Interrupted, Observer, Progress, RunStop
 from sync.pull import Puller
 from sync.push import PushStats, write_back, write_snapshots
-from sync.refresh.contacts import RecomputeStats, refresh
+from sync.refresh.contacts import PARALLEL_FROM, RecomputeStats, refresh
 from sync.runs import CANCELLED, LIVE_EVERY_S, LiveRow, PhaseTiming, RunCounts, RunKind, RunOutcome
 
 log = structlog.get_logger(__name__)
@@ -49,6 +52,7 @@ class CycleOptions:
     dry_run: bool = False
     recompute_all: bool = False
     requested_by: str | None = None  # who or where asked, where known: "user@host" (CLI), the client's address (API)
+    preview_limit: int | None = DEFAULT_LIMIT  # a dry run: contacts whose old -> new values it keeps (None: all)
 
     @property
     def kind(self) -> RunKind:
@@ -77,7 +81,7 @@ class RunSummary:
     counts: RunCounts = field(default_factory=RunCounts)
     error: str | None = None
     resume_at_ms: int | None = None
-    preview: list[dict[str, Any]] = field(default_factory=list)
+    preview: WritePreview = field(default_factory=WritePreview)  # a dry run's old -> new values
 
     @property
     def api_calls(self) -> int:
@@ -111,11 +115,12 @@ def run_cycle(
     summary = RunSummary(run_id, RunOutcome.RUNNING)
     clock = time.monotonic()
     halt = RunStop(stop)
-    live = LiveRow(engine, run_id, halt, every_s=live_every_s)
+    live = LiveRow(engine, run_id, halt, every_s=live_every_s, read_only=options.dry_run)
     progress = Progress([live, *observers], calls=lambda: client.stats.total if client else 0, stop=halt)
     try:
         client = client or HubSpotClient(config.hubspot)
-        _cycle(engine, config, options, client, started=started, progress=progress, summary=summary)
+        with _store(engine, dry_run=options.dry_run) as store:
+            _cycle(store, config, options, client, started=started, progress=progress, summary=summary)
         summary.outcome, summary.error = completed(summary.counts.push)
     except Interrupted:
         summary.outcome = RunOutcome.STOPPED
@@ -180,6 +185,17 @@ def _not_started(err: SQLAlchemyError | LostLockError) -> RunSummary:
     return summary
 
 
+@contextmanager
+def _store(engine: Engine, *, dry_run: bool) -> Iterator[Engine]:
+    """Where a cycle works: the store itself, or for a dry run a rehearsal of it that is rolled back when the cycle
+    ends, so nothing a dry run pulls, recomputes or marks becomes the next run's starting point."""
+    if not dry_run:
+        yield engine
+        return
+    with rehearsal.rolled_back(engine) as rehearsed:
+        yield rehearsed
+
+
 def _cycle(
     engine: Engine,
     config: CycleConfig,
@@ -202,10 +218,12 @@ def _cycle(
         summary.counts.pull = puller.stats
     progress.boundary()
     with _phase(summary, "kpis", progress):
-        summary.counts.kpis, summary.counts.redone_in_full = _recompute(engine, config.kpi, full=options.recompute_all)
+        summary.counts.kpis, summary.counts.redone_in_full = _recompute(
+            engine, config.kpi, full=options.recompute_all, alone=options.dry_run
+        )
     if not config.write.enabled:
         return
-    push = PushStats()
+    push = PushStats(preview=WritePreview(limit=options.preview_limit))
     try:
         with _phase(summary, "push", progress):
             write_back(
@@ -217,11 +235,10 @@ def _cycle(
                 config=config.write,
                 progress=progress,
             )
-        summary.preview = push.preview
         if config.write.snapshots and not options.dry_run:
             write_snapshots(engine, client, runs.now_ms(), push)
     finally:
-        summary.counts.push = push
+        summary.counts.push, summary.preview = push, push.preview
     fence.prove(engine)
 
 
@@ -237,17 +254,19 @@ def _phase(summary: RunSummary, name: str, progress: Progress) -> Iterator[None]
         summary.counts.phases[name] = PhaseTiming(round(time.perf_counter() - begin, 3), round(peak_mb, 1))
 
 
-def _recompute(engine: Engine, config: KpiConfig, *, full: bool) -> tuple[RecomputeStats, bool]:
+def _recompute(engine: Engine, config: KpiConfig, *, full: bool, alone: bool) -> tuple[RecomputeStats, bool]:
     """Recompute the KPIs. The contacts' values and the aggregates commit in separate transactions, and a run that
     died between them leaves nothing dirty to say the aggregates are stale: a recompute is marked as running while
     it runs, and one found cut short is redone over every contact and aggregate. Returns what it did and whether it
-    was such a redo."""
+    was such a redo. `alone`: no helper process shares a full recompute (a dry run's rehearsal is visible only on
+    its own connection)."""
     with engine.begin() as conn:
         cut_short = bool((repo.get_state(conn, state_keys.KPI_RECOMPUTE) or {}).get("running"))
         repo.set_state(conn, state_keys.KPI_RECOMPUTE, {"running": True})
     if cut_short and not full:
         log.warning("kpi_recompute_redone", reason="the last recompute was cut short; recomputing everything")
-    stats = refresh(engine, config, runs.now_ms(), full=full or cut_short)
+    parallel_from = sys.maxsize if alone else PARALLEL_FROM
+    stats = refresh(engine, config, runs.now_ms(), full=full or cut_short, parallel_from=parallel_from)
     with engine.begin() as conn:
         repo.set_state(conn, state_keys.KPI_RECOMPUTE, {"running": False})
     return stats, cut_short

@@ -40,8 +40,8 @@ from sync.hubspot.errors import HubSpotLoopError
 from sync.hubspot.paging import Paging
 from sync.hubspot.records import ParseStats, owner_rows, parse_page, stage_rows, valid_id
 from sync.json_fields import counter, whole
-from sync.quarantine import Quarantine
 from sync.progress import Interrupted, Progress
+from sync.quarantine import Quarantine
 from sync.refresh import marks
 
 log = structlog.get_logger(__name__)

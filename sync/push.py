@@ -26,6 +26,7 @@ from sync.hubspot.client import HubSpotClient, safe_message
 from sync.hubspot.constants import BATCH_WRITE_SIZE
 from sync.hubspot.errors import VALIDATION_ERROR, AuthError, RequestError
 from sync.json_fields import counter, messages, texts, whole
+from sync.preview import WritePreview
 from sync.progress import Progress
 from sync.properties import (
     CONTACT_PROPERTIES,
@@ -62,10 +63,11 @@ class PushStats:
     snapshot_calls: int = 0
     deleted_meanwhile: int = 0
     would_write_contacts: int = 0  # a dry run: contacts it would have written
+    would_write_values: int = 0  # a dry run: property values it would have changed
     refused: dict[str, str] = field(default_factory=dict)  # contact id -> HubSpot's message, the first REFUSED_LISTED
     refused_total: int = 0  # contacts HubSpot's validation rules refused in this run
     held: int = 0  # contacts refused earlier, not sent: same values, back-off not passed
-    preview: list[dict[str, Any]] = field(default_factory=list, compare=False)  # a dry run's inputs, not stored
+    preview: WritePreview = field(default_factory=WritePreview, compare=False)  # a dry run's old -> new, not stored
 
     def refuse(self, contact_id: str, message: str) -> None:
         """Count one contact HubSpot's validation rules refused; list it while fewer than REFUSED_LISTED are."""
@@ -87,6 +89,7 @@ class PushStats:
             "snapshot_calls": self.snapshot_calls,
             "deleted_meanwhile": self.deleted_meanwhile,
             "would_write_contacts": self.would_write_contacts,
+            "would_write_values": self.would_write_values,
             "refused": dict(self.refused),
             "refused_total": self.refused_total,
             "held": self.held,
@@ -107,6 +110,7 @@ class PushStats:
             snapshot_calls=whole(data.get("snapshot_calls")),
             deleted_meanwhile=whole(data.get("deleted_meanwhile")),
             would_write_contacts=whole(data.get("would_write_contacts")),
+            would_write_values=whole(data.get("would_write_values")),
             refused=messages(data.get("refused")),
             refused_total=whole(data.get("refused_total")),
             held=whole(data.get("held")),
@@ -158,14 +162,16 @@ def write_back(
     config: WriteConfig | None = None,
     progress: Progress | None = None,
 ) -> PushStats:
-    """Send every pending difference (or, in a dry run, list it without sending); contacts whose very values HubSpot
-    refused less than `config.refused_retry_hours` ago are held back (still pending). Between batches `progress`
-    hears of each one, and a stop asked for there ends the write-back (what was sent is in the ledger)."""
+    """Send every pending difference (or, in a dry run, add it to `stats.preview`, old -> new, without sending or
+    asking HubSpot anything); contacts whose very values HubSpot refused less than `config.refused_retry_hours` ago
+    are held back (still pending). Between batches `progress` hears of each one, and a stop asked for there ends the
+    write-back (what was sent is in the ledger)."""
     stats = stats or PushStats()
     progress = progress or Progress()
     retry_ms = (config or WriteConfig()).refused_retry_ms
-    skip: set[str] = set()
-    if not dry_run:
+    if dry_run:
+        skip = _known_conflicts(engine)
+    else:
         assert client is not None
         skip = ensure_schema(engine, client, stats)
     after = -1
@@ -181,14 +187,29 @@ def write_back(
         stats.held += held
         progress.page("contacts", len(batch))
         if dry_run:
-            stats.preview.extend(inputs)
-            stats.would_write_contacts += len(inputs)
+            _preview(stats, inputs, {row.contact_id: row.written for row in batch})
             continue
         with engine.begin() as conn:
             _mark_done(conn, unchanged)
         if inputs:
             assert client is not None
             Writer(engine, client, now_ms, stats).send(inputs)
+
+
+def _known_conflicts(engine: Engine) -> set[str]:
+    """The properties the last real write-back found held by other definitions (a dry run does not ask HubSpot)."""
+    with engine.connect() as conn:
+        state = repo.get_state(conn, state_keys.CONTACT_SCHEMA) or {}
+    return set(texts(state.get("conflicts")))
+
+
+def _preview(stats: PushStats, inputs: list[dict[str, Any]], written: Mapping[int, Mapping[str, str]]) -> None:
+    """A dry run's batch: each input's values against what the ledger says HubSpot was last given."""
+    for item in inputs:
+        contact_id = int(item["id"])
+        stats.preview.add(contact_id, item["properties"], written[contact_id])
+        stats.would_write_contacts += 1
+        stats.would_write_values += len(item["properties"])
 
 
 class Pending(NamedTuple):

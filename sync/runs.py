@@ -309,7 +309,8 @@ LIVE_EVERY_S = 1.0  # the running row is written (and its cancel request read) a
 class LiveRow:
     """A progress observer that commits the running run's progress (and its API calls so far) to its row and reads
     whether someone asked to cancel it: at most every `every_s` seconds, at page boundaries. A cancel sets the run's
-    stop, so the run ends after the page in flight."""
+    stop, so the run ends after the page in flight. A `read_only` one (a dry run's, whose rehearsal holds SQLite's
+    write lock until it ends) only reads the cancel request."""
 
     def __init__(
         self,
@@ -319,8 +320,9 @@ class LiveRow:
         *,
         every_s: float = LIVE_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        read_only: bool = False,
     ) -> None:
-        self.engine, self.run_id, self.stop = engine, run_id, stop
+        self.engine, self.run_id, self.stop, self.read_only = engine, run_id, stop, read_only
         self.every_s, self.clock = every_s, clock
         self.cancelled = False
         self._last: float | None = None
@@ -331,11 +333,12 @@ class LiveRow:
             return
         self._last = now
         with self.engine.begin() as conn:
-            conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == self.run_id)
-                .values(progress=snapshot.to_json(), api_calls=snapshot.calls)
-            )
+            if not self.read_only:
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == self.run_id)
+                    .values(progress=snapshot.to_json(), api_calls=snapshot.calls)
+                )
             asked = conn.execute(select(RUNS.c.cancel_requested_at).where(RUNS.c.id == self.run_id)).scalar()
         if asked is not None and not self.cancelled:
             self.cancelled = True

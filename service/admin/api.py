@@ -17,7 +17,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Security, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -78,7 +78,10 @@ class Ready(BaseModel):
 
 
 class ResyncBody(BaseModel):
-    """A manual resync: every object incrementally by default."""
+    """A manual resync: every object incrementally by default. Unknown fields are refused (422): a `dry_run` the API
+    does not offer must not start a real cycle (dry runs are `kpi-sync sync --dry-run`)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     full: bool = Field(default=False, description="Reload the objects in full (list endpoints) instead of searching")
     objects: ObjectNames | None = Field(default=None, description=f"Subset of {', '.join(OBJECT_TYPES)}; default all")

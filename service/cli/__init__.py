@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-import orjson
 import structlog
 
 from service.cli.common import (
@@ -24,8 +23,12 @@ from service.cli.common import (
     settings_or_exit,
 )
 from service.cli.progress import progress_display
+from service.dry_run import FORMATS as DRY_RUN_FORMATS
+from service.dry_run import headline, render
 from service.lock import cycle_lock
-from sync.cycle import CycleOptions, run_cycle
+from sync.cycle import CycleOptions, RunSummary, run_cycle
+from sync.preview import DEFAULT_LIMIT
+from sync.runs import RunOutcome
 
 __all__ = ["exit_code", "main", "settings_or_exit"]  # service.demo runs cycles with these
 
@@ -37,17 +40,46 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--dry-run", is_flag=True, help="Pull and compute, print what would be written, write nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Pull and compute, print the values that would change (old -> new); keep nothing, write nothing.",
+)
 @click.option("--full", is_flag=True, help="Reload the chosen objects in full (list endpoints) instead of searching.")
 @click.option("--reconcile", is_flag=True, help="List every record to catch deletions and re-associations.")
 @click.option("--objects", default="", callback=objects_option, help="Comma-separated object types (default: all).")
-def sync(dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | None) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help=f"With --dry-run: contacts to show (default {DEFAULT_LIMIT}; 0 shows every one).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(DRY_RUN_FORMATS),
+    default=None,
+    help="With --dry-run: text (default), json, csv.",
+)
+def sync(
+    *, dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | None, limit: int | None, fmt: str | None
+) -> None:
     """Run one cycle: pull, recompute KPIs, write back."""
+    if not dry_run and (limit is not None or fmt is not None):
+        click.echo("usage error: --limit and --format go with --dry-run", err=True)
+        sys.exit(EXIT_CONFIG)
     settings = settings_or_exit()
     require_token(settings)
     engine = open_store_or_exit(settings)
+    shown = DEFAULT_LIMIT if limit is None else (limit or None)
     options = CycleOptions(
-        trigger="cli", full=full, objects=objects, reconcile=reconcile, dry_run=dry_run, requested_by=requester()
+        trigger="cli",
+        full=full,
+        objects=objects,
+        reconcile=reconcile,
+        dry_run=dry_run,
+        requested_by=requester(),
+        preview_limit=shown,
     )
     with cycle_lock(engine) as acquired:
         if not acquired:
@@ -60,14 +92,20 @@ def sync(dry_run: bool, full: bool, reconcile: bool, objects: tuple[str, ...] | 
             click.echo("stopped at once; the next run resumes from the last committed page", err=True)
             sys.exit(EXIT_STOPPED)
     if dry_run:
-        click.echo(
-            orjson.dumps(
-                {"would_write": summary.preview[:50], "contacts": len(summary.preview)}, option=orjson.OPT_INDENT_2
-            ).decode()
-        )
+        _show_diff(summary, fmt or "text")
     if summary.error:
         click.echo(f"{summary.outcome.value}: {summary.error}", err=True)
     sys.exit(exit_code(summary))
+
+
+def _show_diff(summary: RunSummary, fmt: str) -> None:
+    """A dry run's old -> new values on stdout (the totals also on stderr when stdout is for a program)."""
+    if summary.outcome not in (RunOutcome.OK, RunOutcome.PARTIAL) or "push" not in summary.counts.phases:
+        click.echo(f"dry run {summary.outcome.value}: no diff to show; nothing was stored or written", err=True)
+        return
+    click.echo(render(summary.preview, fmt, run_id=summary.run_id))
+    if fmt != "text":
+        click.echo(headline(summary.preview), err=True)
 
 
 @main.command()

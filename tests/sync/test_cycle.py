@@ -191,7 +191,7 @@ def test_dry_run_writes_nothing(sandbox: RunningSandbox, sqlite_store: Engine, s
     """A dry run computes and lists the writes, and sends none."""
     summary = cycle(sqlite_store, settings_for(sandbox, sqlite_url), dry_run=True)
     routes = sandbox.stats()["by_route"]
-    assert summary.preview
+    assert summary.preview.changes
     assert not [r for r in routes if r.startswith("POST") and ("batch/update" in r or "properties" in r)]
 
 

@@ -31,6 +31,8 @@ from tests.helpers import cycle, settings_for
         (CycleOptions(full=True, reconcile=True), RunKind.RECONCILE),
         (CycleOptions(recompute_all=True), RunKind.SYNC),
         (CycleOptions(dry_run=True, full=True), RunKind.DRY_RUN),
+        (CycleOptions(dry_run=True, recompute_all=True), RunKind.DRY_RUN),
+        (CycleOptions(dry_run=True, full=True, reconcile=True), RunKind.DRY_RUN),
     ],
 )
 def test_the_kind_of_a_cycle(options: CycleOptions, kind: RunKind) -> None:
@@ -66,6 +68,7 @@ def every_count_set() -> RunCounts:
             snapshot_calls=1,
             deleted_meanwhile=1,
             would_write_contacts=6,
+            would_write_values=11,
             refused={"17": "Property 'industry' is required when lifecyclestage is 'customer'."},
             refused_total=3,
             held=2,
