@@ -156,16 +156,45 @@ def _runs(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _running(run: Mapping[str, Any]) -> str:
-    """A running run's live progress (the `progress` of its view, where the API gives one) and its Cancel button."""
+    """A running run's live progress (the run view's `progress`: phase, object, records of HubSpot's total, calls,
+    with an estimate of the time left) and its Cancel button."""
     if run.get("outcome") != "running":
         return ""
-    progress = run.get("progress") or {}
-    shown = (
-        ", ".join(f"{k} {v}" for k, v in progress.items() if v not in (None, "")) if isinstance(progress, dict) else ""
-    )
-    live = f'<br><span class="progress">{escape(shown)}</span>' if shown else ""
+    progress = run.get("progress")
+    shown = _progress(progress) if isinstance(progress, Mapping) else ""
+    live = f'<br><span class="progress">{shown}</span>' if shown else ""
     run_id = escape(str(run.get("id")))
     return f'{live}<br><button type="button" class="cancel" data-cancel="{run_id}">Cancel</button>'
+
+
+def _progress(progress: Mapping[str, Any]) -> str:
+    phase, obj = progress.get("phase"), progress.get("object")
+    records, total, calls = progress.get("records"), progress.get("total"), progress.get("calls")
+    parts = [" ".join(str(p) for p in (phase, obj) if p)]
+    if isinstance(records, int):
+        of_total = f" of {total:,}" if isinstance(total, int) and total else ""
+        parts.append(f"{records:,}{of_total} records")
+    if isinstance(calls, int):
+        parts.append(f"{calls:,} API calls")
+    left = _time_left(progress)
+    if left:
+        parts.append(left)
+    shown = escape(", ".join(p for p in parts if p))
+    updated = progress.get("updated_at_iso")
+    return f"{shown} (as of {_html(When(updated))})" if shown and isinstance(updated, str) and updated else shown
+
+
+def _time_left(progress: Mapping[str, Any]) -> str:
+    """About how long the current object has left, at its rate so far (where HubSpot gave a total)."""
+    records, total, updated = progress.get("records"), progress.get("total"), progress.get("updated_at")
+    current = (progress.get("objects") or {}).get(f"{progress.get('phase')}:{progress.get('object')}") or {}
+    started = current.get("started_at") if isinstance(current, Mapping) else None
+    if not (isinstance(records, int) and isinstance(total, int) and isinstance(updated, int)):
+        return ""
+    if not isinstance(started, int) or records <= 0 or updated <= started or total <= records:
+        return ""
+    seconds = (total - records) * (updated - started) / 1000 / records
+    return f"about {max(1, round(seconds / 60))} min left"
 
 
 def _kpis(report: Mapping[str, Any], periods: Sequence[str]) -> str:

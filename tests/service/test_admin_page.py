@@ -111,12 +111,23 @@ def test_times_are_time_elements_for_the_page_to_show_relative() -> None:
         assert f'<time datetime="{iso}">' in html
 
 
-def test_a_running_run_shows_its_progress_and_a_cancel_button() -> None:
-    """A running run's row carries the live progress the API gives and a Cancel button naming the run."""
-    progress = {"phase": "pull", "object": "calls", "records": 40}
+def test_a_running_run_shows_its_progress_with_an_estimate_and_a_cancel_button() -> None:
+    """A running run's row carries its live progress (phase, object, records of HubSpot's total, calls, an estimate
+    at the rate so far) and a Cancel button naming the run; an ended run has neither."""
+    progress = {
+        "phase": "pull",
+        "object": "calls",
+        "records": 1000,
+        "total": 4000,
+        "calls": 12,
+        "objects": {"pull:calls": {"records": 1000, "pages": 10, "total": 4000, "started_at": 1_000_000}},
+        "updated_at": 1_060_000,  # 1,000 records in 60 s: 3,000 more take 180 s
+        "updated_at_iso": "2026-11-28T02:01:00+00:00",
+    }
     running = {**RUNS[0], "id": 8, "outcome": "running", "progress": progress}
     html = render_panel(STATUS, [running, RUNS[0]], REPORT)
-    assert "phase pull, object calls, records 40" in html
+    assert "pull calls, 1,000 of 4,000 records, 12 API calls, about 3 min left" in html
+    assert '(as of <time datetime="2026-11-28T02:01:00+00:00">' in html
     assert html.count('data-cancel="8"') == 1
     assert 'data-cancel="7"' not in html, "only a running run can be cancelled"
 

@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
 ]
 TOKEN_PROMPT = "Admin token (KPI_SYNC_ADMIN_TOKEN)"
 WRONG_HUBSPOT_TOKEN = "pat-na1-wrong0000-0000-0000-0000-000000000000"
+FULL = RunKind.of(full=True, reconcile=False)  # named `resync` here, `full` on the progress branch
 POLL_MS = 3000  # the page's polling interval: the fake clock runs several of them
 
 
@@ -249,11 +250,9 @@ def test_a_full_reload_asks_for_confirmation_first(served_worker: Served, browse
     page.screenshot(path=artifacts / "full-reload-declined.png")
     assert [kind for kind, _ in dialogs.seen] == ["confirm"]
     assert "full reload" in dialogs.seen[0][1]
-    assert all(r.kind is not RunKind.RESYNC for r in runs.recent_runs(served_worker.engine, 10))
+    assert all(r.kind is not FULL for r in runs.recent_runs(served_worker.engine, 10))
     page.get_by_role("button", name="Resync now").click()
-    wait_for(
-        lambda: any(r.kind is RunKind.RESYNC for r in runs.recent_runs(served_worker.engine, 10)), what="a full run"
-    )
+    wait_for(lambda: any(r.kind is FULL for r in runs.recent_runs(served_worker.engine, 10)), what="a full run")
     assert [kind for kind, _ in dialogs.seen] == ["confirm", "confirm", "prompt"]
 
 
