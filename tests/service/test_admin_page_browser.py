@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from sandbox.harness import RunningSandbox
 from service.admin.api import create_app
 from service.admin.server import AdminServer
 from service.report import available_periods
+from service.settings import load_settings
 from service.worker import Worker
 from sync import runs
+from sync.cycle import CycleOptions
 from sync.runs import RunKind, RunOutcome
 from tests.helpers import ADMIN_TOKEN, sandbox_settings, wait_for
 
@@ -359,3 +361,43 @@ def test_clicking_a_run_shows_its_detail(served_worker: Served, browser: Browser
     expect(detail.locator("h2")).to_have_text(f"Run #{first.id} ({first.kind.value}, {first.outcome.value})")
     expect(detail).to_contain_text('"outcomes"')  # the API section of the stored counts
     page.screenshot(path=artifacts / "run-detail.png", full_page=True)
+
+
+def has_cancel_route() -> bool:
+    """Whether this tree's admin API has `POST /runs/{id}/cancel` (the progress branch adds it)."""
+    settings = load_settings(database_url="sqlite://", kpi_sync_admin_token=ADMIN_TOKEN)
+    app = create_app(create_engine("sqlite://"), settings)
+    return "/runs/{run_id}/cancel" in app.openapi()["paths"]
+
+
+@pytest.mark.skipif(not has_cancel_route(), reason="POST /runs/{id}/cancel is not in this tree yet (progress branch)")
+def test_a_running_run_shows_its_progress_and_cancel_stops_it(
+    sandbox: RunningSandbox, sqlite_store: Engine, browser: Browser, artifacts: Path
+) -> None:
+    """A first load held after a page of contacts: its row shows the live progress and a Cancel button; Cancel (with
+    the token) asks the API to stop it, and the run ends stopped (cancelled)."""
+    from playwright.sync_api import expect
+
+    from tests.helpers import PauseAt, cycle_in_thread  # type: ignore[attr-defined,unused-ignore]
+
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), writeback_enabled=False)
+    pause = PauseAt("contacts")
+    server = AdminServer(create_app(sqlite_store, settings), "127.0.0.1", 0)
+    server.start()
+    try:
+        with cycle_in_thread(sqlite_store, settings.cycle_config(), CycleOptions(), [pause]) as done:
+            assert pause.reached.wait(60)
+            dialogs = Dialogs()
+            page = open_page(browser, server.url, dialogs)
+            show_status(page)
+            running = page.locator("#runs tr[data-run-id]", has_text="running")
+            expect(running.locator(".progress")).to_contain_text("pull contacts")
+            page.screenshot(path=artifacts / "running.png", full_page=True)
+            running.get_by_role("button", name="Cancel").click()
+            expect(page.locator("#message")).to_contain_text("Cancel requested")
+            pause.release.set()
+            wait_for(lambda: bool(done), timeout=60, what="the cancelled cycle to end")
+    finally:
+        server.stop()
+    assert (done[0].outcome, done[0].error) == (RunOutcome.STOPPED, "cancelled")
+    assert dialogs.prompts() == 2, "Show status and Cancel (a write) each asked for the token"
