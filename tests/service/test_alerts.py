@@ -28,7 +28,7 @@ from service.worker import Worker
 from sync import runs
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.runs import RunKind, RunOutcome
-from tests.helpers import cycle, sandbox_settings, settings_for, wait_for
+from tests.helpers import cycle, free_port, sandbox_settings, settings_for, wait_for
 
 RULES = Path(__file__).resolve().parents[2] / "docs" / "prometheus-rules.yml"
 WRONG_TOKEN = "pat-na1-wrong0000-0000-0000-0000-000000000000"
@@ -239,3 +239,12 @@ def test_sample_prometheus_rules_name_only_served_metrics(
     served = {s.name for f in text_string_to_metric_families(metrics.render().decode()) for s in f.samples}
     assert len(named) >= 6
     assert named - served == set()
+
+
+def test_an_unreachable_webhook_is_logged_and_reported_false() -> None:
+    """Nobody listens at the webhook's port: the post fails at once, logged by error type, never raised."""
+    hook = alerter(f"http://127.0.0.1:{free_port()}/hook/secretpart")
+    with capture_logs() as logs:
+        assert hook.send("kpi-sync: test", condition="stale") is False
+    assert [e.get("error_type") for e in logs if e["event"] == "alert_failed"] == ["NewConnectionError"]
+    assert "secretpart" not in json.dumps(logs)
