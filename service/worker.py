@@ -39,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 SCHEDULED = "schedule"
 RECONCILE_GRACE_SECONDS = 3600  # a nightly reconcile delayed by up to an hour (busy, restarting) still runs
+STALE_JOB = "stale"  # the scheduler job that checks the last success's age
 STALE_CHECK_MAX_S = 60.0  # how often the last success's age is checked (more often for a short threshold)
 
 
@@ -158,7 +159,7 @@ class Worker:
         if restored is not None:
             self._last_success_s = restored / 1000
         every = min(STALE_CHECK_MAX_S, self.alerts.config.stale_after_s / 4)
-        self._scheduler.add_job(self._check_stale, IntervalTrigger(seconds=every, timezone=UTC), id="stale", **common)
+        self._scheduler.add_job(self._check_stale, IntervalTrigger(seconds=every, timezone=UTC), id=STALE_JOB, **common)
 
     def _check_stale(self) -> None:
         self.alerts.check_stale(self._last_success_s)
@@ -221,10 +222,11 @@ class Worker:
         }
 
     def next_run_at(self) -> str | None:
-        """When the scheduler next starts a job (ISO 8601, UTC), if it runs."""
+        """When the scheduler next starts a cycle (ISO 8601, UTC), if it runs (the stale-alert check is no cycle)."""
         if not self._scheduler.running:
             return None
-        times = [j.next_run_time for j in self._scheduler.get_jobs() if j.next_run_time is not None]
+        jobs = [j for j in self._scheduler.get_jobs() if j.id != STALE_JOB]
+        times = [j.next_run_time for j in jobs if j.next_run_time is not None]
         return min(times).astimezone(UTC).isoformat() if times else None
 
     # -- running cycles ----------------------------------------------------------------------------------------

@@ -46,6 +46,9 @@ TOKEN_PROMPT = "Admin token (KPI_SYNC_ADMIN_TOKEN)"
 WRONG_HUBSPOT_TOKEN = "pat-na1-wrong0000-0000-0000-0000-000000000000"
 FULL = RunKind.of(full=True, reconcile=False)  # named `resync` here, `full` on the progress branch
 POLL_MS = 3000  # the page's polling interval: the fake clock runs several of them
+# Read at import: the autouse fixture that cleans KPI_* variables runs before each test.
+ARTIFACTS_ROOT = os.environ.get("KPI_SYNC_ARTIFACTS")
+ARTIFACTS = Path(ARTIFACTS_ROOT).resolve() / "admin-page" if ARTIFACTS_ROOT else None
 
 
 def ensure_chromium() -> str:
@@ -98,8 +101,7 @@ def served_worker(sandbox: RunningSandbox, sqlite_store: Engine) -> Iterator[Ser
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """Where this test's screenshots go."""
-    root = os.environ.get("KPI_SYNC_ARTIFACTS")
-    folder = Path(root) / "admin-page" if root else tmp_path / "screenshots"
+    folder = ARTIFACTS or tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     print(f"screenshots of {request.node.name}: {folder}")
     return folder

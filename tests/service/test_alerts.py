@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,13 @@ def test_an_unreachable_webhook_is_logged_and_reported_false() -> None:
         assert hook.send("kpi-sync: test", condition="stale") is False
     assert [e.get("error_type") for e in logs if e["event"] == "alert_failed"] == ["NewConnectionError"]
     assert "secretpart" not in json.dumps(logs)
+
+
+def test_the_stale_check_is_not_the_next_scheduled_run(
+    sandbox: RunningSandbox, sqlite_store: Engine, receiver: Receiver
+) -> None:
+    """The check that runs every minute is not shown as the next cycle: an hourly worker's next run is an hour on."""
+    with failing_worker(sandbox, sqlite_store, receiver) as worker:
+        wait_for(lambda: worker.state()["last_outcome"] is not None, timeout=60, what="the first cycle")
+        next_run = datetime.fromisoformat(str(worker.next_run_at()))
+    assert next_run - datetime.now(UTC) > timedelta(minutes=50)
