@@ -64,3 +64,12 @@ def api_calls_since(engine: Engine, since_ms: int) -> int:
     with engine.connect() as conn:
         total = conn.execute(select(func.coalesce(func.sum(tbl.c.api_calls), 0)).where(tbl.c.started_at >= since_ms))
         return int(total.scalar() or 0)
+
+
+def last_success_ms(engine: Engine) -> int | None:
+    """When the newest run that ended ok or partial finished (epoch ms), if any did."""
+    tbl = runs.RUNS
+    succeeded = tbl.c.outcome.in_([RunOutcome.OK.value, RunOutcome.PARTIAL.value])
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(tbl.c.finished_at)).where(succeeded)).scalar()
+    return int(value) if value is not None else None

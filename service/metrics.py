@@ -1,10 +1,12 @@
 """Prometheus metrics of the worker, in a registry of their own, fed from each cycle's RunSummary and its typed counts
-(what a cycle that failed early did not do reads as zero).
+(what a cycle that failed early did not do reads as zero), the day's API budget, and the build's version.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from importlib.metadata import PackageNotFoundError, version
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from sync.cycle import RunSummary
@@ -16,6 +18,17 @@ from sync.runs import RunKind, RunOutcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600, float("inf"))
+# HubSpot answers in tens to hundreds of milliseconds; a slow search or a held connection takes seconds.
+LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
+PACKAGE = "hubspot-kpi-sync"
+
+
+def build_version() -> str:
+    """The installed package's version ("unknown" when run from a tree that was never installed)."""
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class Metrics:
@@ -59,6 +72,33 @@ class Metrics:
         self.progress_phase = Gauge(
             "kpi_sync_progress_phase", "Running cycle: 1 for the phase it is in", ["phase"], registry=reg
         )
+        self._api_families(reg)
+        Info("kpi_sync_build", "The running kpi-sync build", registry=reg).info({"version": build_version()})
+
+    def _api_families(self, reg: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "kpi_sync_api_requests",
+            "HubSpot API requests by endpoint family and HTTP status (or timeout/connection/error: no status)",
+            ["family", "status"],
+            registry=reg,
+        )
+        self.latency = Histogram(
+            "kpi_sync_api_request_duration_seconds",
+            "HubSpot API request latency by endpoint family (answered or not)",
+            ["family"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.faults = Counter("kpi_sync_api_faults", "HubSpot API faults by kind", ["kind"], registry=reg)
+        self.calls_today = Gauge(
+            "kpi_sync_api_calls_today", "HubSpot API calls of the portal day so far (all runs)", registry=reg
+        )
+        self.daily_budget = Gauge("kpi_sync_api_daily_budget", "HUBSPOT_DAILY_BUDGET: calls a day", registry=reg)
+
+    def observe_budget(self, used_today: int, daily_budget: int) -> None:
+        """The day's API calls so far against the configured budget."""
+        self.calls_today.set(used_today)
+        self.daily_budget.set(daily_budget)
 
     def observe_cycle(self, kind: RunKind, summary: RunSummary, seconds: float) -> None:
         """Record one finished cycle."""
@@ -112,3 +152,10 @@ class Metrics:
     def _api(self, api: ApiStats) -> None:
         self.rate_limited.inc(api.statuses["429"])
         self.errors.labels(kind="api_fault").inc(sum(n for k, n in api.faults.items() if k != "429"))
+        for kind, n in api.faults.items():
+            self.faults.labels(kind=kind).inc(n)
+        for outcome, n in api.outcomes.items():
+            family, _, status = outcome.partition(" ")
+            self.requests.labels(family=family, status=status).inc(n)
+        for family, seconds in api.latencies:
+            self.latency.labels(family=family).observe(max(seconds, 0.0))

@@ -21,6 +21,14 @@ def load_aggregates(engine: Engine) -> dict[tuple[str, str, str, str], dict[str,
         return {(r[0], r[1], r[2], r[3]): dict(r[4] or {}) for r in rows}
 
 
+def available_periods(engine: Engine) -> list[str]:
+    """The months (`YYYY-MM`) the stored aggregates cover, newest first (`all` is always there besides)."""
+    agg = repo.table(t.KpiAggregate).c
+    with engine.connect() as conn:
+        found = conn.execute(select(agg.period).distinct()).scalars()
+        return sorted((str(p) for p in found if p != "all"), reverse=True)
+
+
 def kpi_report(engine: Engine, period: str | None, fmt: str = "table") -> str:
     """The report of one period (`YYYY-MM`) or all time (`all`, the default when period is None)."""
     with engine.connect() as conn:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kpi import config as kpi_defaults
 from kpi.config import KpiConfig
+from service.alerts import AlertConfig
 from storage.probe import masked_url
 from sync.config import CycleConfig, HubSpotConfig, PullConfig, WriteConfig
 from sync.errors import ConfigError
@@ -25,6 +26,7 @@ from sync.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION
 CommaList = Annotated[tuple[str, ...], NoDecode]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MIN_ADMIN_TOKEN_CHARS = 24
+DEFAULT_STALE_MINUTES = 120.0
 
 
 class Settings(BaseSettings):
@@ -63,6 +65,10 @@ class Settings(BaseSettings):
     admin_host: str = Field(default="127.0.0.1")
     admin_port: int = Field(default=8080, gt=0, lt=65536)
     admin_url: str = Field(default="", description="Worker admin API used by `kpi-sync resync` (default local)")
+    alert_webhook_url: SecretStr | None = Field(default=None, description="Slack-compatible webhook for alerts")
+    alert_stale_after: float | None = Field(
+        default=None, gt=0, le=525_600, description="Minutes without a successful cycle before an alert"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -88,6 +94,14 @@ class Settings(BaseSettings):
         if value not in API_VERSIONS:
             raise ValueError(f"must be one of {', '.join(API_VERSIONS)} (HubSpot's date-versioned APIs), got {value!r}")
         return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", url):
+            raise ValueError("must be an http(s) URL")  # the value itself is not echoed: it holds the hook's secret
+        return SecretStr(url) if url else None
 
     @field_validator("hubspot_base_url", "admin_url")
     @classmethod
@@ -188,6 +202,16 @@ class Settings(BaseSettings):
             pull=self.pull_config(),
             kpi=self.kpi_config(),
             write=WriteConfig(self.writeback_enabled, self.writeback_snapshots, self.writeback_refused_retry_hours),
+        )
+
+    def alert_config(self) -> AlertConfig:
+        """The alerter's settings: the stale threshold defaults to 3 intervals, at least 2 hours."""
+        minutes = self.alert_stale_after or max(3 * self.sync_interval_minutes, DEFAULT_STALE_MINUTES)
+        secrets = (self.hubspot_access_token, self.kpi_sync_admin_token)
+        return AlertConfig(
+            webhook_url=self.alert_webhook_url,
+            stale_after_s=minutes * 60,
+            secrets=tuple(s.get_secret_value() for s in secrets if s is not None),
         )
 
     def sqlite_path(self) -> Path | None:

@@ -25,6 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.alerts import Alerter
+from service.health import api_calls_since, day_start_ms, last_success_ms
 from service.lock import cycle_lock
 from service.metrics import Metrics
 from service.settings import Settings
@@ -39,6 +41,8 @@ log = structlog.get_logger(__name__)
 
 SCHEDULED = "schedule"
 RECONCILE_GRACE_SECONDS = 3600  # a nightly reconcile delayed by up to an hour (busy, restarting) still runs
+STALE_JOB = "stale"  # the scheduler job that checks the last success's age
+STALE_CHECK_MAX_S = 60.0  # how often the last success's age is checked (more often for a short threshold)
 
 
 class CycleFn(Protocol):
@@ -111,6 +115,8 @@ class Worker:
         self.engine, self.settings = engine, settings
         self.config = settings.cycle_config()
         self.metrics = metrics or Metrics()
+        self.alerts = Alerter(settings.alert_config())
+        self._last_success_s = time.time()  # until the history says otherwise: staleness counts from the start
         self._cycle = cycle
         self._stop = threading.Event()
         self._mutex = threading.Lock()
@@ -143,13 +149,36 @@ class Worker:
             misfire_grace_time=RECONCILE_GRACE_SECONDS,
             **common,
         )
+        self._schedule_stale_check(common)
         self._scheduler.start()
+        self._observe_budget()
         log.info(
             "worker_started",
             interval_minutes=self.settings.sync_interval_minutes,
             reconcile_cron=self.settings.reconcile_cron,
             paused_until=_iso(resume_ms),
         )
+
+    def _schedule_stale_check(self, common: dict[str, Any]) -> None:
+        """Check the last success's age on a timer: a worker whose cycles hang or never start alerts too."""
+        try:
+            restored = last_success_ms(self.engine)
+        except SQLAlchemyError:
+            restored = None
+        if restored is not None:
+            self._last_success_s = restored / 1000
+        every = min(STALE_CHECK_MAX_S, self.alerts.config.stale_after_s / 4)
+        self._scheduler.add_job(self._check_stale, IntervalTrigger(seconds=every, timezone=UTC), id=STALE_JOB, **common)
+
+    def _check_stale(self) -> None:
+        self.alerts.check_stale(self._last_success_s)
+
+    def _observe_budget(self) -> None:
+        try:
+            used = api_calls_since(self.engine, day_start_ms(self.settings.kpi_timezone))
+        except SQLAlchemyError:
+            return
+        self.metrics.observe_budget(used, self.settings.hubspot_daily_budget)
 
     def request_stop(self) -> None:
         """Ask the running cycle to stop after its current page; no new cycle starts. Safe from a signal handler."""
@@ -202,10 +231,11 @@ class Worker:
         }
 
     def next_run_at(self) -> str | None:
-        """When the scheduler next starts a job (ISO 8601, UTC), if it runs."""
+        """When the scheduler next starts a cycle (ISO 8601, UTC), if it runs (the stale-alert check is no cycle)."""
         if not self._scheduler.running:
             return None
-        times = [j.next_run_time for j in self._scheduler.get_jobs() if j.next_run_time is not None]
+        jobs = [j for j in self._scheduler.get_jobs() if j.id != STALE_JOB]
+        times = [j.next_run_time for j in jobs if j.next_run_time is not None]
         return min(times).astimezone(UTC).isoformat() if times else None
 
     # -- running cycles ----------------------------------------------------------------------------------------
@@ -282,8 +312,12 @@ class Worker:
             self.metrics.running.set(0)
         seconds = time.monotonic() - started
         self.metrics.observe_cycle(options.kind, summary, seconds)
+        self._observe_budget()
         if summary.outcome in (RunOutcome.OK, RunOutcome.PARTIAL):  # partial completed too: only refused values wait
-            self.metrics.last_success.set(time.time())
+            self._last_success_s = time.time()
+            self.metrics.last_success.set(self._last_success_s)
+        if not (summary.outcome is RunOutcome.STOPPED and self._stop.is_set()):  # a shutdown's stop is no alert
+            self.alerts.after_cycle(options.kind, summary)
         with self._mutex:
             self._state.last = summary
         if summary.resume_at_ms:

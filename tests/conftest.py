@@ -26,9 +26,10 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test sees the developer's HubSpot or database settings, or a `.env` file."""
+    """No test sees the developer's HubSpot, database or alert settings, or a `.env` file."""
+    prefixes = ("HUBSPOT_", "KPI_", "SYNC_", "DATABASE_URL", "ADMIN_", "WRITEBACK_", "RECONCILE_", "ALERT_")
     for name in list(os.environ):
-        if name.startswith(("HUBSPOT_", "KPI_", "SYNC_", "DATABASE_URL", "ADMIN_", "WRITEBACK_", "RECONCILE_")):
+        if name.startswith(prefixes):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     yield

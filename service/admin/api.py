@@ -28,7 +28,7 @@ from service.cli.common import parse_objects
 from service.doctor import run_doctor
 from service.health import readiness
 from service.metrics import CONTENT_TYPE, Metrics
-from service.report import kpi_report
+from service.report import available_periods, kpi_report
 from service.settings import Settings
 from service.status import recent_run_views, run_view, status_document
 from sync import runs
@@ -245,9 +245,10 @@ def _status_routes(router: APIRouter, engine: Engine, settings: Settings, worker
         return _report(engine, period)
 
     @router.get("/ui/panel", response_class=Response, responses={200: HTML_ANSWER}, summary="Page panel")
-    def panel() -> HTMLResponse:
+    def panel(period: Annotated[str, Query(pattern=PERIOD.pattern, description="YYYY-MM or all")] = "all") -> Response:
         document = status_document(engine, settings, worker.state() if worker else None)
-        html = render_panel(document, recent_run_views(engine, 20), _report(engine, "all"))
+        report = _report(engine, period)
+        html = render_panel(document, recent_run_views(engine, 20), report, available_periods(engine))
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
 

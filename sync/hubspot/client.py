@@ -84,6 +84,27 @@ TOKEN_LIKE = (
 )
 
 
+# The endpoint family of a call kind (its part before the colon): the `family` label of the API metrics.
+FAMILIES = {
+    "list": "objects",
+    "read": "objects",
+    "sample": "objects",
+    "search": "search",
+    "assoc": "associations",
+    "update": "writes",
+    "upsert": "writes",
+    "owners": "owners",
+    "pipelines": "pipelines",
+    "properties": "properties",
+    "schemas": "schemas",
+}
+
+
+def family_of(kind: str) -> str:
+    """The endpoint family of a call kind (`search:deals` -> search; `sample:owners` reads owners)."""
+    return "owners" if kind == "sample:owners" else FAMILIES.get(kind.partition(":")[0], "other")
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of raw HubSpot objects and the cursor of the next page (None on the last), and the entries too
@@ -104,6 +125,10 @@ class ApiStats:
     statuses: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    # "family status" -> requests (`search 200`, `objects 429`, `objects timeout` where no status came back)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    # (family, seconds) per request, for the latency histogram; not stored with the run
+    latencies: list[tuple[str, float]] = field(default_factory=list, compare=False)
 
     @property
     def total(self) -> int:
@@ -119,6 +144,7 @@ class ApiStats:
             "statuses": dict(self.statuses),
             "faults": dict(self.faults),
             "retries": self.retries,
+            "outcomes": dict(self.outcomes),
         }
 
     @classmethod
@@ -130,6 +156,7 @@ class ApiStats:
             statuses=counter(data.get("statuses")),
             faults=counter(data.get("faults")),
             retries=whole(data.get("retries")),
+            outcomes=counter(data.get("outcomes")),
         )
 
 
@@ -379,12 +406,13 @@ class HubSpotClient:
             if getattr(exc, "status", None):
                 self._note_slow(started)  # an answer, if an unwelcome one (a timeout is counted as such)
             err = translate(exc, timezone=self.limiter.timezone)
-            self._record_failure(err, exc)
+            self._record_outcome(kind, self._record_failure(err, exc), started)
             if isinstance(err, RateLimitedError):
                 self._hold_window(err, search)
             raise err from exc
         self._note_slow(started)
         self.stats.statuses[str(status)] += 1
+        self._record_outcome(kind, str(status), started)
         self.limiter.observe(headers)
         return status, self._decoded(raw)
 
@@ -418,7 +446,13 @@ class HubSpotClient:
         if time.monotonic() - started > self._slow_s:
             self.stats.faults["slow"] += 1
 
-    def _record_failure(self, err: KpiSyncError, exc: BaseException) -> None:
+    def _record_outcome(self, kind: str, status: str, started: float) -> None:
+        family = family_of(kind)
+        self.stats.outcomes[f"{family} {status}"] += 1
+        self.stats.latencies.append((family, time.monotonic() - started))
+
+    def _record_failure(self, err: KpiSyncError, exc: BaseException) -> str:
+        """Count a failed request; returns its status, or the fault kind where no status came back."""
         status = getattr(exc, "status", None)
         if isinstance(status, int) and status > 0:
             self.stats.statuses[str(status)] += 1
@@ -426,8 +460,12 @@ class HubSpotClient:
                 self.stats.faults["429"] += 1
             elif status >= 500:
                 self.stats.faults["5xx"] += 1
-        elif isinstance(err, RetriableError):
-            self.stats.faults["timeout" if isinstance(err, HubSpotTimeoutError) else "connection"] += 1
+            return str(status)
+        if isinstance(err, RetriableError):
+            fault = "timeout" if isinstance(err, HubSpotTimeoutError) else "connection"
+            self.stats.faults[fault] += 1
+            return fault
+        return "error"
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:

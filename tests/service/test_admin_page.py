@@ -89,3 +89,53 @@ def test_shell_holds_no_data_and_pins_its_script_by_hash() -> None:
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
     assert f"'sha256-{digest}'" in policy
     assert "default-src 'none'" in policy
+
+
+def test_banner_when_the_last_cycle_failed_or_stopped_or_the_worker_is_paused() -> None:
+    """A failed or stopped last cycle (with its error) and a DAILY-limit pause each put a line in the banner."""
+    failed = {**STATUS, "last_run": {"id": 9, "kind": "sync", "outcome": "failed", "error": "HubSpot <refused>"}}
+    html = render_panel(failed, [], REPORT)
+    assert '<div id="banner"' in html
+    assert "Last cycle (run #9, sync) failed: HubSpot &lt;refused&gt;" in html
+    paused = {**STATUS, "worker": {"paused_until": "2026-11-29T00:05:00+00:00"}}
+    html = render_panel(paused, [], REPORT)
+    assert "daily API limit" in html
+    assert '<time datetime="2026-11-29T00:05:00+00:00">' in html
+    assert 'id="banner"' not in render_panel(STATUS, [], REPORT), "a healthy worker shows no banner"
+
+
+def test_times_are_time_elements_for_the_page_to_show_relative() -> None:
+    """Run starts, cursor marks and the next run are `<time datetime>`, which the script shows relative."""
+    html = render_panel(STATUS, RUNS, REPORT)
+    for iso in ("2026-11-28T02:00:00+00:00", "2026-11-01T10:00:00+00:00", "2026-11-28T03:00:00+00:00"):
+        assert f'<time datetime="{iso}">' in html
+
+
+def test_a_running_run_shows_its_progress_with_an_estimate_and_a_cancel_button() -> None:
+    """A running run's row carries its live progress (phase, object, records of HubSpot's total, calls, an estimate
+    at the rate so far) and a Cancel button naming the run; an ended run has neither."""
+    progress = {
+        "phase": "pull",
+        "object": "calls",
+        "records": 1000,
+        "total": 4000,
+        "calls": 12,
+        "objects": {"pull:calls": {"records": 1000, "pages": 10, "total": 4000, "started_at": 1_000_000}},
+        "updated_at": 1_060_000,  # 1,000 records in 60 s: 3,000 more take 180 s
+        "updated_at_iso": "2026-11-28T02:01:00+00:00",
+    }
+    running = {**RUNS[0], "id": 8, "outcome": "running", "progress": progress}
+    html = render_panel(STATUS, [running, RUNS[0]], REPORT)
+    assert "pull calls, 1,000 of 4,000 records, 12 API calls, about 3 min left" in html
+    assert '(as of <time datetime="2026-11-28T02:01:00+00:00">' in html
+    assert html.count('data-cancel="8"') == 1
+    assert 'data-cancel="7"' not in html, "only a running run can be cancelled"
+
+
+def test_tables_scroll_inside_their_box_and_the_periods_are_offered() -> None:
+    """Every table sits in a scrolling box (a phone scrolls the table, not the page); the KPI section names the
+    periods the page's selector offers."""
+    html = render_panel(STATUS, RUNS, {**REPORT, "period": "2026-11"}, ["2026-11", "2026-10"])
+    assert html.count("<table>") == html.count('<div class="scroll"><table>')
+    assert 'data-periods="2026-11,2026-10"' in html
+    assert "KPIs per rep (2026-11)" in html

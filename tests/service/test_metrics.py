@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from sandbox.harness import RunningSandbox
+from service.admin.api import create_app
 from service.metrics import Metrics
+from service.worker import Worker
+from sync import runs
 from sync.cycle import RunSummary
 from sync.runs import RunKind, RunOutcome
-from tests.helpers import cycle, make_counts, settings_for
+from tests.helpers import cycle, make_counts, sandbox_settings, serving, settings_for, wait_for
 
 # Faults the counts keep apart: rate limits (with a 1 s Retry-After: without one a 429 holds the limiter's whole
 # 10 s window), server errors and partially failed batch writes.
@@ -63,3 +70,48 @@ def test_registries_are_independent() -> None:
     first.observe_cycle(RunKind.SYNC, RunSummary(1, RunOutcome.OK, make_counts(api_calls=1)), 1.0)
     assert sample(second, "kpi_sync_api_calls_total") == 0
     assert b"kpi_sync_cycles_total" in first.render()
+
+
+def scraped(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """GET /metrics over HTTP, parsed: sample name -> (labels, value) pairs."""
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(httpx.get(url + "/metrics", timeout=30).text):
+        for s in family.samples:
+            found.setdefault(s.name, []).append((dict(s.labels), s.value))
+    return found
+
+
+def total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    return sum(v for lab, v in samples.get(name, []) if all(lab.get(k) == x for k, x in labels.items()))
+
+
+def test_metrics_of_a_real_worker_label_api_calls_by_family_and_status(
+    sandbox: RunningSandbox, sqlite_store: Engine
+) -> None:
+    """After a real cycle with 429s, /metrics of the worker's admin app counts every request by endpoint family and
+    status, times each in the latency histogram, counts faults by kind, the day's calls against the budget, and the
+    build's version."""
+    sandbox.set_faults(rate_429=0.08, retry_after=True, seed=5)
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60, hubspot_daily_budget=123_456)
+    worker = Worker(sqlite_store, settings)
+    with serving(create_app(sqlite_store, settings, worker)) as http:
+        worker.start()
+        try:
+            wait_for(lambda: worker.state()["last_outcome"] is not None, timeout=90, what="the first cycle")
+            samples = scraped(str(http.base_url).rstrip("/"))
+        finally:
+            worker.shutdown()
+    run = runs.recent_runs(sqlite_store, 1)[0]
+    api = run.counts.api
+    assert api.faults["429"] > 0, "the faults must show, or the status labels below prove nothing"
+    requests = total(samples, "kpi_sync_api_requests_total")
+    assert requests == api.total == total(samples, "kpi_sync_api_calls_total")
+    families = {lab["family"] for lab, v in samples["kpi_sync_api_requests_total"] if v}
+    assert {"objects", "owners", "properties", "writes"} <= families  # a first cycle lists, no search
+    assert total(samples, "kpi_sync_api_requests_total", status="429") == api.statuses["429"]
+    assert total(samples, "kpi_sync_api_requests_total", status="200") == api.statuses["200"]
+    assert total(samples, "kpi_sync_api_request_duration_seconds_count") == requests
+    assert total(samples, "kpi_sync_api_faults_total", kind="429") == api.faults["429"]
+    assert total(samples, "kpi_sync_api_calls_today") == api.total
+    assert total(samples, "kpi_sync_api_daily_budget") == 123_456
+    assert total(samples, "kpi_sync_build_info", version=version("hubspot-kpi-sync")) == 1
