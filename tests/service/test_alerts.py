@@ -254,8 +254,10 @@ def test_an_unreachable_webhook_is_logged_and_reported_false() -> None:
 def test_the_stale_check_is_not_the_next_scheduled_run(
     sandbox: RunningSandbox, sqlite_store: Engine, receiver: Receiver
 ) -> None:
-    """The check that runs every minute is not shown as the next cycle: an hourly worker's next run is an hour on."""
-    with failing_worker(sandbox, sqlite_store, receiver) as worker:
+    """The check that runs every minute is not shown as the next cycle: an hourly worker's next run is an hour on
+    (its nightly reconcile set twelve hours away, so the wall clock cannot bring it closer)."""
+    far = f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
+    with failing_worker(sandbox, sqlite_store, receiver, reconcile_cron=far) as worker:
         wait_for(lambda: worker.state()["last_outcome"] is not None, timeout=60, what="the first cycle")
         next_run = datetime.fromisoformat(str(worker.next_run_at()))
     assert next_run - datetime.now(UTC) > timedelta(minutes=50)
