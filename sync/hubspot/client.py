@@ -14,6 +14,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -100,6 +101,23 @@ class ApiStats:
     statuses: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, section: str, key: str) -> None:
+        """One more of `key` in a counter section ("calls", "versions", "statuses", "faults"): requests in flight
+        on several threads count into one record, so the read-add-write is locked."""
+        with self._lock:
+            counts: Counter[str] = getattr(self, section)
+            counts[key] += 1
+
+    def count_retry(self) -> None:
+        """One more retry (thread-safe, as `count`)."""
+        with self._lock:
+            self.retries += 1
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ApiStats:
+        """A copy of the counts (a new lock, not a copy of this one)."""
+        return ApiStats.from_json(self.to_json())
 
     @property
     def total(self) -> int:
@@ -304,6 +322,9 @@ class HubSpotClient:
         sdk_config = Configuration(host=config.base_url)
         sdk_config.access_token = config.token.get_secret_value()  # sent as a Bearer token (Service Key or OAuth)
         sdk_config.retries = False  # one retry layer: ours
+        # urllib3 keeps at most this many connections per host: at least one per request in flight, or the extra
+        # requests would open a connection each and close it after (urllib3 warns "pool is full").
+        sdk_config.connection_pool_maxsize = max(config.max_in_flight, sdk_config.connection_pool_maxsize or 0)
         self._api = ApiClient(sdk_config)
         self._api.user_agent = USER_AGENT
         self.paths = Paths(config.api_version)
@@ -317,6 +338,7 @@ class HubSpotClient:
             timezone=config.timezone,
         )
         self._max_attempts = config.max_retries + 1
+        self.max_in_flight = config.max_in_flight  # requests the pull and the write-back keep in flight at once
         self._sleep = sleep
         self.stats = ApiStats()
 
@@ -348,8 +370,8 @@ class HubSpotClient:
     def _once(
         self, kind: str, method: str, path: str, query: Sequence[tuple[str, Any]], body: Any, *, search: bool
     ) -> tuple[int, Any]:
-        self.limiter.acquire(search=search)
-        self.stats.calls[kind] += 1
+        sent_at = self.limiter.acquire(search=search)
+        self.stats.count("calls", kind)
         self._count_version(method, path)
         started = time.monotonic()
         headers = {"Accept": "application/json"}
@@ -378,19 +400,21 @@ class HubSpotClient:
             self._record_failure(err, exc)
             if isinstance(err, RateLimitedError):
                 self._hold_window(err, search)
+            elif isinstance(err, DailyLimitError):
+                self.limiter.daily_refused(err.resume_at)  # one daily budget for every request in flight
             raise err from exc
         self._note_slow(started)
-        self.stats.statuses[str(status)] += 1
-        self.limiter.observe(headers)
+        self.stats.count("statuses", str(status))
+        self.limiter.observe(headers, sent_at=sent_at)
         try:
             return status, orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError as exc:
-            self.stats.faults["malformed"] += 1
+            self.stats.count("faults", "malformed")
             raise MalformedResponseError("HubSpot sent a truncated or invalid JSON body") from exc
 
     def _count_version(self, method: str, path: str) -> None:
         version = version_of(path)
-        self.stats.versions[version] += 1
+        self.stats.count("versions", version)
         if version == "numbered":  # HubSpot stops supporting these in 2027: say which one, every time
             log.warning("hubspot_numbered_call", method=method, path=path)
 
@@ -404,18 +428,18 @@ class HubSpotClient:
 
     def _note_slow(self, started: float) -> None:
         if time.monotonic() - started > self._slow_s:
-            self.stats.faults["slow"] += 1
+            self.stats.count("faults", "slow")
 
     def _record_failure(self, err: KpiSyncError, exc: BaseException) -> None:
         status = getattr(exc, "status", None)
         if isinstance(status, int) and status > 0:
-            self.stats.statuses[str(status)] += 1
+            self.stats.count("statuses", str(status))
             if status == 429:
-                self.stats.faults["429"] += 1
+                self.stats.count("faults", "429")
             elif status >= 500:
-                self.stats.faults["5xx"] += 1
+                self.stats.count("faults", "5xx")
         elif isinstance(err, RetriableError):
-            self.stats.faults["timeout" if isinstance(err, HubSpotTimeoutError) else "connection"] += 1
+            self.stats.count("faults", "timeout" if isinstance(err, HubSpotTimeoutError) else "connection")
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:
@@ -425,7 +449,7 @@ class HubSpotClient:
         return max(float(asked), 0.05) if asked is not None else backoff
 
     def _count_retry(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+        self.stats.count_retry()
         exc = state.outcome.exception() if state.outcome else None
         log.debug("hubspot_retry", attempt=state.attempt_number, error=str(exc))
 
@@ -531,7 +555,7 @@ class HubSpotClient:
     def _counted_batch(self, body: Any) -> BatchResult:
         result = _batch_result(body)
         if result.errors or result.unattributed_errors:
-            self.stats.faults["partial"] += 1  # a 207: some inputs refused, the rest applied
+            self.stats.count("faults", "partial")  # a 207: some inputs refused, the rest applied
         return result
 
     def property_groups(self, object_type: str) -> list[dict[str, Any]]:
