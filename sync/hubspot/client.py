@@ -101,6 +101,8 @@ class ApiStats:
     statuses: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    peak_in_flight: int = 0  # most requests awaiting an answer at one moment
+    in_flight: int = field(default=0, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, section: str, key: str) -> None:
@@ -109,6 +111,17 @@ class ApiStats:
         with self._lock:
             counts: Counter[str] = getattr(self, section)
             counts[key] += 1
+
+    def began(self) -> None:
+        """A request left (thread-safe): one more in flight."""
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def ended(self) -> None:
+        """A request was answered or failed (thread-safe)."""
+        with self._lock:
+            self.in_flight -= 1
 
     def count_retry(self) -> None:
         """One more retry (thread-safe, as `count`)."""
@@ -133,6 +146,7 @@ class ApiStats:
             "statuses": dict(self.statuses),
             "faults": dict(self.faults),
             "retries": self.retries,
+            "peak_in_flight": self.peak_in_flight,
         }
 
     @classmethod
@@ -144,6 +158,7 @@ class ApiStats:
             statuses=counter(data.get("statuses")),
             faults=counter(data.get("faults")),
             retries=whole(data.get("retries")),
+            peak_in_flight=whole(data.get("peak_in_flight")),
         )
 
 
@@ -371,6 +386,24 @@ class HubSpotClient:
         self, kind: str, method: str, path: str, query: Sequence[tuple[str, Any]], body: Any, *, search: bool
     ) -> tuple[int, Any]:
         sent_at = self.limiter.acquire(search=search)
+        self.stats.began()
+        try:
+            return self._send(kind, method, path, query, body, search=search, sent_at=sent_at)
+        finally:
+            self.stats.ended()
+            self.limiter.answered(sent_at, search=search)
+
+    def _send(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, Any]],
+        body: Any,
+        *,
+        search: bool,
+        sent_at: float,
+    ) -> tuple[int, Any]:
         self.stats.count("calls", kind)
         self._count_version(method, path)
         started = time.monotonic()

@@ -10,6 +10,7 @@ free here only `GUARD_S` after it left our window.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -206,6 +207,20 @@ class RateLimiter:
             window.stamps.extend([now] * (window.limit - len(window.stamps)))
             window.blocked_until = max(window.blocked_until, now + wait)
             return wait
+
+    def answered(self, sent_at: float, search: bool = False) -> None:
+        """The request taken at `sent_at` was answered: it reached HubSpot by now, so it holds its slot until a
+        window from now at the latest. With requests in flight on several threads the time between taking a slot
+        and the request leaving (the GIL, a connection from the pool) varies more than `GUARD_S` covers; counting
+        a call until a window after its answer never lets HubSpot's window hold more than ours."""
+        window = self._search if search else self._general
+        with self._lock:
+            now = self._clock()
+            try:
+                window.stamps.remove(sent_at)
+            except ValueError:
+                return  # already out of the window (an answer slower than a window)
+            bisect.insort(window.stamps, now)
 
     def daily_refused(self, resume_at: float) -> None:
         """HubSpot answered 429 DAILY: no request of any thread is sent before `resume_at` (epoch seconds); those
