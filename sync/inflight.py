@@ -4,11 +4,13 @@ cursor as before).
 
 Memory stays bounded: a queue of at most `workers` items between the workers and the caller, and each worker holds
 at most the one item it is putting. With one worker nothing runs on a thread: the producers run one after the other
-on the caller's thread, exactly as a serial pull did.
+on the caller's thread, exactly as a serial pull did. Work on a worker thread runs in a copy of the caller's
+context variables, so its log lines carry the run's bound context.
 """
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -77,7 +79,8 @@ def merged(producers: Sequence[Callable[[], Iterable[T]]], workers: int) -> Iter
     pool = ThreadPoolExecutor(max_workers=min(workers, len(producers)), thread_name_prefix="kpi-sync-fetch")
     try:
         for producer in producers:
-            pool.submit(feed.run, producer)
+            # The caller's context travels with the work (structlog's bound run_id and object type in every line).
+            pool.submit(contextvars.copy_context().run, feed.run, producer)
         running = len(producers)
         while running:
             item = feed.items.get()
@@ -104,7 +107,7 @@ def mapped(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[t
         pending: list[tuple[T, Future[R]]] = []
         try:
             for item in items:
-                pending.append((item, pool.submit(fn, item)))
+                pending.append((item, pool.submit(contextvars.copy_context().run, fn, item)))
                 if len(pending) >= workers:
                     first, future = pending.pop(0)
                     yield first, future.result()

@@ -354,6 +354,7 @@ class HubSpotClient:
         )
         self._max_attempts = config.max_retries + 1
         self.max_in_flight = config.max_in_flight  # requests the pull and the write-back keep in flight at once
+        self._token_refused: AuthError | None = None
         self._sleep = sleep
         self.stats = ApiStats()
 
@@ -385,6 +386,8 @@ class HubSpotClient:
     def _once(
         self, kind: str, method: str, path: str, query: Sequence[tuple[str, Any]], body: Any, *, search: bool
     ) -> tuple[int, Any]:
+        if self._token_refused is not None:  # a 401 on another thread: the token is bad for every request
+            raise AuthError(str(self._token_refused), status=401, category=self._token_refused.category)
         sent_at = self.limiter.acquire(search=search)
         self.stats.began()
         try:
@@ -435,6 +438,8 @@ class HubSpotClient:
                 self._hold_window(err, search)
             elif isinstance(err, DailyLimitError):
                 self.limiter.daily_refused(err.resume_at)  # one daily budget for every request in flight
+            elif isinstance(err, AuthError) and err.status == 401:
+                self._token_refused = err
             raise err from exc
         self._note_slow(started)
         self.stats.count("statuses", str(status))
