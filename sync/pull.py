@@ -189,6 +189,7 @@ class Puller:
             steps = self.list_steps if cursor.listing else self.search_steps
             producers.append(partial(steps, spec_for(object_type), cursor))
         for step in inflight.merged(producers, self.client.max_in_flight):
+            self._check_stop()  # pages fetched ahead are dropped on a stop: the cursor says where to resume
             self._commit(step)
         return self.stats
 
