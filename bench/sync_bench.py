@@ -1,6 +1,13 @@
 """API calls, speed and memory of kpi-sync's pull against the sandbox, and write calls against their minimum.
 
     .venv/bin/python bench/sync_bench.py --size small            # or medium, or --contacts 5000
+    .venv/bin/python bench/sync_bench.py --size small --latency-ms 150 --runs 3 [--in-flight 4]
+
+With `--latency-ms` the sandbox answers every call after a log-normal delay of that mean (p99 about 4x) and enforces
+Professional limits (190 calls per 10 s, 5 searches per second); kpi-sync runs with its defaults (190 per 10 s,
+`HUBSPOT_MAX_IN_FLIGHT`, here `--in-flight`). Each run, on a fresh portal, times the first full sync's pull, its
+first full write-back and a reconcile, each as a ratio to its rate-limit floor (its calls / 19 per second), and
+counts the 429s; medians of the runs are printed and written to bench/results/latency-<size>-<ms>ms-<n>.json.
 
 The sandbox runs in its own process (unthrottled; kpi-sync's own limiter still keeps 250 calls per 10 s), so
 the peak memory printed is kpi-sync's alone. Prints the figures and writes bench/results/sync-<size>.json, with
@@ -15,11 +22,13 @@ import argparse
 import json
 import math
 import resource
+import statistics
 import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sandbox.harness import run_sandbox_process
 from service.settings import load_settings
@@ -46,7 +55,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", default="small")
     parser.add_argument("--contacts", type=int, default=None)
+    parser.add_argument(
+        "--latency-ms", type=int, default=None, help="mean latency of every answer (Professional limits)"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="runs of the latency benchmark (medians printed)")
+    parser.add_argument("--in-flight", type=int, default=4, help="HUBSPOT_MAX_IN_FLIGHT of the latency benchmark")
     args = parser.parse_args()
+    if args.latency_ms is not None:
+        latency_main(args)
+        return
     with tempfile.TemporaryDirectory() as tmp, run_sandbox_process(*_sandbox_args(args, tmp), token=BENCH_TOKEN) as sb:
         counts = sb.summary()["counts"]
         live = {o: counts[o]["live"] for o in OBJECT_TYPES}
@@ -115,6 +132,78 @@ def main() -> None:
     out = Path("bench/results") / f"sync-{args.contacts or args.size}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+PROFESSIONAL_PER_S = 19  # 190 calls per 10 s: the rate-limit floor of a general call
+PULL_ROUTES = ("GET /crm/objects/", "owners", "pipelines", "/crm/associations/")
+
+
+def latency_main(args: argparse.Namespace) -> None:
+    """Time the first full sync, its write-back and a reconcile against a slow, throttled sandbox (see the module's
+    docstring); print and store the medians of `args.runs` runs."""
+    runs = [_latency_run(args) for _ in range(args.runs)]
+    figures: dict[str, Any] = {
+        "size": args.contacts or args.size,
+        "latency_ms": args.latency_ms,
+        "in_flight": args.in_flight,
+        "runs": runs,
+    }
+    for phase in ("full_pull", "write_back", "reconcile"):
+        figures[phase] = {
+            key: statistics.median(float(run[phase][key]) for run in runs) for key in ("calls", "seconds", "ratio")
+        }
+    figures["status_429"] = sum(int(run["status_429"]) for run in runs)
+    figures["peak_rss_mb_pull"] = max(float(run["full_pull"]["peak_rss_mb"]) for run in runs)
+    figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    figures["commit"] = _commit()
+    print(json.dumps({k: v for k, v in figures.items() if k != "runs"}, indent=2))
+    name = f"latency-{args.contacts or args.size}-{args.latency_ms}ms-{args.in_flight}.json"
+    out = Path("bench/results") / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def _latency_run(args: argparse.Namespace) -> dict[str, Any]:
+    latency = ["--latency-ms", str(args.latency_ms), "--throttle", "--tier", "professional"]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_sandbox_process(*_sandbox_args(args, tmp), *latency, token=BENCH_TOKEN) as sb,
+    ):
+        settings = load_settings(
+            hubspot_access_token=sb.token,
+            hubspot_base_url=sb.base_url,
+            database_url=f"sqlite:///{tmp}/bench.db",
+            hubspot_max_in_flight=args.in_flight,
+            log_level="warning",
+        )
+        engine = open_store(settings.database_url)
+        sb.reset_stats()
+        first = run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="bench"))
+        first_stats = sb.stats()
+        sb.reset_stats()
+        again = run_cycle(engine, settings.cycle_config(), CycleOptions(trigger="bench", reconcile=True))
+        again_stats = sb.stats()
+    pull_calls = sum(_calls(first_stats, r) for r in PULL_ROUTES)
+    push_calls = first_stats["total"] - pull_calls
+    reconcile_calls = sum(_calls(again_stats, r) for r in PULL_ROUTES)
+    phases, reconcile_phases = first.counts.phases, again.counts.phases
+    return {
+        "full_pull": _phase(pull_calls, phases["pull"].seconds) | {"peak_rss_mb": phases["pull"].peak_rss_mb},
+        "write_back": _phase(push_calls, phases["push"].seconds) | {"written": first.counts.push.contacts_written},
+        "reconcile": _phase(reconcile_calls, reconcile_phases["pull"].seconds),
+        "status_429": first_stats["by_status"].get("429", 0) + again_stats["by_status"].get("429", 0),
+        "peak_in_flight": first.counts.api.peak_in_flight,
+    }
+
+
+def _phase(calls: int, seconds: float) -> dict[str, float]:
+    floor = calls / PROFESSIONAL_PER_S
+    return {
+        "calls": calls,
+        "seconds": round(seconds, 1),
+        "floor_s": round(floor, 1),
+        "ratio": round(seconds / floor, 3),
+    }
 
 
 def _commit() -> str:

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     hubspot_search_per_second: int = Field(default=5, gt=0, le=10, description="Ceiling for search calls")
     hubspot_daily_budget: int = Field(default=500_000, gt=0, description="Ceiling for calls per portal day")
     hubspot_max_retries: int = Field(default=8, ge=0, le=30, description="Retries of one retriable request")
+    hubspot_max_in_flight: int = Field(default=8, ge=1, le=16, description="HubSpot requests in flight at once")
     sync_extra_properties: CommaList = Field(default=(), description="Extra properties, e.g. contacts.email")
     sync_overlap_seconds: int = Field(default=300, ge=0, le=86_400, description="Re-read window for index lag")
     sync_window_hours: int = Field(default=168, gt=0, description="Longest search window of one query chain")
@@ -184,6 +185,7 @@ class Settings(BaseSettings):
             search_per_second=self.hubspot_search_per_second,
             daily_budget=self.hubspot_daily_budget,
             max_retries=self.hubspot_max_retries,
+            max_in_flight=self.hubspot_max_in_flight,
             timezone=self.kpi_timezone,
         )
 

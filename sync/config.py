@@ -26,6 +26,7 @@ class HubSpotConfig:
     search_per_second: int = 5
     daily_budget: int = 500_000
     max_retries: int = 8
+    max_in_flight: int = 8  # requests in flight at once (pages of several object types, write batches); 1 = serial
     timezone: str = "UTC"  # the portal's day, for the daily budget
 
 

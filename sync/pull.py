@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
-from sync import state_keys
+from sync import inflight, state_keys
 from sync.config import PullConfig
 from sync.cursor import Cursor, Phase
 from sync.hubspot.client import HubSpotClient, Page
@@ -36,9 +37,10 @@ from sync.hubspot.constants import (
     SEARCH_PAGE_SIZE,
     SINGULAR,
 )
+from sync.hubspot.decode import Unreadable
 from sync.hubspot.errors import HubSpotLoopError
 from sync.hubspot.paging import Paging
-from sync.hubspot.records import ParseStats, owner_rows, parse_page, stage_rows, valid_id
+from sync.hubspot.records import ParseStats, Quarantined, owner_rows, parse_page, stage_rows, valid_id
 from sync.json_fields import counter, whole
 from sync.progress import Interrupted, Progress
 from sync.quarantine import Quarantine
@@ -143,6 +145,25 @@ def page_ids(page: Page) -> list[int]:
     return [i for r in raw if (i := valid_id(r)) is not None]
 
 
+@dataclass(frozen=True)
+class Step:
+    """What a fetch hands the cycle's thread to commit: a list page or a batch of search pages (or the end of a
+    window or of a list pass) and the cursor after it."""
+
+    spec: Spec
+    cursor: Cursor
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    links: dict[int, set[int]] | None = None
+    merged: dict[int, set[int]] = field(default_factory=dict)
+    parse: ParseStats = field(default_factory=ParseStats)
+    listing: bool = False  # a list page
+    pages: int = 0  # search pages read for this step
+    unseen_since: int | None = None  # a list pass's end: archive what it did not see (listed before this time)
+    quarantined: list[Quarantined] = field(default_factory=list)  # records holding a value no store can hold
+    unreadable: tuple[Unreadable, ...] = ()  # entries nested too deep to read
+    total: int | None = None  # a search's `total` at the step's first page: records left from there on
+
+
 class Puller:
     """Runs the pull of a cycle: owners and pipelines, then each object type (list pass or incremental)."""
 
@@ -165,7 +186,11 @@ class Puller:
 
     # -- entry points ------------------------------------------------------------------------------------------
     def run(self, objects: Sequence[str] = OBJECT_TYPES, reconcile: bool = False) -> PullStats:
-        """Pull everything asked for; a reconcile (or a first run) lists every record to catch deletions."""
+        """Pull everything asked for; a reconcile (or a first run) lists every record to catch deletions.
+
+        Each object type's pages are fetched by its own producer, up to the client's `max_in_flight` at once on
+        worker threads (`sync.inflight`); every commit (a page or batch with its cursor) happens here, on the
+        cycle's thread, in the order each type's pages were read."""
         with self.engine.begin() as conn:
             cursors = {o: Cursor.from_row(repo.get_cursor(conn, o)) for o in objects}
             refreshed = (repo.get_state(conn, state_keys.OWNERS_REFRESHED) or {}).get("at", 0)
@@ -174,18 +199,21 @@ class Puller:
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.progress.phase("pull", "owners")
             self.pull_owners_and_pipelines()
+        producers = []
         for object_type in objects:
             self.progress.phase("pull", object_type)
             cursor = cursors[object_type]
             if reconcile:
                 cursor = cursor.start_listing(self.run_start_ms)
-            if cursor.listing:
-                # A list pass reads everything as of its start; what changed during it is searched next run
-                # (the window starts at the pass's start minus the overlap), so no search is spent now.
-                self.list_pass(spec_for(object_type), cursor)
-                continue
-            self.reread_quarantined(spec_for(object_type))
-            self.incremental(spec_for(object_type), cursor)
+            if not cursor.listing:
+                self.reread_quarantined(spec_for(object_type))
+            # A list pass reads everything as of its start; what changed during it is searched next run (the window
+            # starts at the pass's start minus the overlap), so no search is spent now.
+            steps = self.list_steps if cursor.listing else self.search_steps
+            producers.append(partial(steps, spec_for(object_type), cursor))
+        for step in inflight.merged(producers, self.client.max_in_flight):
+            self._check_stop()  # pages fetched ahead are dropped on a stop: the cursor says where to resume
+            self._commit(step)
         return self.stats
 
     def _check_stop(self) -> None:
@@ -215,8 +243,9 @@ class Puller:
                 repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
 
     # -- list pass ---------------------------------------------------------------------------------------------
-    def list_pass(self, spec: Spec, cursor: Cursor) -> None:
-        """Read every record through the list endpoint, then flag what was not seen as archived."""
+    def list_steps(self, spec: Spec, cursor: Cursor) -> Iterator[Step]:
+        """Read every record through the list endpoint, a step per page, then one that flags what was not seen as
+        archived (runs on a fetch thread: no store access)."""
         cursor = cursor.start_listing(self.run_start_ms)
         started = cursor.list_started_at
         assert started is not None
@@ -227,10 +256,11 @@ class Puller:
             self._check_stop()
             page = self.client.list_page(spec.object_type, properties, associations, after=cursor.list_after)
             paging.advance(page.after, page_ids(page))
+            parse = ParseStats()
             parsed = parse_page(
                 spec.object_type,
                 page.results,
-                self.stats.parse,
+                parse,
                 self.config.extra_for(spec.object_type),
                 with_links=bool(associations),
             )
@@ -238,20 +268,21 @@ class Puller:
             links.update(self._read_links(spec, parsed.incomplete_links))
             for row in parsed.rows:
                 row["seen_at"] = started
-            self.quarantine.page(spec.object_type, parsed.quarantined, page.unreadable, (r["id"] for r in parsed.rows))
-            with self.engine.begin() as conn:
-                self._apply(conn, spec, parsed.rows, links if associations else None, listing=True)
-                self._merge_away(conn, spec, parsed.merged, parsed.rows)
-                cursor = cursor.listed_to(page.after)
-                self._save(conn, cursor)
-                self.quarantine.save(conn)
-            self.stats.pages[f"list:{spec.object_type}"] += 1
-            self.progress.page(spec.object_type, len(parsed.rows))
+            cursor = cursor.listed_to(page.after)
+            yield Step(
+                spec,
+                cursor,
+                parsed.rows,
+                links if associations else None,
+                parsed.merged,
+                parse,
+                listing=True,
+                quarantined=parsed.quarantined,
+                unreadable=page.unreadable,
+            )
             if page.after is None:
                 break
-        with self.engine.begin() as conn:
-            self._archive_unseen(conn, spec, started)
-            self._save(conn, cursor.finish_listing())
+        yield Step(spec, cursor.finish_listing(), unseen_since=started)
 
     def _archive_unseen(self, conn: Connection, spec: Spec, started: int) -> None:
         tbl = repo.table(spec.model)
@@ -325,8 +356,9 @@ class Puller:
         return len(flipped)
 
     # -- incremental -------------------------------------------------------------------------------------------
-    def incremental(self, spec: Spec, cursor: Cursor) -> None:
-        """Search every window between the high-water mark (minus the overlap) and the run's start."""
+    def search_steps(self, spec: Spec, cursor: Cursor) -> Iterator[Step]:
+        """Search every window between the high-water mark (minus the overlap) and the run's start: a step per batch
+        of search pages, and one per closed window (runs on a fetch thread: no store access)."""
         overlap_ms = self.config.overlap_seconds * 1000
         span_ms = self.config.window_hours * 3_600_000
         while True:
@@ -335,47 +367,79 @@ class Puller:
                 if opened is None:
                     return
                 cursor = opened
-            cursor, done = self._search_window(spec, cursor)
+            step, done = self._search_batch(spec, cursor)
+            cursor = step.cursor
+            yield step
             if not done:
                 continue
             cursor = cursor.close_window()
-            with self.engine.begin() as conn:
-                self._save(conn, cursor)
+            yield Step(spec, cursor)
             if (cursor.high_water or 0) >= self.run_start_ms:
                 return
             overlap_ms = 0  # consecutive windows of one run join without overlap
 
-    def _search_window(self, spec: Spec, cursor: Cursor) -> tuple[Cursor, bool]:
-        """Up to SEARCH_PAGES_PER_BATCH search pages of the current window, their contact links read in one batch
-        and committed with the cursor in one transaction; the cursor after them, and True when the window is
-        exhausted."""
+    def _search_batch(self, spec: Spec, cursor: Cursor) -> tuple[Step, bool]:
+        """Up to SEARCH_PAGES_PER_BATCH search pages of the current window, their contact links read in one batch,
+        as one step (committed with its cursor in one transaction); True when the window is exhausted."""
         rows: list[dict[str, Any]] = []
         merged: dict[int, set[int]] = {}
+        parse = ParseStats()
+        quarantined: list[Quarantined] = []
+        unreadable: list[Unreadable] = []
+        total: int | None = None
         key_id, pages, done = cursor.key_id or 0, 0, False
         while not done and pages < SEARCH_PAGES_PER_BATCH:
             self._check_stop()
             page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id))
-            parsed = parse_page(
-                spec.object_type, page.results, self.stats.parse, self.config.extra_for(spec.object_type)
-            )
+            parsed = parse_page(spec.object_type, page.results, parse, self.config.extra_for(spec.object_type))
             rows += parsed.rows
             merged.update(parsed.merged)
-            self.quarantine.page(spec.object_type, parsed.quarantined, page.unreadable, (r["id"] for r in parsed.rows))
+            quarantined += parsed.quarantined
+            unreadable += page.unreadable
+            total = page.total if pages == 0 else total
             # The keyset advances over every record of the page, also those the parser skipped.
             ids = page_ids(page)
             key_id = max(ids, default=key_id)
             pages += 1
             done = page.after is None or not ids
-            self.progress.page(spec.object_type, len(parsed.rows), total=page.total)
         links = self._read_links(spec, [r["id"] for r in rows]) if spec.link_model else None
+        step = Step(
+            spec,
+            cursor.searched_to(key_id),
+            rows,
+            links,
+            merged,
+            parse,
+            pages=pages,
+            quarantined=quarantined,
+            unreadable=tuple(unreadable),
+            total=total,
+        )
+        return step, done
+
+    # -- commits (the cycle's thread) -------------------------------------------------------------------------
+    def _commit(self, step: Step) -> None:
+        """One step in one transaction: its records, links and merges, and the cursor after them."""
+        spec = step.spec
+        self.stats.parse.skipped_records += step.parse.skipped_records
+        self.stats.parse.invalid_values.update(step.parse.invalid_values)
+        self.stats.parse.quarantined.update(step.parse.quarantined)
+        if step.quarantined or step.unreadable or step.rows:
+            self.quarantine.page(spec.object_type, step.quarantined, step.unreadable, (r["id"] for r in step.rows))
         with self.engine.begin() as conn:
-            self._apply(conn, spec, rows, links)
-            self._merge_away(conn, spec, merged, rows)
-            cursor = cursor.searched_to(key_id)
-            self._save(conn, cursor)
+            if step.unseen_since is not None:
+                self._archive_unseen(conn, spec, step.unseen_since)
+            elif step.rows or step.pages or step.listing:
+                self._apply(conn, spec, step.rows, step.links, listing=step.listing)
+                self._merge_away(conn, spec, step.merged, step.rows)
+            self._save(conn, step.cursor)
             self.quarantine.save(conn)
-        self.stats.pages[f"search:{spec.object_type}"] += pages
-        return cursor, done
+        if step.listing:
+            self.stats.pages[f"list:{spec.object_type}"] += 1
+        elif step.pages:
+            self.stats.pages[f"search:{spec.object_type}"] += step.pages
+        if step.listing or step.pages:
+            self.progress.page(spec.object_type, len(step.rows), total=step.total)
 
     def reread_quarantined(self, spec: Spec) -> None:
         """Read again, by id, the records of this type held in quarantine (`sync.quarantine`), 100 per batch read;

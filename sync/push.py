@@ -11,7 +11,7 @@ custom object where the portal has custom objects.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
-from sync import refusals, state_keys
+from sync import inflight, refusals, state_keys
 from sync.config import WriteConfig
-from sync.hubspot.client import HubSpotClient, safe_message
+from sync.hubspot.client import BatchResult, HubSpotClient, safe_message
 from sync.hubspot.constants import BATCH_WRITE_SIZE
 from sync.hubspot.errors import VALIDATION_ERROR, AuthError, RequestError
 from sync.json_fields import counter, messages, texts, whole
@@ -174,26 +174,52 @@ def write_back(
     else:
         assert client is not None
         skip = ensure_schema(engine, client, stats)
+    batches = _batches_to_send(
+        engine, skip, stats, dry_run=dry_run, now_ms=now_ms, retry_ms=retry_ms, progress=progress
+    )
+    if dry_run:
+        for inputs, written in batches:
+            _preview(stats, inputs, written)
+        return stats
+    assert client is not None
+    writer = Writer(engine, client, now_ms, stats)
+    # Up to `max_in_flight` batch updates travel at once; what HubSpot made of each is recorded here, on this thread.
+    sends = (inputs for inputs, _ in batches)
+    for inputs, outcome in inflight.mapped(writer.call, sends, client.max_in_flight):
+        writer.handle(inputs, outcome)
+    return stats
+
+
+def _batches_to_send(
+    engine: Engine,
+    skip: set[str],
+    stats: PushStats,
+    *,
+    dry_run: bool,
+    now_ms: int,
+    retry_ms: int,
+    progress: Progress,
+) -> Iterator[tuple[list[dict[str, Any]], dict[int, Mapping[str, str]]]]:
+    """The pending contacts' inputs, a batch at a time, with what the ledger says HubSpot was last given; contacts
+    with nothing to send are marked done (not in a dry run), those held back after a refusal stay pending. Read on
+    the cycle's thread: between batches `progress` hears of each one and may stop the write-back."""
     after = -1
     while True:
         progress.boundary()
         with engine.connect() as conn:
             batch = _pending_batch(conn, after)
         if not batch:
-            return stats
+            return
         after = batch[-1].contact_id
         inputs, unchanged, held = _diffs(batch, skip, now_ms=now_ms, retry_ms=retry_ms)
         stats.unchanged += len(unchanged)
         stats.held += held
         progress.page("contacts", len(batch))
-        if dry_run:
-            _preview(stats, inputs, {row.contact_id: row.written for row in batch})
-            continue
-        with engine.begin() as conn:
-            _mark_done(conn, unchanged)
+        if not dry_run:
+            with engine.begin() as conn:
+                _mark_done(conn, unchanged)
         if inputs:
-            assert client is not None
-            Writer(engine, client, now_ms, stats).send(inputs)
+            yield inputs, {row.contact_id: row.written for row in batch}
 
 
 def _known_conflicts(engine: Engine) -> set[str]:
@@ -308,14 +334,27 @@ class Writer:
         2·r·⌈log2 n⌉ extra calls (14·r for n = 100; plus the resend it follows, if any), and never more than
         2n - 2. A 207 refuses inputs one by one: no extra call. Any other 4xx raises as before.
         """
-        self.stats.write_calls += 1
+        self.handle(inputs, self.call(inputs), trust_names=trust_names)
+
+    def call(self, inputs: list[dict[str, Any]]) -> BatchResult | RequestError:
+        """The batch update itself (safe on a sending thread: no store access): HubSpot's result, or the
+        VALIDATION_ERROR that refused the whole batch; any other error raises."""
         try:
-            result = self.client.batch_update("contacts", inputs)
+            return self.client.batch_update("contacts", inputs)
         except RequestError as err:
             if err.category != VALIDATION_ERROR:
                 raise
-            self._isolate(inputs, err, trust_names=trust_names)
+            return err
+
+    def handle(
+        self, inputs: list[dict[str, Any]], outcome: BatchResult | RequestError, *, trust_names: bool = True
+    ) -> None:
+        """Record what HubSpot made of one batch update (`call`'s outcome), on the thread that owns the store."""
+        self.stats.write_calls += 1
+        if isinstance(outcome, RequestError):
+            self._isolate(inputs, outcome, trust_names=trust_names)
             return
+        result = outcome
         accepted = {str(r.get("id")) for r in result.accepted} - set(result.errors)
         refused = {i: result.messages.get(i, "") for i, c in result.errors.items() if c == VALIDATION_ERROR}
         failed = {i: c for i, c in result.errors.items() if c != VALIDATION_ERROR}

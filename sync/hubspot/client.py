@@ -14,6 +14,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -129,6 +130,44 @@ class ApiStats:
     outcomes: Counter[str] = field(default_factory=Counter)
     # (family, seconds) per request, for the latency histogram; not stored with the run
     latencies: list[tuple[str, float]] = field(default_factory=list, compare=False)
+    peak_in_flight: int = 0  # most requests awaiting an answer at one moment
+    in_flight: int = field(default=0, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, section: str, key: str, n: int = 1) -> None:
+        """`n` more of `key` in a counter section ("calls", "versions", "statuses", "faults", "outcomes"): requests
+        in flight on several threads count into one record, so the read-add-write is locked."""
+        with self._lock:
+            counts: Counter[str] = getattr(self, section)
+            counts[key] += n
+
+    def latency(self, family: str, seconds: float) -> None:
+        """One request's latency (thread-safe, as `count`)."""
+        with self._lock:
+            self.latencies.append((family, seconds))
+
+    def began(self) -> None:
+        """A request left (thread-safe): one more in flight."""
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def ended(self) -> None:
+        """A request was answered or failed (thread-safe)."""
+        with self._lock:
+            self.in_flight -= 1
+
+    def count_retry(self) -> None:
+        """One more retry (thread-safe, as `count`)."""
+        with self._lock:
+            self.retries += 1
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ApiStats:
+        """A copy of the counts and latencies (a new lock, not a copy of this one)."""
+        copied = ApiStats.from_json(self.to_json())
+        with self._lock:
+            copied.latencies = list(self.latencies)
+        return copied
 
     @property
     def total(self) -> int:
@@ -145,6 +184,7 @@ class ApiStats:
             "faults": dict(self.faults),
             "retries": self.retries,
             "outcomes": dict(self.outcomes),
+            "peak_in_flight": self.peak_in_flight,
         }
 
     @classmethod
@@ -157,6 +197,7 @@ class ApiStats:
             faults=counter(data.get("faults")),
             retries=whole(data.get("retries")),
             outcomes=counter(data.get("outcomes")),
+            peak_in_flight=whole(data.get("peak_in_flight")),
         )
 
 
@@ -335,6 +376,9 @@ class HubSpotClient:
         sdk_config = Configuration(host=config.base_url)
         sdk_config.access_token = config.token.get_secret_value()  # sent as a Bearer token (Service Key or OAuth)
         sdk_config.retries = False  # one retry layer: ours
+        # urllib3 keeps at most this many connections per host: at least one per request in flight, or the extra
+        # requests would open a connection each and close it after (urllib3 warns "pool is full").
+        sdk_config.connection_pool_maxsize = max(config.max_in_flight, sdk_config.connection_pool_maxsize or 0)
         self._api = ApiClient(sdk_config)
         self._api.user_agent = USER_AGENT
         self.paths = Paths(config.api_version)
@@ -348,6 +392,8 @@ class HubSpotClient:
             timezone=config.timezone,
         )
         self._max_attempts = config.max_retries + 1
+        self.max_in_flight = config.max_in_flight  # requests the pull and the write-back keep in flight at once
+        self._token_refused: AuthError | None = None
         self._sleep = sleep
         self.stats = ApiStats()
 
@@ -379,8 +425,28 @@ class HubSpotClient:
     def _once(
         self, kind: str, method: str, path: str, query: Sequence[tuple[str, Any]], body: Any, *, search: bool
     ) -> tuple[int, Any]:
-        self.limiter.acquire(search=search)
-        self.stats.calls[kind] += 1
+        if self._token_refused is not None:  # a 401 on another thread: the token is bad for every request
+            raise AuthError(str(self._token_refused), status=401, category=self._token_refused.category)
+        sent_at = self.limiter.acquire(search=search)
+        self.stats.began()
+        try:
+            return self._send(kind, method, path, query, body, search=search, sent_at=sent_at)
+        finally:
+            self.stats.ended()
+            self.limiter.answered(sent_at, search=search)
+
+    def _send(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, Any]],
+        body: Any,
+        *,
+        search: bool,
+        sent_at: float,
+    ) -> tuple[int, Any]:
+        self.stats.count("calls", kind)
         self._count_version(method, path)
         started = time.monotonic()
         headers = {"Accept": "application/json"}
@@ -409,11 +475,15 @@ class HubSpotClient:
             self._record_outcome(kind, self._record_failure(err, exc), started)
             if isinstance(err, RateLimitedError):
                 self._hold_window(err, search)
+            elif isinstance(err, DailyLimitError):
+                self.limiter.daily_refused(err.resume_at)  # one daily budget for every request in flight
+            elif isinstance(err, AuthError) and err.status == 401:
+                self._token_refused = err
             raise err from exc
         self._note_slow(started)
-        self.stats.statuses[str(status)] += 1
+        self.stats.count("statuses", str(status))
         self._record_outcome(kind, str(status), started)
-        self.limiter.observe(headers)
+        self.limiter.observe(headers, sent_at=sent_at)
         return status, self._decoded(raw)
 
     def _decoded(self, raw: bytes) -> Any:
@@ -422,15 +492,15 @@ class HubSpotClient:
         try:
             body = decode_body(raw)
         except MalformedResponseError:
-            self.stats.faults["malformed"] += 1
+            self.stats.count("faults", "malformed")
             raise
         if unreadable := len(_unreadable(body)):
-            self.stats.faults["unreadable"] += unreadable
+            self.stats.count("faults", "unreadable", unreadable)
         return body
 
     def _count_version(self, method: str, path: str) -> None:
         version = version_of(path)
-        self.stats.versions[version] += 1
+        self.stats.count("versions", version)
         if version == "numbered":  # HubSpot stops supporting these in 2027: say which one, every time
             log.warning("hubspot_numbered_call", method=method, path=path)
 
@@ -444,26 +514,26 @@ class HubSpotClient:
 
     def _note_slow(self, started: float) -> None:
         if time.monotonic() - started > self._slow_s:
-            self.stats.faults["slow"] += 1
+            self.stats.count("faults", "slow")
 
     def _record_outcome(self, kind: str, status: str, started: float) -> None:
         family = family_of(kind)
-        self.stats.outcomes[f"{family} {status}"] += 1
-        self.stats.latencies.append((family, time.monotonic() - started))
+        self.stats.count("outcomes", f"{family} {status}")
+        self.stats.latency(family, time.monotonic() - started)
 
     def _record_failure(self, err: KpiSyncError, exc: BaseException) -> str:
         """Count a failed request; returns its status, or the fault kind where no status came back."""
         status = getattr(exc, "status", None)
         if isinstance(status, int) and status > 0:
-            self.stats.statuses[str(status)] += 1
+            self.stats.count("statuses", str(status))
             if status == 429:
-                self.stats.faults["429"] += 1
+                self.stats.count("faults", "429")
             elif status >= 500:
-                self.stats.faults["5xx"] += 1
+                self.stats.count("faults", "5xx")
             return str(status)
         if isinstance(err, RetriableError):
             fault = "timeout" if isinstance(err, HubSpotTimeoutError) else "connection"
-            self.stats.faults[fault] += 1
+            self.stats.count("faults", fault)
             return fault
         return "error"
 
@@ -475,7 +545,7 @@ class HubSpotClient:
         return max(float(asked), 0.05) if asked is not None else backoff
 
     def _count_retry(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+        self.stats.count_retry()
         exc = state.outcome.exception() if state.outcome else None
         log.debug("hubspot_retry", attempt=state.attempt_number, error=str(exc))
 
@@ -587,7 +657,7 @@ class HubSpotClient:
     def _counted_batch(self, body: Any) -> BatchResult:
         result = _batch_result(body)
         if result.errors or result.unattributed_errors:
-            self.stats.faults["partial"] += 1  # a 207: some inputs refused, the rest applied
+            self.stats.count("faults", "partial")  # a 207: some inputs refused, the rest applied
         return result
 
     def property_groups(self, object_type: str) -> list[dict[str, Any]]:

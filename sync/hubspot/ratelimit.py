@@ -10,6 +10,7 @@ free here only `GUARD_S` after it left our window.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -58,6 +59,7 @@ class _Window:
     limit: int
     seconds: float
     stamps: deque[float] = field(default_factory=deque)
+    recent: deque[float] = field(default_factory=deque)  # pruned stamps kept a window longer (see `left_since`)
     blocked_until: float = 0.0
 
     @property
@@ -67,7 +69,15 @@ class _Window:
 
     def prune(self, now: float) -> None:
         while self.stamps and self.stamps[0] <= now - self.span:
-            self.stamps.popleft()
+            self.recent.append(self.stamps.popleft())
+        while self.recent and self.recent[0] <= now - 3 * self.span:
+            self.recent.popleft()  # no answer in flight was sent that long ago (a request ends within its deadline)
+
+    def left_since(self, since: float) -> int:
+        """Calls already pruned from the window that were sent after `since`."""
+        while self.recent and self.recent[0] <= since - self.seconds:
+            self.recent.popleft()  # older than any answer still in flight can ask about
+        return sum(1 for stamp in self.recent if stamp > since)
 
     def wait_needed(self, now: float) -> float:
         self.prune(now)
@@ -98,14 +108,16 @@ class RateLimiter:
         self._ceiling = per_10s
         self._daily_budget = daily_budget
         self._daily_used = 0
+        self._daily_stopped_until = 0.0  # HubSpot said DAILY (epoch s): nothing more is sent before then
         self._daily_day = datetime.fromtimestamp(wall(), ZoneInfo(timezone)).date()
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._lock = threading.Lock()
         self._observed = ObservedLimits()
         self.waited_seconds = 0.0
 
-    def acquire(self, search: bool = False) -> None:
-        """Wait for a free slot in the relevant window and take it."""
+    def acquire(self, search: bool = False) -> float:
+        """Wait for a free slot in the relevant window and take it; returns the time it was taken (the request is
+        counted as sent then, so requests in flight on other threads hold their slots from that moment)."""
         window = self._search if search else self._general
         while True:
             with self._lock:
@@ -115,20 +127,25 @@ class RateLimiter:
                 if wait <= 0:
                     window.stamps.append(now)
                     self._daily_used += 1
-                    return
-            self.waited_seconds += wait
+                    return now
+                self.waited_seconds += wait
             self._sleep(wait)
 
     def _check_daily(self) -> None:
         today = datetime.fromtimestamp(self._wall(), ZoneInfo(self.timezone)).date()
         if today != self._daily_day:
             self._daily_day, self._daily_used = today, 0
+        if self._wall() < self._daily_stopped_until:
+            raise DailyLimitError("HubSpot's daily API limit is reached", resume_at=self._daily_stopped_until)
         if self._daily_used >= self._daily_budget:
             resume = next_midnight(self._wall(), self.timezone)
             raise DailyLimitError(f"daily API budget of {self._daily_budget} calls spent", resume_at=resume)
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn from HubSpot's rate-limit headers: window length, app maximum, what remains today and now."""
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+        """Learn from HubSpot's rate-limit headers: window length, app maximum, what remains today and now.
+
+        `sent_at` is when the answered request was sent (`acquire`'s time): HubSpot counted its window when the
+        request arrived, so every call of ours it counted was sent after `sent_at` less a window."""
         lower = {k.lower(): v for k, v in headers.items()}
         with self._lock:
             interval = _int(lower.get("x-hubspot-ratelimit-interval-milliseconds"))
@@ -141,7 +158,7 @@ class RateLimiter:
                 self._general.limit = min(self._ceiling, maximum)
             remaining = _int(lower.get("x-hubspot-ratelimit-remaining"))
             if maximum and remaining is not None:
-                self._count_others(maximum - remaining)
+                self._count_others(maximum - remaining, sent_at)
             daily, daily_left = (
                 _int(lower.get("x-hubspot-ratelimit-daily")),
                 _int(lower.get("x-hubspot-ratelimit-daily-remaining")),
@@ -160,14 +177,19 @@ class RateLimiter:
         with self._lock:
             return self._observed
 
-    def _count_others(self, used: int) -> None:
+    def _count_others(self, used: int, sent_at: float | None) -> None:
         """HubSpot counts more calls in the window than we sent: another process shares the token. We cannot know
         when its calls leave the window, so count them as sent now (they free their slots a window from now)."""
         window = self._general
         now = self._clock()
         window.prune(now)
-        # Our own calls never exceed our count: we stamp before HubSpot does and forget after it does.
-        for _ in range(used - len(window.stamps)):
+        # Our own calls never exceed our count: we stamp before HubSpot does and forget after it does. Calls that
+        # left our window while the answer travelled back (a slow answer, others in flight) were still in HubSpot's
+        # count: they are ours, not another process's.
+        ours = len(window.stamps)
+        if sent_at is not None:
+            ours += window.left_since(sent_at - window.seconds)
+        for _ in range(used - ours):
             window.stamps.append(now)
 
     def refused(self, search: bool = False) -> float:
@@ -185,6 +207,26 @@ class RateLimiter:
             window.stamps.extend([now] * (window.limit - len(window.stamps)))
             window.blocked_until = max(window.blocked_until, now + wait)
             return wait
+
+    def answered(self, sent_at: float, search: bool = False) -> None:
+        """The request taken at `sent_at` was answered: it reached HubSpot by now, so it holds its slot until a
+        window from now at the latest. With requests in flight on several threads the time between taking a slot
+        and the request leaving (the GIL, a connection from the pool) varies more than `GUARD_S` covers; counting
+        a call until a window after its answer never lets HubSpot's window hold more than ours."""
+        window = self._search if search else self._general
+        with self._lock:
+            now = self._clock()
+            try:
+                window.stamps.remove(sent_at)
+            except ValueError:
+                return  # already out of the window (an answer slower than a window)
+            bisect.insort(window.stamps, now)
+
+    def daily_refused(self, resume_at: float) -> None:
+        """HubSpot answered 429 DAILY: no request of any thread is sent before `resume_at` (epoch seconds); those
+        already in flight end as they end."""
+        with self._lock:
+            self._daily_stopped_until = max(self._daily_stopped_until, resume_at)
 
     def pause(self, seconds: float, search: bool = False) -> None:
         """HubSpot answered 429 with `Retry-After`: hold the window for `seconds`."""

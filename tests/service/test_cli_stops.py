@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 def _sync_in_flight(sandbox: RunningSandbox, sqlite_url: str) -> subprocess.Popen[str]:
     """A `kpi-sync sync` whose first load is slow (50 ms a call), once it has sent a few calls."""
     sandbox.settings(latency_ms=50)
-    env = worker_env(sandbox, sqlite_url, free_port())
+    # One request at a time: with several in flight this 450-record first load could end before the signal lands.
+    env = worker_env(sandbox, sqlite_url, free_port(), HUBSPOT_MAX_IN_FLIGHT="1")
     process = subprocess.Popen(SYNC_CMD, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: int(sandbox.stats()["total"]) >= 8, what="the first load to start")
     return process

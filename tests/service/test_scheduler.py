@@ -96,7 +96,8 @@ def test_resync_when_idle_starts_at_once(sandbox: RunningSandbox, sqlite_store: 
 def test_stop_mid_cycle_commits_and_closes_the_run(sandbox: RunningSandbox, sqlite_store: Engine) -> None:
     """A stop request during a cycle ends it after the page in flight: the run is closed as stopped, none left open."""
     sandbox.set_faults(rate_slow=1.0, slow_ms=80)
-    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60)
+    # One request at a time: the small portal's first load (80 ms a call) must outlast the half second below.
+    settings = sandbox_settings(sandbox, str(sqlite_store.url), sync_interval_minutes=60, hubspot_max_in_flight=1)
     worker = Worker(sqlite_store, settings)
     worker.start()
     wait_for(lambda: worker.state()["running"] is not None, what="the first cycle")

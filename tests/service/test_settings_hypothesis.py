@@ -48,6 +48,7 @@ NUMBERS = (
     Number("HUBSPOT_SEARCH_PER_SECOND", whole=True, low=0, low_open=True, high=10),
     Number("HUBSPOT_DAILY_BUDGET", whole=True, low=0, low_open=True),
     Number("HUBSPOT_MAX_RETRIES", whole=True, low=0, low_open=False, high=30),
+    Number("HUBSPOT_MAX_IN_FLIGHT", whole=True, low=1, low_open=False, high=16),
     Number("SYNC_OVERLAP_SECONDS", whole=True, low=0, low_open=False, high=86_400),
     Number("SYNC_WINDOW_HOURS", whole=True, low=0, low_open=True),
     Number("SYNC_INTERVAL_MINUTES", whole=False, low=0, low_open=True, high=10_080),

@@ -103,8 +103,11 @@ class Forks:
 
 
 @contextmanager
-def fork_server(sb: RunningSandbox, store_url: str, workdir: Path, *, writeback: bool) -> Iterator[Forks]:
-    """A fork server whose runs sync `sb` into `store_url`, configured only through the environment."""
+def fork_server(
+    sb: RunningSandbox, store_url: str, workdir: Path, *, writeback: bool, in_flight: int = 1
+) -> Iterator[Forks]:
+    """A fork server whose runs sync `sb` into `store_url`, configured only through the environment, with
+    `in_flight` HubSpot requests at once."""
     env = dict(os.environ)
     env.update(
         HUBSPOT_ACCESS_TOKEN=sb.token,
@@ -114,6 +117,7 @@ def fork_server(sb: RunningSandbox, store_url: str, workdir: Path, *, writeback:
         HUBSPOT_MAX_RETRIES="12",
         HUBSPOT_RATE_LIMIT_PER_10S="250",
         HUBSPOT_SEARCH_PER_SECOND="10",
+        HUBSPOT_MAX_IN_FLIGHT=str(in_flight),
         WRITEBACK_ENABLED=str(writeback).lower(),
         LOG_LEVEL="warning",
         LOG_FORMAT="json",
@@ -180,14 +184,16 @@ def runs_still_running(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).where(runs.outcome == "running")).scalar_one())
 
 
+@pytest.mark.parametrize("in_flight", [1, 4])
 def test_killed_ten_times_during_pull_converges_to_the_exact_data(
-    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, tmp_path: Path
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, tmp_path: Path, in_flight: int
 ) -> None:
-    """Ten runs killed at random moments while data moves lose nothing, and a reconcile then makes the store exact."""
+    """Ten runs killed at random moments while data moves lose nothing, and a reconcile then makes the store exact;
+    with one request at a time and with four in flight (pages of several object types fetched at once)."""
     rng = random.Random(2026)
     sandbox.set_faults(rate_slow=1.0, slow_ms=20)
     kills, finished = 0, 0
-    with fork_server(sandbox, sqlite_url, tmp_path, writeback=False) as forks:
+    with fork_server(sandbox, sqlite_url, tmp_path, writeback=False, in_flight=in_flight) as forks:
         while kills < 10:
             assert kills + finished < 30, f"only {kills} of 30 runs were still going when their kill was due"
             if kills + finished and rng.random() < 0.6:
@@ -206,15 +212,17 @@ def test_killed_ten_times_during_pull_converges_to_the_exact_data(
     assert runs_still_running(sqlite_store) == 0
 
 
+@pytest.mark.parametrize("in_flight", [1, 4])
 def test_killed_during_write_back_resumes_without_losing_writes(
-    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, tmp_path: Path
+    sandbox: RunningSandbox, sqlite_store: Engine, sqlite_url: str, tmp_path: Path, in_flight: int
 ) -> None:
-    """Runs killed while writing back leave every value written and the ledger equal to what HubSpot holds."""
+    """Runs killed while writing back leave every value written and the ledger equal to what HubSpot holds; with one
+    batch update at a time and with four in flight."""
     rng = random.Random(5)
     cycle(sqlite_store, settings_for(sandbox, sqlite_url, writeback_enabled=False))  # every contact now pending
     sandbox.set_faults(rate_slow=1.0, slow_ms=100)  # a batch is applied, then answered 100 ms later
     kills = 0
-    with fork_server(sandbox, sqlite_url, tmp_path, writeback=True) as forks:
+    with fork_server(sandbox, sqlite_url, tmp_path, writeback=True, in_flight=in_flight) as forks:
         for round_ in range(12):
             if kills == 5:
                 break

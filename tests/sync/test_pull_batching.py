@@ -87,7 +87,10 @@ def test_a_run_stopped_inside_a_batch_keeps_the_committed_batches_and_the_next_r
 ) -> None:
     """A run stopped (HubSpot's DAILY limit) two pages into its second batch of search pages holds exactly the
     first 1,000 new calls with their links; the next run re-reads only the two uncommitted pages and ends exact."""
-    settings = settings_for(sandbox, sqlite_url, writeback_enabled=False, hubspot_search_per_second=5)
+    # One request at a time: the daily limit below counts the calls in the serial order of the object types.
+    settings = settings_for(
+        sandbox, sqlite_url, writeback_enabled=False, hubspot_search_per_second=5, hubspot_max_in_flight=1
+    )
     cycle(sqlite_store, settings)
     new_calls = log_calls(sandbox, 1_300)
     # Accepted before the stop: searches of contacts and deals, five call pages, one association read, two pages.

@@ -80,6 +80,7 @@ def every_count_set() -> RunCounts:
             faults=Counter({"429": 1}),
             retries=1,
             outcomes=Counter({"search 200": 6, "search 429": 1}),
+            peak_in_flight=3,
         ),
         rate_limit_wait_s=1.25,
         phases={"pull": PhaseTiming(3.5, 120.0), "kpis": PhaseTiming(0.75, 130.5)},
