@@ -440,6 +440,8 @@ class Puller:
             self.stats.pages[f"search:{spec.object_type}"] += step.pages
         if step.listing or step.pages:
             self.progress.page(spec.object_type, len(step.rows), total=step.total)
+        else:  # the end of a list pass or of a search window: still a boundary observers hear of (a cancel, say)
+            self.progress.phase("pull", spec.object_type)
 
     def reread_quarantined(self, spec: Spec) -> None:
         """Read again, by id, the records of this type held in quarantine (`sync.quarantine`), 100 per batch read;

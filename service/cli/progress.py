@@ -81,7 +81,10 @@ class ProgressBars:
 
     def __call__(self, snapshot: Snapshot) -> None:
         current = f"{snapshot.phase}:{snapshot.object_type}"
-        for key in [k for k in self.tasks if k != current and k not in self.done]:  # left behind: its bar fills
+        # A phase left behind: its bars fill. Objects of one phase stay open until it ends, since their pages are read
+        # side by side (HUBSPOT_MAX_IN_FLIGHT) and each may report again after another has.
+        phase = f"{snapshot.phase}:"
+        for key in [k for k in self.tasks if not k.startswith(phase) and k not in self.done]:
             records = snapshot.objects[key].records if key in snapshot.objects else 1
             self.bars.update(self.tasks[key], completed=records, total=records)
             self.done.add(key)

@@ -59,8 +59,9 @@ def test_kpi_sync_cancel_stops_the_running_cycle_at_a_page_boundary_and_the_next
     """`kpi-sync cancel` (no id: the running run) while a first load is held after its contacts page: the run ends
     stopped (cancelled) before it reads deals, with the contacts committed; the next run resumes, and the store and
     the KPIs equal those of a clean run."""
-    # No write-back: it would move the contacts' modification times between the two stores' pulls.
-    config = sandbox_settings(sandbox, sqlite_url, writeback_enabled=False).cycle_config()
+    # No write-back: it would move the contacts' modification times between the two stores' pulls. One request at a
+    # time: the object types are then read in turn (contacts before deals), as the test's boundary needs.
+    config = sandbox_settings(sandbox, sqlite_url, writeback_enabled=False, hubspot_max_in_flight=1).cycle_config()
     pause = PauseAt("contacts")
     with cycle_in_thread(sqlite_store, config, CycleOptions(), [pause]) as done:
         assert pause.reached.wait(60)

@@ -83,14 +83,17 @@ def holder_process(url: str) -> Iterator[subprocess.Popen[str]]:
         process.communicate(timeout=30)
 
 
-def advisory_holder_pid(store: Engine) -> int:
-    """The PostgreSQL backend that holds an advisory lock in this (test-only) database."""
+def advisory_holder_pid(store: Engine, name: str = "cycle") -> int:
+    """The PostgreSQL backend that holds the session advisory lock `name` in this (test-only) database (not the
+    fence's transaction-level locks, which the holder's transactions take and release as they go)."""
+    key = lock_key(name) & 0xFFFFFFFFFFFFFFFF  # pg_locks shows a bigint key as two unsigned 32-bit halves
     query = text(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+        " AND classid = :hi AND objid = :lo"
         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     with store.connect() as conn:
-        return int(conn.execute(query).scalar_one())
+        return int(conn.execute(query, {"hi": key >> 32, "lo": key & 0xFFFFFFFF}).scalar_one())
 
 
 def session_alive(store: Engine, pid: int) -> bool:
