@@ -39,10 +39,10 @@ def _text(preview: WritePreview) -> str:
     rows = [[str(c.contact_id), c.property, NEVER_WRITTEN if c.old is None else c.old, c.new] for c in preview.changes]
     if not rows:
         return headline(preview)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    top = "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip()
-    return "\n".join([headline(preview), top, *lines])
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
+    return "\n".join([headline(preview), *lines])
 
 
 def _csv(preview: WritePreview) -> str:

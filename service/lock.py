@@ -13,7 +13,6 @@ In-memory SQLite: no other process can see the database, so a lock inside this p
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import structlog
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.locks import lock_file, lock_key
+from storage.locks import lock_file, lock_key, pg_lock_ids, try_flock
 from sync import fence
 
 __all__ = ["cycle_lock", "lock_file", "lock_key"]
@@ -62,17 +61,9 @@ def _file_lock(path: Path) -> Iterator[bool]:
     # Read-only is enough for flock, and lets another user that may write the database share the lock file.
     fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
     try:
-        yield _try_flock(fd)
+        yield try_flock(fd)
     finally:
         os.close(fd)  # releases the lock: each open() is its own lock, even in one process
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 @contextmanager
@@ -118,8 +109,7 @@ class _Keepalive:
 
     def __init__(self, conn: Connection, key: int, token: fence.Fence, interval: float) -> None:
         self._conn, self._fence, self._interval = conn, token, interval
-        unsigned = key & 0xFFFFFFFFFFFFFFFF  # pg_locks shows a bigint key as two unsigned 32-bit halves
-        self._params = {"classid": unsigned >> 32, "objid": unsigned & 0xFFFFFFFF}
+        self._params = pg_lock_ids(key)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cycle-lock-keepalive", daemon=True)
         self._thread.start()

@@ -32,6 +32,13 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def pg_lock_ids(key: int) -> dict[str, int]:
+    """How `pg_locks` shows an advisory lock of bigint `key`: `classid` and `objid`, its unsigned 32-bit halves
+    (with `objsubid` 1)."""
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return {"classid": unsigned >> 32, "objid": unsigned & 0xFFFFFFFF}
+
+
 def lock_file(url: URL, name: str) -> Path | None:
     """The lock file of lock `name` beside a SQLite database file; None for an in-memory database."""
     database = url.database or ""
@@ -72,16 +79,21 @@ def waiting_lock(engine: Engine, name: str, timeout_s: float) -> Iterator[None]:
         os.close(fd)
 
 
+def try_flock(fd: int) -> bool:
+    """Take an exclusive `flock` on `fd` without waiting; whether it was taken."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def _flock_within(fd: int, timeout_s: float, name: str) -> None:
     deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise LockTimeoutError(f"the {name} lock stayed taken for {timeout_s:.0f} s") from None
-            time.sleep(0.05)
+    while not try_flock(fd):
+        if time.monotonic() >= deadline:
+            raise LockTimeoutError(f"the {name} lock stayed taken for {timeout_s:.0f} s")
+        time.sleep(0.05)
 
 
 @contextmanager

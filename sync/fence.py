@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -73,20 +73,19 @@ def take(engine: Engine, name: str) -> Fence:
     return Fence(engine, name, token)
 
 
-@contextmanager
-def holding(fence: Fence) -> Iterator[Fence]:
+def holding(fence: Fence) -> AbstractContextManager[None]:
     """Fence every transaction this context begins on the fence's engine."""
-    reset = _ACTIVE.set(fence)
-    try:
-        yield fence
-    finally:
-        _ACTIVE.reset(reset)
+    return _active(fence)
+
+
+def unfenced() -> AbstractContextManager[None]:
+    """Transactions begun here are not fenced: recording how a run ended must succeed even when the lock is lost."""
+    return _active(None)
 
 
 @contextmanager
-def unfenced() -> Iterator[None]:
-    """Transactions begun here are not fenced: recording how a run ended must succeed even when the lock is lost."""
-    reset = _ACTIVE.set(None)
+def _active(fence: Fence | None) -> Iterator[None]:
+    reset = _ACTIVE.set(fence)
     try:
         yield
     finally:

@@ -421,9 +421,7 @@ class Puller:
     def _commit(self, step: Step) -> None:
         """One step in one transaction: its records, links and merges, and the cursor after them."""
         spec = step.spec
-        self.stats.parse.skipped_records += step.parse.skipped_records
-        self.stats.parse.invalid_values.update(step.parse.invalid_values)
-        self.stats.parse.quarantined.update(step.parse.quarantined)
+        self.stats.parse.add(step.parse)
         if step.quarantined or step.unreadable or step.rows:
             self.quarantine.page(spec.object_type, step.quarantined, step.unreadable, (r["id"] for r in step.rows))
         with self.engine.begin() as conn:

@@ -47,6 +47,12 @@ class ParseStats:
         """All invalid values together."""
         return sum(self.invalid_values.values())
 
+    def add(self, other: ParseStats) -> None:
+        """Count `other`'s drops here too (a page parsed on a fetch thread, counted into the run's stats)."""
+        self.skipped_records += other.skipped_records
+        self.invalid_values.update(other.invalid_values)
+        self.quarantined.update(other.quarantined)
+
 
 @dataclass(frozen=True)
 class Parsed:

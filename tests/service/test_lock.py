@@ -25,6 +25,7 @@ from service.settings import Settings
 from storage import repo
 from storage import tables as t
 from storage.engine import make_engine
+from storage.locks import pg_lock_ids
 from sync import fence
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.errors import LostLockError
@@ -86,14 +87,13 @@ def holder_process(url: str) -> Iterator[subprocess.Popen[str]]:
 def advisory_holder_pid(store: Engine, name: str = "cycle") -> int:
     """The PostgreSQL backend that holds the session advisory lock `name` in this (test-only) database (not the
     fence's transaction-level locks, which the holder's transactions take and release as they go)."""
-    key = lock_key(name) & 0xFFFFFFFFFFFFFFFF  # pg_locks shows a bigint key as two unsigned 32-bit halves
     query = text(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-        " AND classid = :hi AND objid = :lo"
+        " AND classid = :classid AND objid = :objid"
         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     with store.connect() as conn:
-        return int(conn.execute(query, {"hi": key >> 32, "lo": key & 0xFFFFFFFF}).scalar_one())
+        return int(conn.execute(query, pg_lock_ids(lock_key(name))).scalar_one())
 
 
 def session_alive(store: Engine, pid: int) -> bool:
