@@ -123,7 +123,9 @@ class SyncCursor(SQLModel, table=True):
 
     A list pass (the first full load, later a reconcile) keeps its cursor `list_after` and start `list_started_at`.
     Incremental: every change with modification time < `high_water` has been read. A search chain in progress
-    keeps its window (`window_lo`, `window_hi`) and keyset position (`key_id`).
+    keeps its window (`window_lo`, `window_hi`), the ranges inside it not read (`window_skips`) and keyset position
+    (`key_id`); `settled`: every change modified before it was read when the search index already held it. A list pass
+    read side by side in id ranges keeps each range's position in `list_shards`.
     """
 
     __tablename__ = "sync_cursors"
@@ -135,6 +137,9 @@ class SyncCursor(SQLModel, table=True):
     window_lo: int | None = _ms()
     window_hi: int | None = _ms()
     key_id: int | None = Field(default=None, sa_type=BigInteger)
+    settled: int | None = _ms()
+    window_skips: list[list[int]] | None = Field(default=None, sa_type=JSON)
+    list_shards: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     last_reconciled_at: int | None = _ms()
     updated_at: int | None = _ms()
 

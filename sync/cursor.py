@@ -21,6 +21,24 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True)
+class Shard:
+    """One id range of a list pass read side by side with the others: it starts at `start` (the list's `after`, an
+    id; None for the first), ends before id `end` (None for the last), and has read up to `after` (None before its
+    first page); `done` once its last page is stored."""
+
+    start: str | None
+    end: int | None
+    after: str | None = None
+    done: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Shard:
+        """A stored `list_shards` entry."""
+        end = data.get("end")
+        return cls(data.get("start"), None if end is None else int(end), data.get("after"), bool(data.get("done")))
+
+
+@dataclass(frozen=True)
 class Cursor:
     """One object type's pull cursor (a `sync_cursors` row)."""
 
@@ -32,6 +50,9 @@ class Cursor:
     window_lo: int | None = None  # the search window in progress, [lo, hi) of the modification property
     window_hi: int | None = None
     key_id: int | None = None  # the last id read in the current window
+    settled: int | None = None  # every change modified before this (epoch ms) was read once the search index held it
+    window_skips: tuple[tuple[int, int], ...] = ()  # ranges [lo, hi) inside the window in progress it does not read
+    list_shards: tuple[Shard, ...] = ()  # a list pass read side by side in id ranges: where each range stands
     last_reconciled_at: int | None = None  # start of the last list pass that finished
     updated_at: int | None = None
 
@@ -39,11 +60,22 @@ class Cursor:
     def from_row(cls, row: Mapping[str, Any]) -> Cursor:
         """A `sync_cursors` row (or `repo.get_cursor`'s fresh one)."""
         known = {f.name: row[f.name] for f in fields(cls) if f.name in row}
-        return cls(**known | {"phase": Phase(row.get("phase") or Phase.FULL)})
+        return cls(
+            **known
+            | {
+                "phase": Phase(row.get("phase") or Phase.FULL),
+                "window_skips": tuple((int(lo), int(hi)) for lo, hi in row.get("window_skips") or ()),
+                "list_shards": tuple(Shard.from_json(s) for s in row.get("list_shards") or ()),
+            }
+        )
 
     def to_row(self) -> dict[str, Any]:
         """The row to store: plain values only (the driver would store an enum member by its name)."""
-        return asdict(self) | {"phase": self.phase.value}
+        return asdict(self) | {
+            "phase": self.phase.value,
+            "window_skips": [list(s) for s in self.window_skips] or None,
+            "list_shards": [asdict(s) for s in self.list_shards] or None,
+        }
 
     # -- list pass ---------------------------------------------------------------------------------------------------
     @property

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine
 
 from storage import repo
-from sync.cursor import Cursor, Phase
+from sync.cursor import Cursor, Phase, Shard
 
 HOUR = 3_600_000
 
@@ -65,6 +65,10 @@ def test_a_list_pass_in_progress_keeps_its_start() -> None:
         Cursor("contacts"),
         Cursor("calls", Phase.INCREMENTAL, high_water=5, window_lo=1, window_hi=9, key_id=2**62, updated_at=7),
         Cursor("deals", Phase.FULL, list_after="abc", list_started_at=3, last_reconciled_at=2),
+        Cursor(
+            "contacts", Phase.INCREMENTAL, high_water=9, settled=4, window_lo=4, window_hi=12, window_skips=((5, 9),)
+        ),
+        Cursor("emails", list_started_at=3, list_shards=(Shard(None, 500, "120"), Shard("500", None, done=True))),
     ],
 )
 def test_a_cursor_survives_the_store(sqlite_store: Engine, cursor: Cursor) -> None:
