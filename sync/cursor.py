@@ -1,5 +1,11 @@
 """Where the pull of one object type stands, typed: a list pass in progress, or the incremental search's high-water
-mark and the window [window_lo, window_hi) it is searching, with its keyset position.
+and settled marks and the window [window_lo, window_hi) it is searching, with the ranges it skips and its keyset
+position.
+
+A change is read fresh by the first window that covers it and read once more when it is settled: by the first run
+starting at least the overlap after it, when the search index must hold it. What was read fresh and is not settled
+yet is skipped (reading it again proves nothing), and so is kpi-sync's own write-back until it settles: it is read
+once, settled. See `Cursor.next_window`.
 
 Storage keeps the row (`repo.get_cursor` / `save_cursor`); `Cursor.from_row` and `to_row` convert. A cursor is
 immutable: each transition the pull makes is a method returning the next cursor, saved with the page it belongs to.
@@ -7,10 +13,13 @@ immutable: each transition the pull makes is a method returning the next cursor,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
+
+Span = tuple[int, int]  # [lo, hi) of a modification time, epoch ms
+MAX_PIECES = 5  # filter groups HubSpot ORs in one search request: a window reads at most this many ranges
 
 
 class Phase(StrEnum):
@@ -51,7 +60,7 @@ class Cursor:
     window_hi: int | None = None
     key_id: int | None = None  # the last id read in the current window
     settled: int | None = None  # every change modified before this (epoch ms) was read once the search index held it
-    window_skips: tuple[tuple[int, int], ...] = ()  # ranges [lo, hi) inside the window in progress it does not read
+    window_skips: tuple[Span, ...] = ()  # ranges [lo, hi) inside the window in progress it does not read
     list_shards: tuple[Shard, ...] = ()  # a list pass read side by side in id ranges: where each range stands
     last_reconciled_at: int | None = None  # start of the last list pass that finished
     updated_at: int | None = None
@@ -92,13 +101,16 @@ class Cursor:
         return replace(self, list_after=after)
 
     def finish_listing(self) -> Cursor:
-        """The list pass done: incremental from now on; a first load also sets the high-water mark to its start,
-        while a reconcile leaves it (what changed meanwhile is searched from where the search stood)."""
+        """The list pass done: incremental from now on; a first load also sets the high-water and settled marks to
+        its start (a list reads the store, not the search index), while a reconcile leaves them (what changed
+        meanwhile is searched from where the search stood)."""
         started = self.list_started_at
+        first = self.phase is Phase.FULL
         return replace(
             self,
             phase=Phase.INCREMENTAL,
-            high_water=started if self.phase is Phase.FULL else self.high_water,
+            high_water=started if first else self.high_water,
+            settled=started if first else self.settled,
             list_after=None,
             list_started_at=None,
             last_reconciled_at=started,
@@ -110,18 +122,87 @@ class Cursor:
         """Whether a search window is in progress."""
         return self.window_lo is not None
 
-    def next_window(self, *, overlap_ms: int, span_ms: int, until_ms: int) -> Cursor | None:
-        """The next search window: from the high-water mark less `overlap_ms`, at most `span_ms` long, ending by
-        `until_ms` (the run's start); None when there is nothing left to search."""
-        lo = max(0, (self.high_water or 0) - overlap_ms)
+    def settled_mark(self, overlap_ms: int) -> int:
+        """Where the settled changes end; a cursor from before the mark existed re-read the overlap every run, so
+        what lies before its high-water mark less the overlap counts as settled."""
+        if self.settled is not None:
+            return self.settled
+        return max(0, (self.high_water or 0) - overlap_ms)
+
+    def next_window(
+        self, *, overlap_ms: int, span_ms: int, until_ms: int, writes: Iterable[Span] = ()
+    ) -> Cursor | None:
+        """The next search window of a run starting at `until_ms`: from the settled mark, at most `span_ms` long,
+        ending by `until_ms`; None when there is nothing left to search.
+
+        It reads [settled, until) except, as skips: what was read fresh and is not settled yet, [max(settled, until
+        - overlap), high_water); and `writes`, kpi-sync's own write-back intervals, where they lie beyond both the
+        high-water mark and until - overlap (read once when settled, by a later run's [settled, high_water)). More
+        than MAX_PIECES ranges to read: the smallest skips are dropped (it reads more, never less)."""
+        lo = self.settled_mark(overlap_ms)
         if lo >= until_ms:
             return None
-        return replace(self, window_lo=lo, window_hi=min(until_ms, lo + span_ms), key_id=0)
+        hi = min(until_ms, lo + span_ms)
+        fresh_from, high_water = until_ms - overlap_ms, self.high_water or 0
+        skips = [(max(lo, fresh_from), high_water), *((max(a, high_water, fresh_from), b) for a, b in writes)]
+        return replace(self, window_lo=lo, window_hi=hi, key_id=0, settled=lo, window_skips=fitted(skips, lo, hi))
+
+    @property
+    def pieces(self) -> tuple[Span, ...]:
+        """The ranges the window in progress reads: the window less its skips (none when it is all skipped)."""
+        assert self.window_lo is not None
+        assert self.window_hi is not None
+        return gaps(self.window_lo, self.window_hi, self.window_skips)
 
     def searched_to(self, key_id: int) -> Cursor:
         """Search pages of the window read up to id `key_id`."""
         return replace(self, key_id=key_id)
 
-    def close_window(self) -> Cursor:
-        """The window exhausted: everything modified before its end has been read."""
-        return replace(self, high_water=self.window_hi, window_lo=None, window_hi=None, key_id=None)
+    def close_window(self, *, settled_by: int) -> Cursor:
+        """The window exhausted: every change before its end has been read, or skipped to be read when settled; the
+        settled mark moves to the window's end, but not past `settled_by` (the run's start less the overlap: what
+        was read after that was read fresh)."""
+        assert self.window_lo is not None
+        assert self.window_hi is not None
+        settled = self.settled if self.settled is not None else self.window_lo
+        return replace(
+            self,
+            high_water=max(self.high_water or 0, self.window_hi),
+            settled=max(settled, min(self.window_hi, settled_by)),
+            window_lo=None,
+            window_hi=None,
+            key_id=None,
+            window_skips=(),
+        )
+
+
+def merged(spans: Iterable[Span]) -> list[Span]:
+    """Non-empty spans sorted, those that overlap or touch joined."""
+    out: list[Span] = []
+    for lo, hi in sorted(s for s in spans if s[0] < s[1]):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def gaps(lo: int, hi: int, skips: Iterable[Span]) -> tuple[Span, ...]:
+    """[lo, hi) less the skips, as sorted non-empty ranges."""
+    out: list[Span] = []
+    for a, b in merged(skips):
+        if a > lo:
+            out.append((lo, min(a, hi)))
+        lo = max(lo, b)
+    if lo < hi:
+        out.append((lo, hi))
+    return tuple(s for s in out if s[0] < s[1])
+
+
+def fitted(skips: Iterable[Span], lo: int, hi: int) -> tuple[Span, ...]:
+    """The skips clipped to the window [lo, hi), the smallest dropped until at most MAX_PIECES ranges are left to
+    read."""
+    kept = merged((max(a, lo), min(b, hi)) for a, b in skips)
+    while len(gaps(lo, hi, kept)) > MAX_PIECES:
+        kept.remove(min(kept, key=lambda s: s[1] - s[0]))
+    return tuple(kept)

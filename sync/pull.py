@@ -6,7 +6,9 @@ with at most one list page or five search pages re-read.
 Incremental search pages by a keyset on `hs_object_id` inside a fixed window [lo, hi) of the modification
 property: no offset is ever used, so neither the 10,000-result cap nor thousands of records sharing one
 millisecond can lose a record or loop. The window's upper bound is the run's start; records changed during the
-run are read next time, and each window starts `overlap` earlier to absorb search-index lag.
+run are read next time. Against search-index lag, a change is read once more when settled, by the first run starting
+an overlap after it; kpi-sync's own write-back is read only then (`sync.cursor`, `sync.own_writes`). A window reads
+its ranges in one request per page, one filter group each.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
-from sync import inflight, state_keys
+from sync import inflight, own_writes, state_keys
 from sync.config import PullConfig
-from sync.cursor import Cursor, Phase
+from sync.cursor import Cursor, Phase, Span
 from sync.hubspot.client import HubSpotClient, Page
 from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
@@ -183,6 +185,7 @@ class Puller:
         self.progress = progress or Progress()
         self.stats = PullStats()
         self.quarantine = Quarantine(self.stats.parse)
+        self.writes: tuple[Span, ...] = ()  # kpi-sync's own contact write-backs (`sync.own_writes`)
 
     # -- entry points ------------------------------------------------------------------------------------------
     def run(self, objects: Sequence[str] = OBJECT_TYPES, reconcile: bool = False) -> PullStats:
@@ -195,6 +198,7 @@ class Puller:
             cursors = {o: Cursor.from_row(repo.get_cursor(conn, o)) for o in objects}
             refreshed = (repo.get_state(conn, state_keys.OWNERS_REFRESHED) or {}).get("at", 0)
             self.quarantine.load(conn)
+            self.writes = own_writes.load(conn)
         listing = reconcile or any(c.phase is Phase.FULL or c.list_after for c in cursors.values())
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.progress.phase("pull", "owners")
@@ -357,26 +361,34 @@ class Puller:
 
     # -- incremental -------------------------------------------------------------------------------------------
     def search_steps(self, spec: Spec, cursor: Cursor) -> Iterator[Step]:
-        """Search every window between the high-water mark (minus the overlap) and the run's start: a step per batch
-        of search pages, and one per closed window (runs on a fetch thread: no store access)."""
+        """Search every window between the settled mark and the run's start, skipping what needs no reading now
+        (`Cursor.next_window`): a step per batch of search pages, and one per closed window (runs on a fetch thread:
+        no store access). Consecutive windows of one run continue where the last ended."""
         overlap_ms = self.config.overlap_seconds * 1000
         span_ms = self.config.window_hours * 3_600_000
+        writes = self.writes if spec.object_type == "contacts" else ()
+        # A window resumed from an earlier run was opened before this run's start: only what lies an overlap before
+        # its end is surely read settled.
+        settled_by = (cursor.window_hi or 0) - overlap_ms if cursor.searching else self.run_start_ms - overlap_ms
         while True:
             if not cursor.searching:
-                opened = cursor.next_window(overlap_ms=overlap_ms, span_ms=span_ms, until_ms=self.run_start_ms)
+                opened = cursor.next_window(
+                    overlap_ms=overlap_ms, span_ms=span_ms, until_ms=self.run_start_ms, writes=writes
+                )
                 if opened is None:
                     return
                 cursor = opened
-            step, done = self._search_batch(spec, cursor)
-            cursor = step.cursor
-            yield step
-            if not done:
-                continue
-            cursor = cursor.close_window()
+            if cursor.pieces:  # a window wholly skipped closes without a request
+                step, done = self._search_batch(spec, cursor)
+                cursor = step.cursor
+                yield step
+                if not done:
+                    continue
+            cursor = cursor.close_window(settled_by=settled_by)
             yield Step(spec, cursor)
             if (cursor.high_water or 0) >= self.run_start_ms:
                 return
-            overlap_ms = 0  # consecutive windows of one run join without overlap
+            settled_by = self.run_start_ms - overlap_ms
 
     def _search_batch(self, spec: Spec, cursor: Cursor) -> tuple[Step, bool]:
         """Up to SEARCH_PAGES_PER_BATCH search pages of the current window, their contact links read in one batch,
@@ -461,17 +473,19 @@ class Puller:
             self.stats.pages[f"read:{spec.object_type}"] += 1
 
     def _search_body(self, spec: Spec, cursor: Cursor, key_id: int) -> dict[str, Any]:
-        """The next keyset page of the current window: ids above `key_id`, ascending."""
+        """The next keyset page of the current window: ids above `key_id`, ascending, in any range the window reads
+        (one filter group per range, ORed)."""
         modified = MODIFIED_PROPERTY[spec.object_type]
         return {
             "filterGroups": [
                 {
                     "filters": [
-                        {"propertyName": modified, "operator": "GTE", "value": str(cursor.window_lo)},
-                        {"propertyName": modified, "operator": "LT", "value": str(cursor.window_hi)},
+                        {"propertyName": modified, "operator": "GTE", "value": str(lo)},
+                        {"propertyName": modified, "operator": "LT", "value": str(hi)},
                         {"propertyName": "hs_object_id", "operator": "GT", "value": str(key_id)},
                     ]
                 }
+                for lo, hi in cursor.pieces
             ],
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
             "properties": self._properties(spec.object_type),

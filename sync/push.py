@@ -10,6 +10,7 @@ custom object where the portal has custom objects.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from sqlalchemy import Connection, Engine, Select, select, update
 
 from storage import repo
 from storage import tables as t
-from sync import inflight, refusals, state_keys
+from sync import inflight, own_writes, refusals, state_keys
+from sync.clock import now_ms
 from sync.config import WriteConfig
 from sync.hubspot.client import BatchResult, HubSpotClient, safe_message
 from sync.hubspot.constants import BATCH_WRITE_SIZE
@@ -317,12 +319,15 @@ def split(inputs: list[dict[str, Any]], named: Mapping[str, str]) -> tuple[list[
 
 @dataclass
 class Writer:
-    """Sends batches of contact values and records what HubSpot made of each call, in the ledger, at once."""
+    """Sends batches of contact values and records what HubSpot made of each call, in the ledger, at once, with
+    the interval its writes moved contacts' modification times in (`sync.own_writes`)."""
 
     engine: Engine
     client: HubSpotClient
     now_ms: int
     stats: PushStats
+    first_sent: int | None = None  # when the first batch update left (epoch ms)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def send(self, inputs: list[dict[str, Any]], *, trust_names: bool = True) -> None:
         """One batch update, and what it takes to write every input HubSpot's validation rules do not refuse.
@@ -339,6 +344,9 @@ class Writer:
     def call(self, inputs: list[dict[str, Any]]) -> BatchResult | RequestError:
         """The batch update itself (safe on a sending thread: no store access): HubSpot's result, or the
         VALIDATION_ERROR that refused the whole batch; any other error raises."""
+        sent = now_ms()
+        with self._lock:  # batches leave from several threads: the earliest counts
+            self.first_sent = sent if self.first_sent is None else min(self.first_sent, sent)
         try:
             return self.client.batch_update("contacts", inputs)
         except RequestError as err:
@@ -402,6 +410,8 @@ class Writer:
                 rows.append(row)
             repo.upsert(conn, LEDGER, rows)
             _mark_done(conn, done)
+            assert self.first_sent is not None  # a call's outcome is recorded after the call
+            own_writes.record(conn, self.first_sent, now_ms())
         self.stats.contacts_written += len(done)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage import repo
 from storage import tables as t
+from sync.clock import now_ms as now_ms  # noqa: PLC0414 (re-exported: callers know the run clock as runs.now_ms)
 from sync.hubspot.client import ApiStats
 from sync.json_fields import real, section
 from sync.progress import RunStop, Snapshot
@@ -206,11 +207,6 @@ def readable_ms(epoch_ms: int | float | None) -> int | None:
     if epoch_ms is None:
         return None
     return int(min(max(epoch_ms, 0), MAX_READABLE_MS))
-
-
-def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds."""
-    return int(time.time() * 1000)
 
 
 def open_run(

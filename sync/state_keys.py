@@ -25,3 +25,6 @@ SNAPSHOT_SCHEMA = "snapshot_schema"
 # {object_type: [record ids]}: records that held a value no store can hold (stored without it, or not at all), read
 # again at the start of the next incremental pass of their type until they come clean (at most `QUARANTINE_HELD`).
 QUARANTINE = "quarantine"
+# {"intervals": [[lo, hi], ...]}: kpi-sync's own contact write-backs, as ranges of `lastmodifieddate` (epoch ms); the
+# pull reads each once settled (`sync.own_writes`), pruned once below the contacts cursor's settled mark.
+OWN_WRITES = "own_writes"

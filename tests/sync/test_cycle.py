@@ -83,7 +83,8 @@ def test_records_sharing_one_millisecond_sync_completely(
 
 
 def test_search_index_lag_loses_nothing(sqlite_store: Engine, sqlite_url: str) -> None:
-    """Changes invisible to search when a run starts are read by the next run's overlap."""
+    """Changes invisible to search when a run starts are read by the first run starting an overlap after them (when
+    the index must hold them; a run sooner would not settle them, so it does not read them again)."""
     from sandbox.harness import run_sandbox
     from tests.helpers import TOKEN
 
@@ -96,7 +97,7 @@ def test_search_index_lag_loses_nothing(sqlite_store: Engine, sqlite_url: str) -
         )
         cycle(sqlite_store, settings)  # runs inside the lag: sees little or nothing
         assert mismatched(sqlite_store, sb, searchable)  # the lag did hide changes from this run
-        time.sleep(1.6)
+        time.sleep(3.1)  # the overlap: past the lag (1.5 s), and past what settles the changes
         cycle(sqlite_store, settings)
         assert mismatched(sqlite_store, sb, searchable) == {}
 
