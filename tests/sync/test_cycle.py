@@ -15,7 +15,7 @@ from sync.cycle import CycleOptions, run_cycle
 from sync.properties import CONTACT_PROPERTIES
 from sync.refresh.contacts import refresh
 from sync.runs import RunOutcome
-from tests.helpers import api_calls, cycle, kpi_mismatches, mismatched, settings_for, stored, truth
+from tests.helpers import SETTLE_S, api_calls, cycle, kpi_mismatches, mismatched, settings_for, stored, truth
 
 
 def test_full_sync_stores_exactly_what_hubspot_serves(sandbox: RunningSandbox, store: Engine, store_url: str) -> None:
@@ -60,7 +60,7 @@ def test_quiet_second_run_costs_a_handful_of_calls_and_writes_nothing(
     """With no HubSpot changes, a cycle spends one search per object and makes no write call."""
     settings = settings_for(sandbox, store_url)
     cycle(store, settings)
-    time.sleep(2.5)  # let our own write-back fall out of the overlap window
+    time.sleep(SETTLE_S)  # our own write-back settles
     cycle(store, settings)  # reads back our own writes: must not write again
     sandbox.reset_stats()
     summary = cycle(store, settings)

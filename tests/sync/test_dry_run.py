@@ -6,6 +6,7 @@ dry run has records to pull and KPI values to change.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from storage.engine import open_store
 from sync import runs
 from sync.cycle import CycleOptions, RunSummary, run_cycle
 from sync.runs import RunKind, RunOutcome
-from tests.helpers import TOKEN, cycle, kpi_mismatches, settings_for
+from tests.helpers import SETTLE_S, TOKEN, cycle, kpi_mismatches, settings_for
 
 HISTORY = "sync_runs"  # the one table a dry run writes: its own row
 READS = ("/search", "/batch/read")  # POSTs that only read
@@ -141,6 +142,7 @@ def test_the_next_real_run_is_as_if_the_dry_run_never_happened(
         for engine, sb, url in zip(engines, (sandbox, control), urls, strict=True):
             moved_on(engine, sb, url)
         dry_run(engines[0], sandbox, urls[0])
+        time.sleep(SETTLE_S)  # both portals' write-back settled: the next runs read it alike, however long each took
         sandbox.reset_stats()
         after = [cycle(e, settings_for(sb, u)) for e, sb, u in zip(engines, (sandbox, control), urls, strict=True)]
         for section in ("pull", "kpis", "push"):  # what changed, what was recomputed, what was written

@@ -12,7 +12,7 @@ from storage import repo
 from storage import tables as t
 from sync.hubspot.client import HubSpotClient
 from sync.properties import CONTACT_PROPERTIES, PROPERTY_GROUP_DEF, SNAPSHOT_OBJECT
-from tests.helpers import TOKEN, cycle, settings_for
+from tests.helpers import SETTLE_S, TOKEN, cycle, settings_for
 
 
 def _owner_months(engine: Engine) -> set[str]:
@@ -44,7 +44,7 @@ def test_one_snapshot_per_owner_and_month_is_upserted_and_kept_current(
     assert first.counts.push.snapshots_written == len(expected)
     assert first.counts.push.snapshot_calls == -(-len(expected) // 100)
 
-    time.sleep(2.5)  # our own writes fall out of the overlap window
+    time.sleep(SETTLE_S)  # our own write-back settles: read once, by the next cycle
     cycle(sqlite_store, settings)
     assert cycle(sqlite_store, settings).counts.push.snapshot_calls == 0
 
@@ -74,7 +74,7 @@ def test_after_activity_only_the_contacts_whose_values_changed_are_written(
     """The write-back sends exactly the contacts whose KPI values moved, in as few batches as possible."""
     settings = settings_for(sandbox, store_url)
     cycle(store, settings)
-    time.sleep(2.5)
+    time.sleep(SETTLE_S)
     cycle(store, settings)
     before = _kpi_properties(store)
     sandbox.simulate(minutes=180, seed=8)
