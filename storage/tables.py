@@ -122,10 +122,11 @@ class SyncCursor(SQLModel, table=True):
     """Where the pull of one object type stands; committed with each page so a killed run resumes exactly.
 
     A list pass (the first full load, later a reconcile) keeps its cursor `list_after` and start `list_started_at`.
-    Incremental: every change with modification time < `high_water` has been read. A search chain in progress
-    keeps its window (`window_lo`, `window_hi`), the ranges inside it not read (`window_skips`) and keyset position
-    (`key_id`); `settled`: every change modified before it was read when the search index already held it. A list pass
-    read side by side in id ranges keeps each range's position in `list_shards`.
+    Incremental: every change with modification time < `high_water` has been read (or set aside until it settles:
+    kpi-sync's own write-back). A search chain in progress keeps its window (`window_lo`, `window_hi`), the ranges
+    inside it not read (`window_skips`) and keyset position (`key_id`); `settled`: every change modified before it
+    was read when the search index already held it. A list pass read side by side in id ranges keeps each range's
+    position in `list_shards`.
     """
 
     __tablename__ = "sync_cursors"

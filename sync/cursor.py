@@ -55,7 +55,7 @@ class Cursor:
     phase: Phase = Phase.FULL
     list_after: str | None = None  # the list pass's paging cursor: where the next page starts
     list_started_at: int | None = None  # a list pass in progress started at (epoch ms); records not seen are archived
-    high_water: int | None = None  # every change modified before this (epoch ms) has been read
+    high_water: int | None = None  # every change modified before this (epoch ms) has been read, or set aside to settle
     window_lo: int | None = None  # the search window in progress, [lo, hi) of the modification property
     window_hi: int | None = None
     key_id: int | None = None  # the last id read in the current window
