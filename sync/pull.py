@@ -200,12 +200,14 @@ class Puller:
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.progress.phase("pull", "owners")
             self.pull_owners_and_pipelines()
+        if reconcile:
+            cursors = {o: c.start_listing(self.run_start_ms) for o, c in cursors.items()}
+        uncut = [o for o, c in cursors.items() if c.phase is Phase.FULL and not (c.list_after or c.planned)]
+        cut = self._cut_by_hubspot(uncut)
         producers: list[tuple[tuple[int, int], Callable[[], Iterable[Step]]]] = []
         for object_type in objects:
             self.progress.phase("pull", object_type)
             spec, cursor = spec_for(object_type), cursors[object_type]
-            if reconcile:
-                cursor = cursor.start_listing(self.run_start_ms)
             if not cursor.listing:
                 self.reread_quarantined(spec)
                 # searches first: they are short, and the long list chains then keep the rate limit busy to the end
@@ -213,7 +215,7 @@ class Puller:
                 continue
             # A list pass reads everything as of its start; what changed during it is searched next run (the window
             # starts at the pass's start minus the overlap), so no search is spent now.
-            cursor = self._planned(spec, cursor)
+            cursor = self._planned(spec, cursor, cut.get(object_type))
             self._cursors[object_type] = cursor
             largest_first = (1, -len(cursor.list_shards))
             producers += [
@@ -254,16 +256,27 @@ class Puller:
                 repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
 
     # -- list pass ---------------------------------------------------------------------------------------------
-    def _planned(self, spec: Spec, cursor: Cursor) -> Cursor:
-        """The list pass in progress, or a new one cut into id ranges (`sync.ranges`) and stored before any page is
-        read, so a resumed pass reads the same ranges."""
+    def _cut_by_hubspot(self, object_types: list[str]) -> dict[str, tuple[Shard, ...]]:
+        """A first load's ranges of each type not cut yet, found by searches sent side by side."""
+        cut: dict[str, tuple[Shard, ...]] = {}
+        for object_type, (shards, probes) in inflight.mapped(
+            lambda o: self._ranges_from_hubspot(spec_for(o)), object_types, self.client.max_in_flight
+        ):
+            cut[object_type] = shards
+            self.stats.pages[f"probe:{object_type}"] += probes
+        return cut
+
+    def _planned(self, spec: Spec, cursor: Cursor, cut: tuple[Shard, ...] | None) -> Cursor:
+        """The list pass in progress, or a new one cut into id ranges (`sync.ranges`; a first load's `cut` from
+        HubSpot, a reconcile's from the stored ids) and stored before any page is read, so a resumed pass reads the
+        same ranges."""
         cursor = cursor.start_listing(self.run_start_ms)
         if cursor.planned:
             return cursor
         if cursor.list_after:  # a pass begun before ranges existed goes on as one range
             shards = ranges.ONE_RANGE
-        elif cursor.phase is Phase.FULL:
-            shards = self._ranges_from_hubspot(spec)
+        elif cut is not None:
+            shards = cut
         else:
             with self.engine.connect() as conn:
                 ids = repo.live_ids(conn, spec.model, spec.kind)
@@ -273,17 +286,17 @@ class Puller:
             self._save(conn, cursor)
         return cursor
 
-    def _ranges_from_hubspot(self, spec: Spec) -> tuple[Shard, ...]:
-        """A first load's ranges: one search for the highest id and the total, one more for the lowest id when the
-        type is larger than one range."""
+    def _ranges_from_hubspot(self, spec: Spec) -> tuple[tuple[Shard, ...], int]:
+        """A first load's ranges, and the searches spent: one for the highest id and the total, one more for the
+        lowest id when the type is larger than one range (runs on a fetch thread: no store access)."""
         size = self.config.list_range_size
         if size <= 0:
-            return ranges.ONE_RANGE
+            return ranges.ONE_RANGE, 0
         top, total = self._edge_id(spec, "DESCENDING")
         if top is None or total is None or total <= size:
-            return ranges.ONE_RANGE
+            return ranges.ONE_RANGE, 1
         low, _ = self._edge_id(spec, "ASCENDING")
-        return ranges.ONE_RANGE if low is None else ranges.by_span(low, top, total, size)
+        return (ranges.ONE_RANGE if low is None else ranges.by_span(low, top, total, size)), 2
 
     def _edge_id(self, spec: Spec, direction: str) -> tuple[int | None, int | None]:
         """The lowest or highest id of a type, and how many records it has, by a one-record search."""
@@ -294,7 +307,6 @@ class Puller:
             "limit": 1,
         }
         page = self.client.search_page(spec.object_type, body)
-        self.stats.pages[f"probe:{spec.object_type}"] += 1
         return max(page_ids(page), default=None), page.total
 
     def list_steps(self, spec: Spec, cursor: Cursor, index: int) -> Iterator[Step]:
