@@ -135,7 +135,9 @@ def main() -> None:
 
 
 PROFESSIONAL_PER_S = 19  # 190 calls per 10 s: the rate-limit floor of a general call
-PULL_ROUTES = ("GET /crm/objects/", "owners", "pipelines", "/crm/associations/")
+# A list pass's own calls: its pages, owners and pipelines, association reads, and the one-record searches that cut a
+# first load's large types into id ranges (the write-back sends no search).
+PULL_ROUTES = ("GET /crm/objects/", "owners", "pipelines", "/crm/associations/", "/search")
 
 
 def latency_main(args: argparse.Namespace) -> None:

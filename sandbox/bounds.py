@@ -1,5 +1,5 @@
 """Answers that break a client's bounds, as the fault settings ask: a paging cursor that repeats, a page with more
-results than its `limit`, huge property values. Applied to the JSON of a successful API answer."""
+results than its `limit` or in reverse order, huge property values. Applied to the JSON of a successful API answer."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def distort(config: FaultConfig, route: Route, req: Request, body: Any) -> Any:
     if family in config.oversize_page and family != "associations":
         default = OWNERS_LIMIT_DEFAULT if family == "owners" else LIST_LIMIT_DEFAULT
         body["results"] = list(islice(cycle(body["results"]), req.q_int("limit", default) + 1))
+    if family in config.reversed_page and family != "associations":
+        body["results"].reverse()
     if (config.huge_values or config.urls_per_email) and body["results"]:
         first, *rest = body["results"]  # one record per answer: enough to test, cheap to send
         body["results"] = [_huge(first, config.huge_values, config.urls_per_email), *rest]

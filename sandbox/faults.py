@@ -38,6 +38,9 @@ class FaultConfig:
     repeat_cursor: tuple[str, ...] = ()
     # Paged answers of these families with one result more than the `limit` asked for.
     oversize_page: tuple[str, ...] = ()
+    # Paged answers of these families with their results in reverse order (a portal whose lists stop coming in id
+    # order; "associations" is not reordered).
+    reversed_page: tuple[str, ...] = ()
     # The first record of each answer with every free-text property padded to this many characters (0: off), and
     # its email text body made of this many distinct URLs (0: off).
     huge_values: int = 0
@@ -61,10 +64,10 @@ class FaultConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault setting(s): {sorted(unknown)}")
-        listed = ("repeat_cursor", "oversize_page", "poison_types")
+        listed = ("repeat_cursor", "oversize_page", "reversed_page", "poison_types")
         lists: dict[str, tuple[str, ...]] = {k: tuple(data[k]) for k in listed if k in data}
         config = cls(**{**data, **lists})
-        odd = set(config.repeat_cursor + config.oversize_page) - PAGED_FAMILIES
+        odd = set(config.repeat_cursor + config.oversize_page + config.reversed_page) - PAGED_FAMILIES
         if odd:
             raise ValueError(f"unknown paged family(ies): {sorted(odd)}; known: {sorted(PAGED_FAMILIES)}")
         if min(config.huge_values, config.urls_per_email, config.trickle_ms, config.nesting_depth) < 0:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     sync_extra_properties: CommaList = Field(default=(), description="Extra properties, e.g. contacts.email")
     sync_overlap_seconds: int = Field(default=300, ge=0, le=86_400, description="Re-read window for index lag")
     sync_window_hours: int = Field(default=168, gt=0, description="Longest search window of one query chain")
+    sync_list_range_size: int = Field(
+        default=10_000, ge=0, description="Records per id range of a list pass read side by side (0: one range)"
+    )
     # At most a week: the scheduler cannot represent an infinite or astronomically long interval.
     sync_interval_minutes: float = Field(default=15.0, gt=0, le=10_080, description="Minutes between scheduled cycles")
     reconcile_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the deletion/association reconcile")
@@ -195,7 +198,7 @@ class Settings(BaseSettings):
         for item in self.sync_extra_properties:
             obj, _, prop = item.partition(".")
             extra[obj] = (*extra.get(obj, ()), prop)
-        return PullConfig(extra, self.sync_overlap_seconds, self.sync_window_hours)
+        return PullConfig(extra, self.sync_overlap_seconds, self.sync_window_hours, self.sync_list_range_size)
 
     def cycle_config(self) -> CycleConfig:
         """Everything one cycle needs (a ConfigError when the token is missing)."""

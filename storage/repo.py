@@ -206,6 +206,15 @@ def linked_contacts(
     return found
 
 
+def live_ids(conn: Connection, model: type[Any], kind: str | None = None) -> list[int]:
+    """The ids of a record type's live rows, ascending (`kind`: the engagement type, for engagements)."""
+    tbl = table(model)
+    stmt = select(tbl.c.id).where(tbl.c.archived.is_(False)).order_by(tbl.c.id)
+    if kind is not None:
+        stmt = stmt.where(tbl.c.type == kind)
+    return [int(i) for (i,) in conn.execute(stmt)]
+
+
 def set_archived(
     conn: Connection, model: type[Any], key_cols: Sequence[str], keys: Sequence[tuple[Any, ...]], archived: bool
 ) -> list[tuple[Any, ...]]:

@@ -37,6 +37,7 @@ class PullConfig:
     extra_properties: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     overlap_seconds: int = 300
     window_hours: int = 168
+    list_range_size: int = 10_000  # records per id range of a list pass read side by side; 0 = one range per type
 
     def extra_for(self, object_type: str) -> tuple[str, ...]:
         """Extra properties configured for one object type."""

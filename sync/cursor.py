@@ -90,7 +90,34 @@ class Cursor:
     @property
     def listing(self) -> bool:
         """Whether the next pull of this type is (or continues) a list pass rather than a search."""
-        return self.phase is Phase.FULL or bool(self.list_after) or self.list_started_at is not None
+        return (
+            self.phase is Phase.FULL
+            or bool(self.list_after)
+            or bool(self.list_shards)
+            or self.list_started_at is not None
+        )
+
+    @property
+    def planned(self) -> bool:
+        """Whether the list pass in progress has its id ranges (a pass that started before ranges existed continues
+        as one range from its `list_after`)."""
+        return bool(self.list_shards)
+
+    def plan(self, shards: tuple[Shard, ...]) -> Cursor:
+        """The list pass read in these id ranges (a pass in progress without ranges goes on from `list_after` as the
+        first range's position)."""
+        if self.list_after and shards:
+            shards = (replace(shards[0], after=self.list_after), *shards[1:])
+        return replace(self, list_shards=shards, list_after=None)
+
+    def shard_read(self, index: int, shard: Shard) -> Cursor:
+        """One range of the list pass has read a page: where it stands now."""
+        return replace(self, list_shards=(*self.list_shards[:index], shard, *self.list_shards[index + 1 :]))
+
+    @property
+    def listed(self) -> bool:
+        """Every range of the list pass has read its last page."""
+        return bool(self.list_shards) and all(s.done for s in self.list_shards)
 
     def start_listing(self, now_ms: int) -> Cursor:
         """A list pass starting now, or the one in progress (which keeps its start)."""
@@ -113,6 +140,7 @@ class Cursor:
             settled=started if first else self.settled,
             list_after=None,
             list_started_at=None,
+            list_shards=(),
             last_reconciled_at=started,
         )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -25,9 +25,9 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from storage import repo
 from storage import tables as t
-from sync import inflight, own_writes, state_keys
+from sync import inflight, own_writes, ranges, state_keys
 from sync.config import PullConfig
-from sync.cursor import Cursor, Phase, Span
+from sync.cursor import Cursor, Phase, Shard, Span
 from sync.hubspot.client import HubSpotClient, Page
 from sync.hubspot.constants import (
     ASSOC_BATCH_READ_SIZE,
@@ -149,8 +149,8 @@ def page_ids(page: Page) -> list[int]:
 
 @dataclass(frozen=True)
 class Step:
-    """What a fetch hands the cycle's thread to commit: a list page or a batch of search pages (or the end of a
-    window or of a list pass) and the cursor after it."""
+    """What a fetch hands the cycle's thread to commit: a list page (with where its id range stands after it) or a
+    batch of search pages (or the end of a window) and the cursor after it."""
 
     spec: Spec
     cursor: Cursor
@@ -160,7 +160,7 @@ class Step:
     parse: ParseStats = field(default_factory=ParseStats)
     listing: bool = False  # a list page
     pages: int = 0  # search pages read for this step
-    unseen_since: int | None = None  # a list pass's end: archive what it did not see (listed before this time)
+    shard: tuple[int, Shard] | None = None  # a list page: its id range (index) and where that range stands after it
     quarantined: list[Quarantined] = field(default_factory=list)  # records holding a value no store can hold
     unreadable: tuple[Unreadable, ...] = ()  # entries nested too deep to read
     total: int | None = None  # a search's `total` at the step's first page: records left from there on
@@ -186,6 +186,7 @@ class Puller:
         self.stats = PullStats()
         self.quarantine = Quarantine(self.stats.parse)
         self.writes: tuple[Span, ...] = ()  # kpi-sync's own contact write-backs (`sync.own_writes`)
+        self._cursors: dict[str, Cursor] = {}  # list passes: each type's cursor as committed (its ranges)
 
     # -- entry points ------------------------------------------------------------------------------------------
     def run(self, objects: Sequence[str] = OBJECT_TYPES, reconcile: bool = False) -> PullStats:
@@ -199,23 +200,35 @@ class Puller:
             refreshed = (repo.get_state(conn, state_keys.OWNERS_REFRESHED) or {}).get("at", 0)
             self.quarantine.load(conn)
             self.writes = own_writes.load(conn)
-        listing = reconcile or any(c.phase is Phase.FULL or c.list_after for c in cursors.values())
+        listing = reconcile or any(c.phase is Phase.FULL or c.list_after or c.list_shards for c in cursors.values())
         if listing or self.run_start_ms - int(refreshed) >= OWNER_REFRESH_MS:
             self.progress.phase("pull", "owners")
             self.pull_owners_and_pipelines()
-        producers = []
+        if reconcile:
+            cursors = {o: c.start_listing(self.run_start_ms) for o, c in cursors.items()}
+        uncut = [o for o, c in cursors.items() if c.phase is Phase.FULL and not (c.list_after or c.planned)]
+        cut = self._cut_by_hubspot(uncut)
+        producers: list[tuple[tuple[int, int], Callable[[], Iterable[Step]]]] = []
         for object_type in objects:
             self.progress.phase("pull", object_type)
-            cursor = cursors[object_type]
-            if reconcile:
-                cursor = cursor.start_listing(self.run_start_ms)
+            spec, cursor = spec_for(object_type), cursors[object_type]
             if not cursor.listing:
-                self.reread_quarantined(spec_for(object_type))
+                self.reread_quarantined(spec)
+                # searches first: they are short, and the long list chains then keep the rate limit busy to the end
+                producers.append(((0, 0), partial(self.search_steps, spec, cursor)))
+                continue
             # A list pass reads everything as of its start; what changed during it is searched next run (the window
             # starts at the pass's start minus the overlap), so no search is spent now.
-            steps = self.list_steps if cursor.listing else self.search_steps
-            producers.append(partial(steps, spec_for(object_type), cursor))
-        for step in inflight.merged(producers, self.client.max_in_flight):
+            cursor = self._planned(spec, cursor, cut.get(object_type))
+            self._cursors[object_type] = cursor
+            largest_first = (1, -len(cursor.list_shards))
+            producers += [
+                (largest_first, partial(self.list_steps, spec, cursor, index))
+                for index, shard in enumerate(cursor.list_shards)
+                if not shard.done
+            ]
+        producers.sort(key=lambda p: p[0])
+        for step in inflight.merged([p for _, p in producers], self.client.max_in_flight):
             self._check_stop()  # pages fetched ahead are dropped on a stop: the cursor says where to resume
             self._commit(step)
         return self.stats
@@ -247,23 +260,91 @@ class Puller:
                 repo.set_state(conn, state_keys.OWNERS_REFRESHED, {"at": self.run_start_ms})
 
     # -- list pass ---------------------------------------------------------------------------------------------
-    def list_steps(self, spec: Spec, cursor: Cursor) -> Iterator[Step]:
-        """Read every record through the list endpoint, a step per page, then one that flags what was not seen as
-        archived (runs on a fetch thread: no store access)."""
+    def _cut_by_hubspot(self, object_types: list[str]) -> dict[str, tuple[Shard, ...]]:
+        """A first load's ranges of each type not cut yet, found by searches sent side by side."""
+        cut: dict[str, tuple[Shard, ...]] = {}
+        for object_type, (shards, probes) in inflight.mapped(
+            lambda o: self._ranges_from_hubspot(spec_for(o)), object_types, self.client.max_in_flight
+        ):
+            cut[object_type] = shards
+            self.stats.pages[f"probe:{object_type}"] += probes
+        return cut
+
+    def _planned(self, spec: Spec, cursor: Cursor, cut: tuple[Shard, ...] | None) -> Cursor:
+        """The list pass in progress, or a new one cut into id ranges (`sync.ranges`; a first load's `cut` from
+        HubSpot, a reconcile's from the stored ids) and stored before any page is read, so a resumed pass reads the
+        same ranges."""
         cursor = cursor.start_listing(self.run_start_ms)
+        if cursor.planned:
+            return cursor
+        if cursor.list_after:  # a pass begun before ranges existed goes on as one range
+            shards = ranges.ONE_RANGE
+        elif cut is not None:
+            shards = cut
+        else:
+            with self.engine.connect() as conn:
+                ids = repo.live_ids(conn, spec.model, spec.kind)
+            shards = ranges.by_ids(ids, self.config.list_range_size)
+        cursor = cursor.plan(shards)
+        with self.engine.begin() as conn:
+            self._save(conn, cursor)
+        return cursor
+
+    def _ranges_from_hubspot(self, spec: Spec) -> tuple[tuple[Shard, ...], int]:
+        """A first load's ranges, and the searches spent: one for the highest id and the total, one more for the
+        lowest id when the type is larger than one range (runs on a fetch thread: no store access)."""
+        size = self.config.list_range_size
+        if size <= 0:
+            return ranges.ONE_RANGE, 0
+        top, total = self._edge_id(spec, "DESCENDING")
+        if top is None or total is None or total <= size:
+            return ranges.ONE_RANGE, 1
+        low, _ = self._edge_id(spec, "ASCENDING")
+        return (ranges.ONE_RANGE if low is None else ranges.by_span(low, top, total, size)), 2
+
+    def _edge_id(self, spec: Spec, direction: str) -> tuple[int | None, int | None]:
+        """The lowest or highest id of a type, and how many records it has, by a one-record search."""
+        body = {
+            "filterGroups": [],
+            "sorts": [{"propertyName": "hs_object_id", "direction": direction}],
+            "properties": ["hs_object_id"],
+            "limit": 1,
+        }
+        page = self.client.search_page(spec.object_type, body)
+        return max(page_ids(page), default=None), page.total
+
+    def list_steps(self, spec: Spec, cursor: Cursor, index: int) -> Iterator[Step]:
+        """Read one id range of a list pass, a step per page: the records of the range, and where it stands (runs on
+        a fetch thread: no store access). The commit of the pass's last page archives what the pass did not see."""
+        shard = cursor.list_shards[index]
         started = cursor.list_started_at
         assert started is not None
         properties = self._properties(spec.object_type)
         associations = ["contacts"] if spec.link_model else []
         paging = Paging(f"list:{spec.object_type}")
+        floor = ranges.id_cursor(shard.after or shard.start) or 0
         while True:
             self._check_stop()
-            page = self.client.list_page(spec.object_type, properties, associations, after=cursor.list_after)
-            paging.advance(page.after, page_ids(page))
+            page = self.client.list_page(spec.object_type, properties, associations, after=shard.after or shard.start)
+            ids = page_ids(page)
+            paging.advance(page.after, ids)
+            next_id = ranges.id_cursor(page.after)
+            in_order = ids == sorted(set(ids)) and min(ids, default=floor) >= floor
+            if shard.end is not None and not (in_order and (page.after is None or next_id is not None)):
+                log.warning("list_range_unordered", object_type=spec.object_type, range=index)
+                shard = replace(shard, end=None)  # read on to the end of the list: nothing is lost
+            end = shard.end
+            results, unreadable = page.results, page.unreadable
+            if end is not None:
+                results = [r for r in results if (i := valid_id(r.get("id"))) is None or i < end]
+                unreadable = tuple(u for u in unreadable if (i := valid_id(u.record_id)) is None or i < end)
+            floor = max(ids, default=floor) + 1
+            done = page.after is None or (end is not None and (floor > end or (next_id or 0) >= end))
+            shard = replace(shard, after=page.after, done=done)
             parse = ParseStats()
             parsed = parse_page(
                 spec.object_type,
-                page.results,
+                results,
                 parse,
                 self.config.extra_for(spec.object_type),
                 with_links=bool(associations),
@@ -272,7 +353,6 @@ class Puller:
             links.update(self._read_links(spec, parsed.incomplete_links))
             for row in parsed.rows:
                 row["seen_at"] = started
-            cursor = cursor.listed_to(page.after)
             yield Step(
                 spec,
                 cursor,
@@ -282,11 +362,11 @@ class Puller:
                 parse,
                 listing=True,
                 quarantined=parsed.quarantined,
-                unreadable=page.unreadable,
+                unreadable=unreadable,
+                shard=(index, shard),
             )
-            if page.after is None:
-                break
-        yield Step(spec, cursor.finish_listing(), unseen_since=started)
+            if done:
+                return
 
     def _archive_unseen(self, conn: Connection, spec: Spec, started: int) -> None:
         tbl = repo.table(spec.model)
@@ -431,26 +511,35 @@ class Puller:
 
     # -- commits (the cycle's thread) -------------------------------------------------------------------------
     def _commit(self, step: Step) -> None:
-        """One step in one transaction: its records, links and merges, and the cursor after them."""
+        """One step in one transaction: its records, links and merges, and the cursor after them. The last page of
+        a list pass also archives what the pass did not see and turns the type incremental."""
         spec = step.spec
         self.stats.parse.add(step.parse)
         if step.quarantined or step.unreadable or step.rows:
             self.quarantine.page(spec.object_type, step.quarantined, step.unreadable, (r["id"] for r in step.rows))
+        cursor = step.cursor
+        if step.shard is not None:
+            cursor = self._cursors[spec.object_type].shard_read(*step.shard)
         with self.engine.begin() as conn:
-            if step.unseen_since is not None:
-                self._archive_unseen(conn, spec, step.unseen_since)
-            elif step.rows or step.pages or step.listing:
+            if step.rows or step.pages or step.listing:
                 self._apply(conn, spec, step.rows, step.links, listing=step.listing)
                 self._merge_away(conn, spec, step.merged, step.rows)
-            self._save(conn, step.cursor)
+            if cursor.listed:
+                assert cursor.list_started_at is not None
+                self._archive_unseen(conn, spec, cursor.list_started_at)
+                cursor = cursor.finish_listing()
+            self._save(conn, cursor)
             self.quarantine.save(conn)
+        if step.shard is not None:
+            self._cursors[spec.object_type] = cursor
         if step.listing:
             self.stats.pages[f"list:{spec.object_type}"] += 1
         elif step.pages:
             self.stats.pages[f"search:{spec.object_type}"] += step.pages
         if step.listing or step.pages:
             self.progress.page(spec.object_type, len(step.rows), total=step.total)
-        else:  # the end of a list pass or of a search window: still a boundary observers hear of (a cancel, say)
+        if not step.pages and (not step.listing or not cursor.listing):
+            # the end of a list pass or of a search window: still a boundary observers hear of (a cancel, say)
             self.progress.phase("pull", spec.object_type)
 
     def reread_quarantined(self, spec: Spec) -> None:

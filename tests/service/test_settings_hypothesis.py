@@ -51,6 +51,7 @@ NUMBERS = (
     Number("HUBSPOT_MAX_IN_FLIGHT", whole=True, low=1, low_open=False, high=16),
     Number("SYNC_OVERLAP_SECONDS", whole=True, low=0, low_open=False, high=86_400),
     Number("SYNC_WINDOW_HOURS", whole=True, low=0, low_open=True),
+    Number("SYNC_LIST_RANGE_SIZE", whole=True, low=0, low_open=False),
     Number("SYNC_INTERVAL_MINUTES", whole=False, low=0, low_open=True, high=10_080),
     Number("KPI_STALE_AFTER_DAYS", whole=True, low=0, low_open=True, high=3_650),
     Number("KPI_MIN_ATTEMPTS", whole=True, low=0, low_open=True, high=1_000),
