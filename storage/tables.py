@@ -140,6 +140,7 @@ class SyncCursor(SQLModel, table=True):
     key_id: int | None = Field(default=None, sa_type=BigInteger)
     settled: int | None = _ms()
     window_skips: list[list[int]] | None = Field(default=None, sa_type=JSON)
+    window_ranges: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     list_shards: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     last_reconciled_at: int | None = _ms()
     updated_at: int | None = _ms()

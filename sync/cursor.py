@@ -61,6 +61,7 @@ class Cursor:
     key_id: int | None = None  # the last id read in the current window
     settled: int | None = None  # every change modified before this (epoch ms) was read once the search index held it
     window_skips: tuple[Span, ...] = ()  # ranges [lo, hi) inside the window in progress it does not read
+    window_ranges: tuple[Shard, ...] = ()  # a large window read side by side in id ranges: where each range stands
     list_shards: tuple[Shard, ...] = ()  # a list pass read side by side in id ranges: where each range stands
     last_reconciled_at: int | None = None  # start of the last list pass that finished
     updated_at: int | None = None
@@ -74,6 +75,7 @@ class Cursor:
             | {
                 "phase": Phase(row.get("phase") or Phase.FULL),
                 "window_skips": tuple((int(lo), int(hi)) for lo, hi in row.get("window_skips") or ()),
+                "window_ranges": tuple(Shard.from_json(s) for s in row.get("window_ranges") or ()),
                 "list_shards": tuple(Shard.from_json(s) for s in row.get("list_shards") or ()),
             }
         )
@@ -83,6 +85,7 @@ class Cursor:
         return asdict(self) | {
             "phase": self.phase.value,
             "window_skips": [list(s) for s in self.window_skips] or None,
+            "window_ranges": [asdict(s) for s in self.window_ranges] or None,
             "list_shards": [asdict(s) for s in self.list_shards] or None,
         }
 
@@ -186,6 +189,14 @@ class Cursor:
         """Search pages of the window read up to id `key_id`."""
         return replace(self, key_id=key_id)
 
+    def split(self, ranges: tuple[Shard, ...]) -> Cursor:
+        """The rest of the window read in these id ranges, side by side."""
+        return replace(self, window_ranges=ranges)
+
+    def range_searched(self, index: int, shard: Shard) -> Cursor:
+        """One id range of the window has read a batch: where it stands now."""
+        return replace(self, window_ranges=(*self.window_ranges[:index], shard, *self.window_ranges[index + 1 :]))
+
     def close_window(self, *, settled_by: int) -> Cursor:
         """The window exhausted: every change before its end has been read, or skipped to be read when settled; the
         settled mark moves to the window's end, but not past `settled_by` (the run's start less the overlap: what
@@ -201,6 +212,7 @@ class Cursor:
             window_hi=None,
             key_id=None,
             window_skips=(),
+            window_ranges=(),
         )
 
 

@@ -13,9 +13,10 @@ its ranges in one request per page, one filter group each.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -56,6 +57,12 @@ OWNER_REFRESH_MS = 3_600_000  # owners and pipelines change rarely: refresh hour
 # Search pages whose records share one association read (and one commit): 5 pages of 200 fill the v4 batch read's
 # 1,000 inputs, so links cost one call per 1,000 changed records instead of one per 200.
 SEARCH_PAGES_PER_BATCH = ASSOC_BATCH_READ_SIZE // SEARCH_PAGE_SIZE
+# A window with more records than this left after its first batch reads the rest in id ranges side by side (one
+# chain of search pages, one latency each, manages about four a second at HubSpot's latency; the limit is five), at
+# most SEARCH_RANGES_MAX of them; each range is a filter on hs_object_id, so no record can fall between two.
+SEARCH_RANGE_SIZE = 2_000
+SEARCH_RANGES_MAX = 4
+ID_FILTERED_PIECES_MAX = 4  # 4 filters per group with the range's upper bound: 4 groups keep within HubSpot's 18
 
 
 @dataclass
@@ -161,6 +168,7 @@ class Step:
     listing: bool = False  # a list page
     pages: int = 0  # search pages read for this step
     shard: tuple[int, Shard] | None = None  # a list page: its id range (index) and where that range stands after it
+    probes: int = 0  # one-record searches spent to cut a window into id ranges
     quarantined: list[Quarantined] = field(default_factory=list)  # records holding a value no store can hold
     unreadable: tuple[Unreadable, ...] = ()  # entries nested too deep to read
     total: int | None = None  # a search's `total` at the step's first page: records left from there on
@@ -459,30 +467,81 @@ class Puller:
                     return
                 cursor = opened
             if cursor.pieces:  # a window wholly skipped closes without a request
-                step, done = self._search_batch(spec, cursor)
-                cursor = step.cursor
-                yield step
-                if not done:
-                    continue
+                if not cursor.window_ranges:
+                    step, done = self._search_batch(spec, cursor)
+                    if not done:
+                        step = self._split(spec, step)
+                    cursor = step.cursor
+                    yield step
+                    if not done and not cursor.window_ranges:
+                        continue
+                if cursor.window_ranges:
+                    cursor = yield from self._ranged(spec, cursor)
             cursor = cursor.close_window(settled_by=settled_by)
             yield Step(spec, cursor)
             if (cursor.high_water or 0) >= self.run_start_ms:
                 return
             settled_by = self.run_start_ms - overlap_ms
 
-    def _search_batch(self, spec: Spec, cursor: Cursor) -> tuple[Step, bool]:
-        """Up to SEARCH_PAGES_PER_BATCH search pages of the current window, their contact links read in one batch,
-        as one step (committed with its cursor in one transaction); True when the window is exhausted."""
+    def _split(self, spec: Spec, step: Step) -> Step:
+        """The first batch of a large window, with the rest of the window cut into id ranges between the last id
+        read and the highest id left (one one-record search finds it); a window with little left stays one chain."""
+        cursor, key_id = step.cursor, step.cursor.key_id or 0
+        left = (step.total or 0) - len(step.rows)
+        if left <= SEARCH_RANGE_SIZE or len(cursor.pieces) > ID_FILTERED_PIECES_MAX:
+            return step
+        probe = self._search_body(spec, cursor, key_id) | {
+            "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
+            "properties": ["hs_object_id"],
+            "limit": 1,
+        }
+        top = max(page_ids(self.client.search_page(spec.object_type, probe)), default=key_id)
+        count = min(SEARCH_RANGES_MAX, math.ceil(left / SEARCH_RANGE_SIZE))
+        cuts = sorted({key_id + (top - key_id) * i // count for i in range(1, count)} - {key_id})
+        floors, ends = [key_id, *cuts], [*(c + 1 for c in cuts), None]
+        ranged = tuple(Shard(str(lo), end) for lo, end in zip(floors, ends, strict=True))
+        return replace(step, cursor=cursor.split(ranged), probes=1)
+
+    def _ranged(self, spec: Spec, cursor: Cursor) -> Generator[Step, None, Cursor]:
+        """The window's id ranges read side by side, each a chain of batches; every step carries the whole window's
+        cursor (each range's position), and the last one the window read to its end."""
+        chains = [
+            partial(self._range_chain, spec, cursor, index)
+            for index, shard in enumerate(cursor.window_ranges)
+            if not shard.done
+        ]
+        for index, shard, step in inflight.merged(chains, self.client.max_in_flight):
+            cursor = cursor.range_searched(index, shard)
+            yield replace(step, cursor=cursor, total=None)
+        return cursor
+
+    def _range_chain(self, spec: Spec, cursor: Cursor, index: int) -> Iterator[tuple[int, Shard, Step]]:
+        shard = cursor.window_ranges[index]
+        key_id = int(shard.after or shard.start or 0)
+        while True:
+            step, done = self._search_batch(spec, cursor, key_id, below=shard.end)
+            key_id = step.cursor.key_id or key_id
+            shard = replace(shard, after=str(key_id), done=done)
+            yield index, shard, step
+            if done:
+                return
+
+    def _search_batch(
+        self, spec: Spec, cursor: Cursor, key_id: int | None = None, *, below: int | None = None
+    ) -> tuple[Step, bool]:
+        """Up to SEARCH_PAGES_PER_BATCH search pages of the current window (ids above `key_id`, by default the
+        cursor's, and below `below`), their contact links read in one batch, as one step (committed with its cursor
+        in one transaction); True when the window (or range) is exhausted."""
         rows: list[dict[str, Any]] = []
         merged: dict[int, set[int]] = {}
         parse = ParseStats()
         quarantined: list[Quarantined] = []
         unreadable: list[Unreadable] = []
         total: int | None = None
-        key_id, pages, done = cursor.key_id or 0, 0, False
+        key_id, pages, done = (cursor.key_id or 0) if key_id is None else key_id, 0, False
         while not done and pages < SEARCH_PAGES_PER_BATCH:
             self._check_stop()
-            page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id))
+            page = self.client.search_page(spec.object_type, self._search_body(spec, cursor, key_id, below))
             parsed = parse_page(spec.object_type, page.results, parse, self.config.extra_for(spec.object_type))
             rows += parsed.rows
             merged.update(parsed.merged)
@@ -536,6 +595,8 @@ class Puller:
             self.stats.pages[f"list:{spec.object_type}"] += 1
         elif step.pages:
             self.stats.pages[f"search:{spec.object_type}"] += step.pages
+        if step.probes:
+            self.stats.pages[f"probe:{spec.object_type}"] += step.probes
         if step.listing or step.pages:
             self.progress.page(spec.object_type, len(step.rows), total=step.total)
         if not step.pages and (not step.listing or not cursor.listing):
@@ -561,17 +622,20 @@ class Puller:
                 self.quarantine.save(conn)
             self.stats.pages[f"read:{spec.object_type}"] += 1
 
-    def _search_body(self, spec: Spec, cursor: Cursor, key_id: int) -> dict[str, Any]:
-        """The next keyset page of the current window: ids above `key_id`, ascending, in any range the window reads
-        (one filter group per range, ORed)."""
+    def _search_body(self, spec: Spec, cursor: Cursor, key_id: int, below: int | None = None) -> dict[str, Any]:
+        """The next keyset page of the current window: ids above `key_id` (and below `below`), ascending, in any
+        range the window reads (one filter group per range, ORed)."""
         modified = MODIFIED_PROPERTY[spec.object_type]
+        ids = [{"propertyName": "hs_object_id", "operator": "GT", "value": str(key_id)}]
+        if below is not None:
+            ids.append({"propertyName": "hs_object_id", "operator": "LT", "value": str(below)})
         return {
             "filterGroups": [
                 {
                     "filters": [
                         {"propertyName": modified, "operator": "GTE", "value": str(lo)},
                         {"propertyName": modified, "operator": "LT", "value": str(hi)},
-                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(key_id)},
+                        *ids,
                     ]
                 }
                 for lo, hi in cursor.pieces

@@ -84,8 +84,8 @@ def settings_for(sb: RunningSandbox, store_url: str, **overrides: Any) -> Settin
     return load_settings(**(values | overrides))
 
 
-# The overlap of `settings_for` (2 s) and the clock-skew padding of a write-back interval (1 s), and a little: a run
-# starting this long after a write-back reads it settled, once, whatever the time the cycles took.
+# More than the overlap of `settings_for` (2 s): a run starting this long after a write-back reads it settled, once,
+# whatever the time the cycles took.
 SETTLE_S = 3.1
 
 

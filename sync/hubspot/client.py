@@ -393,6 +393,7 @@ class HubSpotClient:
         )
         self._max_attempts = config.max_retries + 1
         self.max_in_flight = config.max_in_flight  # requests the pull and the write-back keep in flight at once
+        self._slots = threading.BoundedSemaphore(config.max_in_flight)  # ... and never more, from however many threads
         self._token_refused: AuthError | None = None
         self._sleep = sleep
         self.stats = ApiStats()
@@ -427,13 +428,14 @@ class HubSpotClient:
     ) -> tuple[int, Any]:
         if self._token_refused is not None:  # a 401 on another thread: the token is bad for every request
             raise AuthError(str(self._token_refused), status=401, category=self._token_refused.category)
-        sent_at = self.limiter.acquire(search=search)
-        self.stats.began()
-        try:
-            return self._send(kind, method, path, query, body, search=search, sent_at=sent_at)
-        finally:
-            self.stats.ended()
-            self.limiter.answered(sent_at, search=search)
+        with self._slots:
+            sent_at = self.limiter.acquire(search=search)
+            self.stats.began()
+            try:
+                return self._send(kind, method, path, query, body, search=search, sent_at=sent_at)
+            finally:
+                self.stats.ended()
+                self.limiter.answered(sent_at, search=search)
 
     def _send(
         self,
