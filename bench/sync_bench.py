@@ -208,13 +208,13 @@ def _phase(calls: int, seconds: float) -> dict[str, float]:
     }
 
 
-def _commit() -> str:
-    """HEAD's short hash, marked when the code measured (kpi-sync, the sandbox, this script) differs from it."""
+def _commit(script: str = "bench/sync_bench.py") -> str:
+    """HEAD's short hash, marked when the code measured (kpi-sync, the sandbox, `script`) differs from it."""
 
     def git(*cmd: str) -> str:
         return subprocess.run(["git", *cmd], capture_output=True, text=True, check=False).stdout.strip()
 
-    changed = git("status", "--porcelain", "-uno", "--", "sync", "kpi", "storage", "sandbox", "bench/sync_bench.py")
+    changed = git("status", "--porcelain", "-uno", "--", "sync", "kpi", "storage", "sandbox", script)
     return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if changed else "")
 
 
