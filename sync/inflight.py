@@ -13,13 +13,14 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 PUT_POLL_S = 0.1  # how often a worker blocked on a full queue looks whether the caller gave up
+AHEAD = 2  # `mapped` submits up to this many times its workers: the next calls wait queued, not behind a slow one
 
 
 class _DaemonPool:
@@ -133,25 +134,32 @@ def merged(producers: Sequence[Callable[[], Iterable[T]]], workers: int) -> Iter
 
 
 def mapped(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
-    """(item, fn(item)) for every item, in the items' order, with `fn` running on up to `workers` threads at once
-    (inline with one). `items` is read on the caller's thread, at most `workers` ahead of what was handed back; the
-    first error of `fn` is raised here; calls not started by then are cancelled, those in flight are not waited for."""
+    """(item, fn(item)) for every item, as each call completes, with `fn` running on up to `workers` threads at
+    once (inline, in order, with one). `items` is read on the caller's thread, at most 2 x `workers` ahead of what
+    was handed back, so a slow call (HubSpot's latency has a long tail) does not hold up the ones behind it; the
+    first error of `fn` is raised here; calls not started by then are cancelled, those in flight are not waited
+    for."""
     if workers <= 1:
         for item in items:
             yield item, fn(item)
         return
     pool = _DaemonPool(workers, "kpi-sync-send")
-    pending: list[tuple[T, Future[R]]] = []
+    pending: dict[Future[R], T] = {}
     try:
         for item in items:
-            pending.append((item, pool.submit(fn, item)))
-            if len(pending) >= workers:
-                first, future = pending.pop(0)
-                yield first, future.result()
+            pending[pool.submit(fn, item)] = item
+            if len(pending) >= AHEAD * workers:
+                yield from _completed(pending)
         while pending:
-            item, future = pending.pop(0)
-            yield item, future.result()
+            yield from _completed(pending)
     finally:
-        for _, future in pending:
+        for future in pending:
             future.cancel()
         pool.close()
+
+
+def _completed(pending: dict[Future[R], T]) -> Iterator[tuple[T, R]]:
+    """Wait for at least one of the pending calls; hand back those done (removed from `pending`)."""
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    for future in done:
+        yield pending.pop(future), future.result()

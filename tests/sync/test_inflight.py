@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from sandbox.harness import RunningSandbox, run_sandbox
 from storage.engine import open_store
+from sync import inflight
 from sync.config import HubSpotConfig
 from sync.hubspot.client import HubSpotClient
 from sync.hubspot.ratelimit import RateLimiter
@@ -121,3 +122,23 @@ def test_a_write_back_with_four_in_flight_writes_each_contact_once(
     computed, mismatched = kpi_mismatches(sqlite_store, throttled)
     assert computed
     assert mismatched == set()
+
+
+def test_a_slow_write_does_not_hold_up_the_writes_behind_it() -> None:
+    """Batches travel on worker threads and are handed back as they complete: while the first call waits on a slow
+    answer, the ones after it (up to twice the workers ahead) come back, and every item comes back once."""
+    release = threading.Event()
+
+    def send(item: int) -> int:
+        if item == 0:
+            assert release.wait(10), "the calls behind the slow one never came back"
+        return item * 10
+
+    seen: list[int] = []
+    for item, result in inflight.mapped(send, range(12), workers=3):
+        assert result == item * 10
+        seen.append(item)
+        if len(seen) == 5:  # five calls behind the slow first one are back: let it answer
+            release.set()
+    assert 0 not in seen[:5]
+    assert sorted(seen) == list(range(12))
