@@ -154,6 +154,12 @@ def page_ids(page: Page) -> list[int]:
     return [i for r in raw if (i := valid_id(r)) is not None]
 
 
+def edge_probe(direction: str) -> dict[str, Any]:
+    """What turns a search into a one-record probe for the lowest (ASCENDING) or highest id it matches."""
+    sort = {"propertyName": "hs_object_id", "direction": direction}
+    return {"sorts": [sort], "properties": ["hs_object_id"], "limit": 1}
+
+
 @dataclass(frozen=True)
 class Step:
     """What a fetch hands the cycle's thread to commit: a list page (with where its id range stands after it) or a
@@ -312,13 +318,7 @@ class Puller:
 
     def _edge_id(self, spec: Spec, direction: str) -> tuple[int | None, int | None]:
         """The lowest or highest id of a type, and how many records it has, by a one-record search."""
-        body = {
-            "filterGroups": [],
-            "sorts": [{"propertyName": "hs_object_id", "direction": direction}],
-            "properties": ["hs_object_id"],
-            "limit": 1,
-        }
-        page = self.client.search_page(spec.object_type, body)
+        page = self.client.search_page(spec.object_type, {"filterGroups": []} | edge_probe(direction))
         return max(page_ids(page), default=None), page.total
 
     def list_steps(self, spec: Spec, cursor: Cursor, index: int) -> Iterator[Step]:
@@ -490,11 +490,7 @@ class Puller:
         left = (step.total or 0) - len(step.rows)
         if left <= SEARCH_RANGE_SIZE or len(cursor.pieces) > ID_FILTERED_PIECES_MAX:
             return step
-        probe = self._search_body(spec, cursor, key_id) | {
-            "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
-            "properties": ["hs_object_id"],
-            "limit": 1,
-        }
+        probe = self._search_body(spec, cursor, key_id) | edge_probe("DESCENDING")
         top = max(page_ids(self.client.search_page(spec.object_type, probe)), default=key_id)
         count = min(SEARCH_RANGES_MAX, math.ceil(left / SEARCH_RANGE_SIZE))
         cuts = sorted({key_id + (top - key_id) * i // count for i in range(1, count)} - {key_id})
