@@ -28,8 +28,11 @@ Summary = dict[str, dict[str, list[str]]]
 class Simulator:
     """One simulation run: picks records deterministically from `seed` and writes through the portal."""
 
-    def __init__(self, portal: Portal, minutes: float, seed: int) -> None:
+    def __init__(
+        self, portal: Portal, minutes: float, seed: int, archiving: tuple[str, ...] = ("calls", "emails", "contacts")
+    ) -> None:
         self.portal = portal
+        self.archiving = archiving  # the object types a few records of which are archived
         self.rng = random.Random(seed)
         self.end = now_ms()
         self.start = self.end - int(minutes * MINUTE_MS)
@@ -195,7 +198,7 @@ class Simulator:
             self._note("reassociated", ot, [row[0]])
 
     def _archive(self, n: int) -> None:
-        for name in ("calls", "emails", "contacts"):
+        for name in self.archiving:
             ot = STANDARD[name]
             rows = self._random_live(ot, n)
             self.portal.archive(ot, [r[0] for r in rows], now_ms())

@@ -104,11 +104,25 @@ def twin_portals(tmp_path: Path) -> Iterator[tuple[Synced, Synced]]:
                 each.engine.dispose()
 
 
+# How long before the cycles the simulated activity ends. A lead's response-time value turns from empty to false an
+# hour after it came in, with no new data: with recent leads that hour could end between the faulty portal's last
+# recompute and the clean one's, and the twins would differ for the clock alone. Every activity time is dated at
+# least this long ago (the sandbox still stamps each change's modification time with the wall clock, so the
+# incremental pull reads them as new).
+ACTIVITY_ENDS_AGO_MS = 2 * 3_600_000
+
+
 def same_activity(portals: list[RunningSandbox], minutes: int, seed: int) -> None:
-    """The same simulated activity on each portal, every activity time alike."""
-    end = int(time.time() * 1000)
+    """The same simulated activity on each portal, every activity time alike, and every one-hour response deadline
+    already past (see ACTIVITY_ENDS_AGO_MS).
+
+    No contact is archived: an incremental sync cannot see an archive (the nightly reconcile does), but HubSpot
+    refuses a write-back to an archived contact and the store learns it there. The faulty twin writes again the
+    contacts its 207s refused, so it would learn of an archive the clean twin has no reason to hear of: the twins
+    would differ in what they learnt, not in what they lost. Calls and emails are still archived."""
+    end = int(time.time() * 1000) - ACTIVITY_ENDS_AGO_MS
     for sb in portals:
-        simulator = Simulator(sb.portal, minutes, seed)
+        simulator = Simulator(sb.portal, minutes, seed, archiving=("calls", "emails"))
         simulator.start, simulator.end = end - minutes * 60_000, end
         simulator.run()
 
