@@ -29,6 +29,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from sync.config import HubSpotConfig
 from sync.errors import KpiSyncError, RetriableError
+from sync.hubspot import wire
 from sync.hubspot.constants import LIST_PAGE_SIZE, RETRY_AFTER_MAX_S
 from sync.hubspot.decode import Unreadable, decode_body
 from sync.hubspot.errors import (
@@ -367,6 +368,25 @@ def _required_scopes(body: Mapping[str, Any]) -> list[str]:
     return scopes
 
 
+@dataclass
+class _Slot:
+    """One request's rate-limit slot: taken at `at`, moved to when the request was written (`wire.on_send`), then
+    to when HubSpot counted it at the latest (`RateLimiter.answered`)."""
+
+    limiter: RateLimiter
+    search: bool
+    at: float
+    written: bool = False
+
+    def leaving(self) -> None:
+        self.at = self.limiter.sent(self.at, search=self.search)
+        self.written = True
+
+    def answered(self) -> None:
+        if self.written:  # a request never written never reached HubSpot: its slot keeps the time it was taken
+            self.at = self.limiter.answered(self.at, search=self.search)
+
+
 class HubSpotClient:
     """Typed, rate-limited, retried access to the HubSpot endpoints kpi-sync uses."""
 
@@ -380,6 +400,7 @@ class HubSpotClient:
         # requests would open a connection each and close it after (urllib3 warns "pool is full").
         sdk_config.connection_pool_maxsize = max(config.max_in_flight, sdk_config.connection_pool_maxsize or 0)
         self._api = ApiClient(sdk_config)
+        wire.install(self._api.rest_client.pool_manager)  # each request's slot counts from when it is written
         self._api.user_agent = USER_AGENT
         self.paths = Paths(config.api_version)
         self._timeout = (min(CONNECT_TIMEOUT_S, config.timeout_seconds), config.timeout_seconds)
@@ -429,13 +450,14 @@ class HubSpotClient:
         if self._token_refused is not None:  # a 401 on another thread: the token is bad for every request
             raise AuthError(str(self._token_refused), status=401, category=self._token_refused.category)
         with self._slots:
-            sent_at = self.limiter.acquire(search=search)
+            slot = _Slot(self.limiter, search, self.limiter.acquire(search=search))
             self.stats.began()
             try:
-                return self._send(kind, method, path, query, body, search=search, sent_at=sent_at)
+                with wire.on_send(slot.leaving):
+                    return self._send(kind, method, path, query, body, search=search, slot=slot)
             finally:
                 self.stats.ended()
-                self.limiter.answered(sent_at, search=search)
+                slot.answered()
 
     def _send(
         self,
@@ -446,7 +468,7 @@ class HubSpotClient:
         body: Any,
         *,
         search: bool,
-        sent_at: float,
+        slot: _Slot,
     ) -> tuple[int, Any]:
         self.stats.count("calls", kind)
         self._count_version(method, path)
@@ -485,7 +507,7 @@ class HubSpotClient:
         self._note_slow(started)
         self.stats.count("statuses", str(status))
         self._record_outcome(kind, str(status), started)
-        self.limiter.observe(headers, sent_at=sent_at)
+        self.limiter.observe(headers, sent_at=slot.at)
         return status, self._decoded(raw)
 
     def _decoded(self, raw: bytes) -> Any:

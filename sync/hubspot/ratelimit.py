@@ -4,8 +4,12 @@ It keeps us under configurable ceilings *before* HubSpot says no, and learns fro
 (window length, the app's maximum, what remains). Thread-safe; sleeping is injectable for tests.
 
 HubSpot's windows roll: a slot frees when the oldest call in the window leaves it, not a whole window after the
-window filled. We stamp a call when we send it and HubSpot when it arrives, a little later, so a slot is counted
-free here only `GUARD_S` after it left our window.
+window filled. A call takes its slot before it is handed to the SDK, is stamped again when it is written
+(`sync.hubspot.wire`), and HubSpot counts it when it arrives, a little later: at most `ARRIVAL_S` after the writing
+and never after its answer. So the stamp moves, when the answer comes, to the earlier of the two, and a slot is
+counted free here only `GUARD_S` after that stamp left our window. An answer quicker than `ARRIVAL_S` (a fast API,
+a busy machine's own delays) bounds the arrival for sure; a slower one costs `ARRIVAL_S` of the slot, not the
+whole latency.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from zoneinfo import ZoneInfo
 from sync.hubspot.constants import DAILY_RESUME_MARGIN_S, GENERAL_WINDOW_S, SEARCH_WINDOW_S
 from sync.hubspot.errors import DailyLimitError
 
-GUARD_S = 0.05  # covers the send-to-arrival delay of one request (and its jitter) on a local or remote API
-GUARD_MAX_SHARE = 0.05  # ...but never more than 5 % of a window (sandboxes shrink windows to fractions of a second)
+ARRIVAL_S = 0.05  # a written request reaches HubSpot within this long, unless its answer came sooner
+GUARD_S = 0.05  # covers what is left: the jitter of the network and of the two machines' own scheduling
+GUARD_MAX_SHARE = 0.05  # ...each never more than 5 % of a window (sandboxes shrink windows to fractions of a second)
 
 
 def next_midnight(now: float, timezone: str = "UTC") -> float:
@@ -66,6 +71,20 @@ class _Window:
     def span(self) -> float:
         """How long after we sent it a call stops counting: the window plus the send-to-arrival guard."""
         return self.seconds + min(GUARD_S, self.seconds * GUARD_MAX_SHARE)
+
+    @property
+    def arrival(self) -> float:
+        """How long after its writing a request may arrive at the latest, as this window counts it."""
+        return min(ARRIVAL_S, self.seconds * GUARD_MAX_SHARE)
+
+    def move(self, stamp: float, to: float) -> bool:
+        """Move one call's stamp; False when it already left the window (taken more than a window ago)."""
+        try:
+            self.stamps.remove(stamp)
+        except ValueError:
+            return False
+        bisect.insort(self.stamps, to)
+        return True
 
     def prune(self, now: float) -> None:
         while self.stamps and self.stamps[0] <= now - self.span:
@@ -208,19 +227,25 @@ class RateLimiter:
             window.blocked_until = max(window.blocked_until, now + wait)
             return wait
 
-    def answered(self, sent_at: float, search: bool = False) -> None:
-        """The request taken at `sent_at` was answered: it reached HubSpot by now, so it holds its slot until a
-        window from now at the latest. With requests in flight on several threads the time between taking a slot
-        and the request leaving (the GIL, a connection from the pool) varies more than `GUARD_S` covers; counting
-        a call until a window after its answer never lets HubSpot's window hold more than ours."""
+    def sent(self, taken_at: float, search: bool = False) -> float:
+        """The request whose slot was taken at `taken_at` is being written now (`sync.hubspot.wire`): it counts
+        from now. Returns the new stamp. Between taking a slot and writing the request lie the SDK's work, a new
+        connection's handshake and the GIL: with requests in flight on several threads that delay varies more than
+        `GUARD_S` covers."""
         window = self._search if search else self._general
         with self._lock:
             now = self._clock()
-            try:
-                window.stamps.remove(sent_at)
-            except ValueError:
-                return  # already out of the window (an answer slower than a window)
-            bisect.insort(window.stamps, now)
+            window.move(taken_at, now)
+            return now
+
+    def answered(self, written_at: float, search: bool = False) -> float:
+        """The request written at `written_at` was answered: HubSpot counted it by now, and at the latest
+        `ARRIVAL_S` after its writing. Its stamp moves to the earlier of the two; returns the new stamp."""
+        window = self._search if search else self._general
+        with self._lock:
+            arrived_by = min(self._clock(), written_at + window.arrival)
+            window.move(written_at, arrived_by)
+            return arrived_by
 
     def daily_refused(self, resume_at: float) -> None:
         """HubSpot answered 429 DAILY: no request of any thread is sent before `resume_at` (epoch seconds); those

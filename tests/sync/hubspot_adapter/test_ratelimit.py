@@ -18,7 +18,7 @@ from hubspot.crm.objects.exceptions import ApiException
 from sandbox.harness import RunningSandbox, run_sandbox
 from sync.hubspot.client import HubSpotClient, translate
 from sync.hubspot.errors import DailyLimitError, RateLimitedError
-from sync.hubspot.ratelimit import GUARD_S, RateLimiter, next_midnight
+from sync.hubspot.ratelimit import ARRIVAL_S, GUARD_S, RateLimiter, next_midnight
 from tests.helpers import settings_for
 
 HEADERS = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190"}
@@ -58,6 +58,38 @@ def test_a_full_window_frees_a_slot_when_its_oldest_call_leaves_it() -> None:
     limiter = make_limiter(clock, per_10s=3)
     times = send(limiter, clock, 4, gap=1.0)
     assert times[3] == pytest.approx(10.0 + GUARD_S)
+
+
+def test_a_call_counts_from_when_it_was_written_not_from_when_its_slot_was_taken() -> None:
+    """Five searches take their slots at 0; four are written at once, one 0.3 s later (a new connection, the GIL).
+    HubSpot counts that one from its arrival: after the window, four slots free at 1 s, the fifth at 1.3 s."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, search=5)
+    taken = [limiter.acquire(search=True) for _ in range(5)]
+    for slot in taken[1:]:
+        limiter.sent(slot, search=True)
+    clock.now = 0.3
+    assert limiter.sent(taken[0], search=True) == 0.3
+    clock.now = 1.0
+    times = send(limiter, clock, 5, search=True)
+    guard = min(GUARD_S, 0.05 * limiter.window_seconds(search=True))
+    assert times == pytest.approx([1.0 + guard] * 4 + [1.3 + guard])
+
+
+def test_an_answer_bounds_when_hubspot_counted_the_call_and_a_slow_one_costs_only_the_arrival_allowance() -> None:
+    """Five searches written at 0: one answered after 10 ms (HubSpot counted it by then), four after 500 ms (it
+    counted them within ARRIVAL_S of their writing, not at their answer). After the window the first slot frees at
+    1.01 s, the others at 1.05 s, each plus the guard: a latency costs a slot no more than ARRIVAL_S."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, search=5)
+    written = [limiter.sent(limiter.acquire(search=True), search=True) for _ in range(5)]
+    clock.now = 0.01
+    assert limiter.answered(written[0], search=True) == 0.01
+    clock.now = 0.5
+    assert {limiter.answered(at, search=True) for at in written[1:]} == {ARRIVAL_S}
+    clock.now = 1.0
+    times = send(limiter, clock, 5, search=True)
+    assert times == pytest.approx([1.01 + GUARD_S] + [ARRIVAL_S + 1.0 + GUARD_S] * 4)
 
 
 def test_remaining_zero_from_our_own_calls_does_not_block_a_whole_window() -> None:
