@@ -9,7 +9,8 @@ window filled. A call takes its slot before it is handed to the SDK, is stamped 
 and never after its answer. So the stamp moves, when the answer comes, to the earlier of the two, and a slot is
 counted free here only `GUARD_S` after that stamp left our window. An answer quicker than `ARRIVAL_S` (a fast API,
 a busy machine's own delays) bounds the arrival for sure; a slower one costs `ARRIVAL_S` of the slot, not the
-whole latency.
+whole latency. A far network makes the way to HubSpot itself longer than `ARRIVAL_S`: the quickest recent round
+trip (there and back, with HubSpot's own work) is longer than the way there, so the allowance grows to it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from zoneinfo import ZoneInfo
 from sync.hubspot.constants import DAILY_RESUME_MARGIN_S, GENERAL_WINDOW_S, SEARCH_WINDOW_S
 from sync.hubspot.errors import DailyLimitError
 
-ARRIVAL_S = 0.05  # a written request reaches HubSpot within this long, unless its answer came sooner
+ARRIVAL_S = 0.05  # a written request reaches HubSpot within this long, unless its answer came sooner...
+ROUND_TRIPS_KEPT = 64  # ...or within the quickest of the last this many round trips, when that is longer
 GUARD_S = 0.05  # covers what is left: the jitter of the network and of the two machines' own scheduling
 GUARD_MAX_SHARE = 0.05  # ...each never more than 5 % of a window (sandboxes shrink windows to fractions of a second)
 
@@ -132,6 +134,7 @@ class RateLimiter:
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._lock = threading.Lock()
         self._observed = ObservedLimits()
+        self._round_trips: deque[float] = deque(maxlen=ROUND_TRIPS_KEPT)  # writing to answer, the latest answers
         self.waited_seconds = 0.0
 
     def acquire(self, search: bool = False) -> float:
@@ -235,15 +238,20 @@ class RateLimiter:
         window = self._search if search else self._general
         with self._lock:
             now = self._clock()
-            window.move(taken_at, now)
+            if not window.move(taken_at, now):
+                bisect.insort(window.stamps, now)  # its slot had left the window while it waited: it counts again
             return now
 
     def answered(self, written_at: float, search: bool = False) -> float:
-        """The request written at `written_at` was answered: HubSpot counted it by now, and at the latest
-        `ARRIVAL_S` after its writing. Its stamp moves to the earlier of the two; returns the new stamp."""
+        """The request written at `written_at` was answered (or failed): HubSpot counted it by now, and at the
+        latest an allowance after its writing (`ARRIVAL_S`, or the quickest recent round trip when that is longer).
+        Its stamp moves to the earlier of the two; returns the new stamp."""
         window = self._search if search else self._general
         with self._lock:
-            arrived_by = min(self._clock(), written_at + window.arrival)
+            now = self._clock()
+            self._round_trips.append(now - written_at)
+            allowance = max(window.arrival, min(self._round_trips))
+            arrived_by = min(now, written_at + allowance)
             window.move(written_at, arrived_by)
             return arrived_by
 

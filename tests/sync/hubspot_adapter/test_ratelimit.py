@@ -92,6 +92,30 @@ def test_an_answer_bounds_when_hubspot_counted_the_call_and_a_slow_one_costs_onl
     assert times == pytest.approx([1.01 + GUARD_S] + [ARRIVAL_S + 1.0 + GUARD_S] * 4)
 
 
+def test_on_a_far_network_the_quickest_recent_round_trip_is_the_arrival_allowance() -> None:
+    """Every answer takes 0.3 s: the way to HubSpot may take longer than ARRIVAL_S, but never longer than the quickest
+    round trip, so the slots count from the answers, and the next searches go out at 1.3 s plus the guard."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, search=5)
+    written = [limiter.sent(limiter.acquire(search=True), search=True) for _ in range(5)]
+    clock.now = 0.3
+    assert {limiter.answered(at, search=True) for at in written} == {0.3}
+    clock.now = 1.0
+    assert send(limiter, clock, 5, search=True) == pytest.approx([1.3 + GUARD_S] * 5)
+
+
+def test_a_request_written_after_its_slot_left_the_window_counts_from_its_writing() -> None:
+    """A slot taken at 0 whose request is written only at 2 s (a slow handshake): the request counts from 2 s, so four
+    more searches fill the window and the fifth waits for it to leave."""
+    clock = FakeClock()
+    limiter = make_limiter(clock, search=5)
+    taken = limiter.acquire(search=True)
+    clock.now = 2.0
+    limiter.sent(taken, search=True)
+    times = send(limiter, clock, 5, search=True)
+    assert times == pytest.approx([2.0] * 4 + [3.0 + GUARD_S])
+
+
 def test_remaining_zero_from_our_own_calls_does_not_block_a_whole_window() -> None:
     """HubSpot's `Remaining: 0` after our own calls fill the window waits for the oldest to leave, not 10 s more."""
     clock = FakeClock()

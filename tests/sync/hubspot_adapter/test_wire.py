@@ -10,8 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import urllib3
+from pydantic import SecretStr
 
+from sandbox.harness import RunningSandbox
+from sync.config import HubSpotConfig
 from sync.hubspot import wire
+from sync.hubspot.client import HubSpotClient
+from sync.hubspot.ratelimit import RateLimiter
 from tests.helpers import free_port
 
 
@@ -61,16 +66,22 @@ def test_each_request_is_reported_once_when_written_before_the_server_reads_it(
     assert pool.connection_from_url(url).num_connections == 1  # the second request reused the connection
 
 
-def test_a_request_sent_outside_on_send_reports_nothing(server: tuple[str, list[float]]) -> None:
-    """The report belongs to the request made inside `on_send`, on its thread: a later request does not repeat it."""
-    url, _ = server
+def test_the_report_belongs_to_one_request_on_one_thread(server: tuple[str, list[float]]) -> None:
+    """`on_send` reports the first request written inside it, once: neither a second request inside it, nor one
+    after it, nor one on another thread meanwhile repeats the report."""
+    url, read_at = server
     pool = urllib3.PoolManager(retries=False)
     wire.install(pool)
     written: list[str] = []
     with wire.on_send(lambda: written.append("first")):
+        other = threading.Thread(target=pool.request, args=("GET", url))
+        other.start()
+        other.join()
+        pool.request("GET", url)
         pool.request("GET", url)
     pool.request("GET", url)
     assert written == ["first"]
+    assert len(read_at) == 4
 
 
 def test_a_request_that_never_connects_is_never_reported() -> None:
@@ -81,3 +92,36 @@ def test_a_request_that_never_connects_is_never_reported() -> None:
     with wire.on_send(lambda: written.append("written")), pytest.raises(urllib3.exceptions.NewConnectionError):
         pool.request("GET", f"http://127.0.0.1:{free_port()}/")
     assert written == []
+
+
+class _Watching(RateLimiter):
+    """The real limiter, noting which stamps the client moved (to check the client's wiring, not the rules)."""
+
+    def __init__(self) -> None:
+        super().__init__(190, 5, 1_000_000)
+        self.moves: list[tuple[str, float, float]] = []
+
+    def sent(self, taken_at: float, search: bool = False) -> float:
+        written = super().sent(taken_at, search)
+        self.moves.append(("sent", taken_at, written))
+        return written
+
+    def answered(self, written_at: float, search: bool = False) -> float:
+        counted = super().answered(written_at, search)
+        self.moves.append(("answered", written_at, counted))
+        return counted
+
+
+def test_the_client_moves_each_slot_to_its_writing_then_to_its_arrival(sandbox: RunningSandbox) -> None:
+    """Through the SDK's own pool: every request the client sends moves its slot once when written, then once when
+    answered, from the time it was written."""
+    limiter = _Watching()
+    config = HubSpotConfig(token=SecretStr(sandbox.token), base_url=sandbox.base_url, max_retries=0)
+    client = HubSpotClient(config, limiter=limiter)
+    client.sample_owners()
+    client.sample_owners()
+    kinds = [kind for kind, _, _ in limiter.moves]
+    assert kinds == ["sent", "answered", "sent", "answered"]
+    for first in (0, 2):
+        (_, taken, written), (_, from_, counted) = limiter.moves[first], limiter.moves[first + 1]
+        assert taken <= written == from_ <= counted
