@@ -71,7 +71,7 @@ class _Window:
 
     @property
     def span(self) -> float:
-        """How long after we sent it a call stops counting: the window plus the send-to-arrival guard."""
+        """How long after its stamp a call stops counting: the window plus the guard."""
         return self.seconds + min(GUARD_S, self.seconds * GUARD_MAX_SHARE)
 
     @property
